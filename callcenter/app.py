@@ -1,0 +1,43 @@
+"""The application factory: settings → Runtime → Flask app with its blueprints."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from callcenter.runtime import Runtime
+from config.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the app. A bad setting or menu file raises here, so start-up stops with the reason."""
+    if runtime is None:
+        settings = settings or Settings.from_env(os.environ)
+        runtime = Runtime.build(settings)
+    settings = runtime.settings
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config["SECRET_KEY"] = settings.effective_secret_key
+    app.extensions["callcenter"] = runtime
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count,
+            x_host=settings.proxy_count, x_prefix=settings.proxy_count)
+
+    from callcenter.health import bp as health_bp
+    from callcenter.voice.views import bp as voice_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(voice_bp)
+    return app
+
+
+def runtime() -> Runtime:
+    """The Runtime of the current app (views, jobs and commands run inside an app context)."""
+    rt: Runtime = current_app.extensions["callcenter"]
+    return rt

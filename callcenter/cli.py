@@ -1,0 +1,58 @@
+"""The `callcenter` console command: one Flask CLI group for every operator task."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from config.settings import Settings, SettingsError
+from ivr_menus.loader import MenuError
+
+
+def _create_app() -> Flask:
+    from callcenter.app import create_app
+
+    return create_app()
+
+
+def load_settings() -> Settings:
+    """Settings for commands that run without the app; a bad setting exits with its name."""
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+cli = FlaskGroup(
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    help="Operate the call centre: run the stack, migrate, seed, check menus, place test calls.",
+)
+
+
+def _register() -> None:
+    from flask.cli import routes_command, shell_command
+
+    from callcenter.commands import db_group, menus_group, seed_demo_command, settings_command
+    from callcenter.phone.cli import call_command, phone_network_command
+    from callcenter.stack import run_command, worker_command
+
+    for command in (db_group, menus_group, seed_demo_command, settings_command, call_command,
+                    phone_network_command, run_command, worker_command, shell_command,
+                    routes_command):
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register()
+    try:
+        cli.main(prog_name="callcenter")
+    except (SettingsError, MenuError) as exc:  # raised while the app is built for a command
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

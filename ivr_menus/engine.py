@@ -1,0 +1,227 @@
+"""The IVR's decisions as pure functions: where a caller goes next, and what they hear.
+
+Nothing here touches the database, the clock or HTTP: the caller's state comes in as a
+`Caller` (with `is_open` already decided for the current time), and a `Decision` comes out.
+Lookups of orders and accounts are the caller's job: the engine asks for one with a `Lookup`
+step and is told the result through `after_lookup`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ivr_menus.model import INPUT_KINDS, MenuSet, Node, NodeKind, Option, QueueRoute
+
+MAX_HOPS = 32  # pass-through nodes followed in one step before the menus count as looping
+_REFERENCE = re.compile(r"^\d{4,20}$")
+
+
+class UnknownNode(LookupError):
+    """A webhook named a node the menus do not have (a stale or forged URL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    language: str | None = None  # None until chosen: prompts are then said in every language
+    identified: bool = False
+    name: str | None = None
+    tier: str | None = None
+    is_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    text: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Say something and wait for a key (menus) or a keyed number ended by '#' (input nodes)."""
+
+    node_id: str
+    say: tuple[Utterance, ...]
+    attempt: int
+    keyed: bool
+    timeout: int
+    language: str
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    node_id: str
+    say: tuple[Utterance, ...]
+    route: QueueRoute
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveMessage:
+    node_id: str
+    say: tuple[Utterance, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    node_id: str
+    say: tuple[Utterance, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The caller keyed a reference; look it up and call `after_lookup` with the result."""
+
+    node_id: str
+    kind: NodeKind
+    reference: str
+    attempt: int
+
+
+Step = Ask | Transfer | LeaveMessage | End | Lookup
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    step: Step
+    language: str | None = None  # the caller's language after this step (None: not chosen)
+
+
+def _languages(menus: MenuSet, caller: Caller) -> tuple[str, ...]:
+    return (caller.language,) if caller.language else menus.languages
+
+
+def say_message(menus: MenuSet, caller: Caller, key: str, **values: str) -> tuple[Utterance, ...]:
+    """A catalogue message in the caller's language, or in every language if none is chosen."""
+    return tuple(Utterance(menus.message(lang, key, **values), lang)
+                 for lang in _languages(menus, caller))
+
+
+def _say_prompt(menus: MenuSet, caller: Caller, node: Node) -> tuple[Utterance, ...]:
+    return tuple(Utterance(node.prompt[lang], lang)
+                 for lang in _languages(menus, caller) if lang in node.prompt)
+
+
+def greeting(menus: MenuSet, caller: Caller) -> tuple[Utterance, ...]:
+    """A greeting suited to the caller's tier (VIPs are told they are served first)."""
+    tier = caller.tier if caller.tier in ("vip", "returning") else "new"
+    return say_message(menus, caller, f"greeting_{tier}", name=caller.name or "")
+
+
+def _node(menus: MenuSet, node_id: str) -> Node:
+    node = menus.nodes.get(node_id)
+    if node is None:
+        raise UnknownNode(node_id)
+    return node
+
+
+def enter(menus: MenuSet, node_id: str, caller: Caller, *, attempt: int = 1,
+          before: tuple[Utterance, ...] = ()) -> Decision:
+    """Arrive at a node: follow pass-through nodes, then ask, transfer, take a message or end."""
+    for _ in range(MAX_HOPS):
+        node = _node(menus, node_id)
+        if node.kind is NodeKind.HOURS:
+            node_id = node.next if caller.is_open else node.closed  # type: ignore[assignment]
+            continue
+        if node.kind is NodeKind.IDENTIFY and caller.identified:
+            before += greeting(menus, caller)
+            node_id = node.next  # type: ignore[assignment]
+            continue
+        if node.kind in (NodeKind.ORDER_STATUS, NodeKind.RMA_STATUS) and not caller.identified:
+            before += say_message(menus, caller, "not_identified")
+            node_id = node.on_failure  # type: ignore[assignment]
+            continue
+        said = before + _say_prompt(menus, caller, node)
+        step: Step
+        if node.kind is NodeKind.ENQUEUE:
+            assert node.route is not None
+            if not node.prompt:
+                said += say_message(menus, caller, "transfer")
+            step = Transfer(node.id, said, node.route)
+        elif node.kind is NodeKind.VOICEMAIL:
+            step = LeaveMessage(node.id, said)
+        elif node.kind is NodeKind.HANGUP:
+            step = End(node.id, said)
+        else:
+            hints = tuple(kw for o in node.options for kw in o.speech)
+            step = Ask(node.id, said, attempt, keyed=node.kind in INPUT_KINDS,
+                       timeout=node.timeout, language=caller.language or menus.default_language,
+                       hints=hints)
+        return Decision(step, caller.language)
+    raise UnknownNode(f"{node_id} (more than {MAX_HOPS} pass-through nodes: a loop)")
+
+
+def _match(node: Node, digits: str | None, speech: str | None) -> Option | None:
+    if digits:
+        return node.option(digits) if len(digits) == 1 else None
+    if speech:
+        text = speech.strip().lower()
+        if len(text) == 1 and node.option(text):
+            return node.option(text)
+        for option in node.options:
+            if any(keyword in text for keyword in option.speech):
+                return option
+    return None
+
+
+def reference_from(digits: str | None, speech: str | None) -> str | None:
+    """The number a caller keyed (ended by '#') or said, if it looks like a reference."""
+    if digits:
+        ref = digits.rstrip("#")
+        return ref if _REFERENCE.match(ref) else None
+    if speech:
+        ref = "".join(ch for ch in speech if ch.isdigit() and ch.isascii())
+        return ref if _REFERENCE.match(ref) else None
+    return None
+
+
+def retry(menus: MenuSet, node: Node, caller: Caller, attempt: int, reason: str) -> Decision:
+    """Replay the node's prompt after `reason`, or leave by its failure route when tries run out."""
+    said = say_message(menus, caller, reason)
+    if attempt < node.max_attempts:
+        return enter(menus, node.id, caller, attempt=attempt + 1, before=said)
+    assert node.on_failure is not None
+    return enter(menus, node.on_failure, caller, before=said)
+
+
+def answer(menus: MenuSet, node_id: str, caller: Caller, *, digits: str | None,
+           speech: str | None, attempt: int) -> Decision:
+    """The caller answered (or did not) at a node that asked; decide the next step."""
+    node = _node(menus, node_id)
+    attempt = max(1, min(attempt, node.max_attempts))
+    nothing = not digits and not (speech and speech.strip())
+    if node.kind is NodeKind.MENU:
+        option = _match(node, digits, speech)
+        if option is None:
+            return retry(menus, node, caller, attempt, "no_input" if nothing else "invalid")
+        chosen = replace(caller, language=option.language or caller.language)
+        return enter(menus, option.target, chosen)
+    if node.kind in INPUT_KINDS:
+        if node.kind is not NodeKind.IDENTIFY and not caller.identified:
+            return enter(menus, node.id, caller)
+        ref = reference_from(digits, speech)
+        if ref is None:
+            return retry(menus, node, caller, attempt, "no_input" if nothing else "invalid")
+        return Decision(Lookup(node.id, node.kind, ref, attempt), caller.language)
+    return enter(menus, node.id, caller)  # this node asks nothing: carry on from it
+
+
+_NOT_FOUND = {NodeKind.IDENTIFY: "not_found_reference", NodeKind.ORDER_STATUS: "not_found_order",
+              NodeKind.RMA_STATUS: "not_found_rma"}
+
+
+def after_lookup(menus: MenuSet, lookup: Lookup, caller: Caller, *,
+                 readout: Mapping[str, str] | None) -> Decision:
+    """Continue after a lookup: `readout` (language → text) if found, None if not.
+
+    For an identify node `caller` is already the identified caller and the readout is unused.
+    """
+    node = _node(menus, lookup.node_id)
+    if readout is None:
+        return retry(menus, node, caller, lookup.attempt, _NOT_FOUND[node.kind])
+    assert node.next is not None
+    if node.kind is NodeKind.IDENTIFY:
+        return enter(menus, node.next, caller, before=greeting(menus, caller))
+    said = tuple(Utterance(readout[lang], lang) for lang in _languages(menus, caller))
+    return enter(menus, node.next, caller, before=said)

@@ -1,0 +1,187 @@
+"""The IVR call flow: identify the caller, run the pure engine, persist what it decided.
+
+Every function here flushes and never commits: the webhook's unit of work commits once.
+Each is safe to run twice for the same webhook (Twilio retries): the call is keyed by CallSid
+and every event carries a dedupe key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter.calls import get_call, log_event, upsert_call
+from callcenter.customers import find_by_phone, find_by_reference, find_order, find_rma
+from callcenter.models import Call, Customer, Language, Tier, Voicemail
+from callcenter.phones import mask, to_e164
+from config.hours import BusinessHours
+from ivr_menus.engine import (
+    Caller,
+    Decision,
+    Lookup,
+    Transfer,
+    after_lookup,
+    answer,
+    enter,
+)
+from ivr_menus.model import MenuSet, NodeKind
+from ivr_menus.readout import order_readout, rma_readout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What every voice webhook tells us about the call."""
+
+    call_sid: str
+    from_number: str
+    to_number: str
+    direction: str
+
+
+def _identify(call: Call, customer: Customer, how: str) -> None:
+    call.customer_id = customer.id
+    call.customer = customer
+    call.identified_by = how
+    call.vip = customer.tier is Tier.VIP
+
+
+def caller_of(call: Call, *, is_open: bool) -> Caller:
+    """The engine's view of a call."""
+    customer = call.customer
+    return Caller(
+        language=call.language.value if call.language else None,
+        identified=customer is not None,
+        name=customer.name if customer else None,
+        tier=customer.tier.value if customer else None,
+        is_open=is_open,
+    )
+
+
+def _open_call(session: Session, info: CallInfo, *, country_code: str, now: datetime) -> Call:
+    call, created = upsert_call(session, info.call_sid, direction=info.direction,
+                                from_number=info.from_number, to_number=info.to_number, now=now)
+    if created:
+        call.caller_e164 = to_e164(info.from_number, country_code)
+        log_event(session, call, "incoming", now=now, dedupe_key="incoming",
+                  caller=mask(call.caller_e164), to=info.to_number)
+        customer = find_by_phone(session, call.caller_e164)
+        if customer is not None:
+            _identify(call, customer, "phone")
+            log_event(session, call, "identified", now=now, dedupe_key="identified",
+                      customer_id=customer.id, by="phone", tier=customer.tier.value)
+        session.flush()
+    return call
+
+
+def start_call(session: Session, menus: MenuSet, info: CallInfo, *, hours: BusinessHours,
+               country_code: str, now: datetime) -> Decision:
+    """A call came in: record it, identify the caller by number, enter the menus' entry node."""
+    call = _open_call(session, info, country_code=country_code, now=now)
+    decision = enter(menus, menus.entry, caller_of(call, is_open=hours.is_open(now)))
+    return _record(session, call, decision, now=now, key=f"ivr:{menus.entry}:enter")
+
+
+def continue_call(session: Session, menus: MenuSet, info: CallInfo, *, node_id: str,
+                  attempt: int, digits: str | None, speech: str | None,
+                  hours: BusinessHours, country_code: str, now: datetime) -> Decision:
+    """The caller answered at `node_id` (try `attempt`); look up what they keyed and go on."""
+    call = _open_call(session, info, country_code=country_code, now=now)
+    caller = caller_of(call, is_open=hours.is_open(now))
+    decision = answer(menus, node_id, caller, digits=digits, speech=speech, attempt=attempt)
+    if decision.language and decision.language != caller.language:
+        caller = replace(caller, language=decision.language)
+    if isinstance(decision.step, Lookup):
+        decision = _look_up(session, menus, call, caller, decision.step, now=now)
+    return _record(session, call, decision, now=now, key=f"ivr:{node_id}:{attempt}",
+                   answered_at=node_id, digits=(digits or "")[:40], speech=(speech or "")[:200])
+
+
+def _look_up(session: Session, menus: MenuSet, call: Call, caller: Caller, lookup: Lookup, *,
+             now: datetime) -> Decision:
+    if lookup.kind is NodeKind.IDENTIFY:
+        found = find_by_reference(session, lookup.reference)
+        if found is None:
+            return after_lookup(menus, lookup, caller, readout=None)
+        customer, how = found
+        _identify(call, customer, how)
+        log_event(session, call, "identified", now=now, dedupe_key="identified",
+                  customer_id=customer.id, by=how, tier=customer.tier.value)
+        identified = caller_of(call, is_open=caller.is_open)
+        return after_lookup(menus, lookup, replace(identified, language=caller.language),
+                            readout={})
+    assert call.customer_id is not None
+    if lookup.kind is NodeKind.ORDER_STATUS:
+        order = find_order(session, call.customer_id, lookup.reference)
+        readout = order_readout(menus, order) if order else None
+    else:
+        rma = find_rma(session, call.customer_id, lookup.reference)
+        readout = rma_readout(menus, rma) if rma else None
+    log_event(session, call, "self_service", now=now, lookup=lookup.kind.value,
+              reference=lookup.reference, found=readout is not None)
+    return after_lookup(menus, lookup, caller, readout=readout)
+
+
+def _record(session: Session, call: Call, decision: Decision, *, now: datetime, key: str,
+            **data: str) -> Decision:
+    if decision.language and (call.language is None or call.language.value != decision.language):
+        call.language = Language(decision.language)
+    step = decision.step
+    log_event(session, call, "ivr", now=now, dedupe_key=key, outcome=type(step).__name__,
+              node=getattr(step, "node_id", None), **data)
+    if isinstance(step, Transfer):
+        log_event(session, call, "enqueued", now=now, dedupe_key=f"enqueued:{step.route.queue}",
+                  queue=step.route.queue, skill=step.route.skill, priority=step.route.priority,
+                  language=call.language.value if call.language else None,
+                  tier=call.customer.tier.value if call.customer else None, vip=call.vip)
+    session.flush()
+    return decision
+
+
+def leave_queue(session: Session, info: CallInfo, *, queue: str, result: str,
+                waited_s: int | None, country_code: str, now: datetime) -> str | None:
+    """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language."""
+    call = _open_call(session, info, country_code=country_code, now=now)
+    log_event(session, call, "dequeued", now=now, dedupe_key=f"dequeued:{queue}", queue=queue,
+              result=result, waited_s=waited_s)
+    session.flush()
+    return call.language.value if call.language else None
+
+
+def call_language(session: Session, call_sid: str) -> str | None:
+    """The language the caller chose, if any (for hold messages and apologies). Read-only."""
+    call = get_call(session, call_sid)
+    return call.language.value if call and call.language else None
+
+
+def save_voicemail(session: Session, info: CallInfo, *, recording_sid: str, recording_url: str,
+                   duration_s: int | None, status: str, reason: str | None,
+                   error_code: str | None, country_code: str, now: datetime) -> Voicemail:
+    """Create or update the voicemail keyed by RecordingSid (action and status callbacks both
+    arrive, in any order, possibly twice). Flushes."""
+    call = _open_call(session, info, country_code=country_code, now=now)
+    vm = session.scalar(select(Voicemail).where(Voicemail.recording_sid == recording_sid))
+    if vm is None:
+        try:
+            with session.begin_nested():
+                vm = Voicemail(call_id=call.id, recording_sid=recording_sid, created_at=now)
+                session.add(vm)
+        except IntegrityError:  # the other callback for this recording won the race
+            vm = session.scalar(select(Voicemail).where(Voicemail.recording_sid == recording_sid))
+            assert vm is not None
+        log_event(session, call, "voicemail", now=now, dedupe_key=f"voicemail:{recording_sid}",
+                  recording_sid=recording_sid, reason=reason)
+    vm.recording_url = recording_url or vm.recording_url
+    vm.duration_s = duration_s if duration_s is not None else vm.duration_s
+    if status != "in-progress":
+        vm.status = status
+    vm.reason = vm.reason or reason
+    vm.error_code = error_code or vm.error_code
+    session.flush()
+    return vm

@@ -1,0 +1,1 @@
+"""Quality control: sampling, scorecards, scoring and reports."""

@@ -1,0 +1,1 @@
+"""Inbound queues, routing, agent presence and outbound task queues."""

@@ -1,0 +1,1 @@
+"""Recording ingestion: download, audio analysis, transcoding and storage."""
