@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.db import insert_ignoring_conflict
 from callcenter.models import Call, CallDirection, CallEvent, CallStatus
 from callcenter.phones import mask
 
@@ -35,34 +35,21 @@ def upsert_call(session: Session, sid: str, *, direction: str, from_number: str,
         direction_value = CallDirection(direction)
     except ValueError:
         direction_value = CallDirection.INBOUND
-    call = Call(sid=sid, direction=direction_value, from_number=from_number[:64],
-                to_number=to_number[:64], status=CallStatus.IN_PROGRESS, started_at=now,
-                answered_at=now)
-    try:
-        with session.begin_nested():
-            session.add(call)
-    except IntegrityError:
-        existing = get_call(session, sid)
-        assert existing is not None
-        return existing, False
-    return call, True
+    created = insert_ignoring_conflict(session, Call, {
+        "sid": sid, "direction": direction_value, "from_number": from_number[:64],
+        "to_number": to_number[:64], "status": CallStatus.IN_PROGRESS, "started_at": now,
+        "answered_at": now, "vip": False}, ["sid"])
+    call = get_call(session, sid)
+    assert call is not None
+    return call, created
 
 
 def log_event(session: Session, call: Call, kind: str, *, now: datetime,
               dedupe_key: str | None = None, **data: Any) -> bool:
     """Append an event; with a dedupe_key a repeat of the same event is dropped. True if added."""
-    if dedupe_key is not None:
-        exists = session.scalar(select(CallEvent.id).where(
-            CallEvent.call_id == call.id, CallEvent.dedupe_key == dedupe_key))
-        if exists is not None:
-            return False
-    try:
-        with session.begin_nested():
-            session.add(CallEvent(call_id=call.id, call_sid=call.sid, kind=kind, occurred_at=now,
-                                  dedupe_key=dedupe_key, data=data))
-    except IntegrityError:
-        return False
-    return True
+    return insert_ignoring_conflict(session, CallEvent, {
+        "call_id": call.id, "call_sid": call.sid, "kind": kind, "occurred_at": now,
+        "dedupe_key": dedupe_key, "data": data}, ["call_id", "dedupe_key"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import runtime
 
@@ -19,14 +20,15 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     rt = runtime()
-    checks = {"database": _check(lambda: _select_one(rt.engine)), "redis": _check(rt.redis.ping)}
+    checks = {"database": _check(lambda: _select_one(rt.session_factory)),
+              "redis": _check(rt.redis.ping)}
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 
 
-def _select_one(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+def _select_one(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        session.execute(text("SELECT 1"))
 
 
 def _check(probe: Callable[[], object]) -> str:

@@ -49,7 +49,8 @@ def twiml(response: VoiceResponse | str) -> Response:
 
 
 def _text(form: Mapping[str, str], name: str, limit: int = 200) -> str:
-    return (form.get(name) or "")[:limit]
+    """A bounded value without NUL characters (PostgreSQL text cannot hold them)."""
+    return (form.get(name) or "")[:limit].replace("\x00", "")
 
 
 def _int(form: Mapping[str, str], name: str) -> int | None:
@@ -88,7 +89,7 @@ class GatherForm(VoiceForm):
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> GatherForm:
-        return cls(**cls._common(form), digits=form.get("Digits") or None,
+        return cls(**cls._common(form), digits=_text(form, "Digits", 64) or None,
                    speech_result=_text(form, "SpeechResult", 500) or None)
 
 

@@ -128,7 +128,7 @@ class Settings:
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
-                    raise SettingsError(f"{f.metadata['env']}={raw!r} is not a whole number") from None
+                    raise SettingsError(f"{f.metadata['env']}: {raw!r} is not a whole number") from None
             else:
                 values[f.name] = raw.strip()
         values.update(overrides)

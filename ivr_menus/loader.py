@@ -234,8 +234,11 @@ def _node(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
                             f"(not in the queue file)")
         route = QueueRoute(queue, str(table.get("skill", "")), _int(
             src, table, "priority", 0, problems, node_id))
+    refs = {o.target: src.where("node", node_id, "options", o.key) for o in options}
+    refs.update({table[k]: src.where("node", node_id, k) for k in ("next", "on_failure", "closed")
+                 if isinstance(table.get(k), str)})
     return Node(
-        id=node_id, kind=kind, where=here,
+        id=node_id, kind=kind, where=here, refs=refs,
         prompt={k: str(v) for k, v in prompt.items()},
         options=options,
         next=table.get("next"), on_failure=table.get("on_failure"), closed=table.get("closed"),
@@ -286,7 +289,8 @@ def _check_graph(nodes: Mapping[str, Node], entry: str, problems: list[str]) -> 
     for node in nodes.values():
         for target in node.targets():
             if target not in nodes:
-                problems.append(f"{node.where}: unknown target {target!r} in node {node.id!r}")
+                where = node.refs.get(target, node.where)
+                problems.append(f"{where}: unknown target {target!r} in node {node.id!r}")
         if node.kind in INPUT_KINDS | {NodeKind.MENU} and node.max_attempts < 1:
             problems.append(f"{node.where}: node {node.id!r} needs max_attempts of at least 1")
     seen = {entry}

@@ -66,6 +66,7 @@ class Node:
     route: QueueRoute | None = None
     max_attempts: int = 3
     timeout: int = 6
+    refs: Mapping[str, Where] = field(default_factory=dict)  # target → where it is named
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)

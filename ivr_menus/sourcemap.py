@@ -50,7 +50,8 @@ class SourceMap:
             if not parsed or parsed[1] >= len(line) or line[parsed[1]] != "=":
                 continue
             path = table + parsed[0]
-            self.lines.setdefault(path, number)
+            for end in range(len(table) + 1, len(path) + 1):  # a.b.c = … also defines a.b
+                self.lines.setdefault(path[:end], number)
             value = line[parsed[1] + 1:]
             if value.lstrip().startswith("{"):
                 for m in _INLINE_KEY.finditer(value):

@@ -1,0 +1,34 @@
+"""Architecture rules: domain packages never import Flask, and migrations match the models."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+from callcenter.db import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = ("ivr_menus", "queues", "recordings", "qc", "config")
+
+
+@pytest.mark.parametrize("package", DOMAIN)
+def test_domain_package_does_not_import_flask(package: str) -> None:
+    offenders = []
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[0] in ("flask", "werkzeug")]
+    assert offenders == []
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
