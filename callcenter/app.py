@@ -18,16 +18,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         settings = settings or Settings.from_env(os.environ)
         runtime = Runtime.build(settings)
     settings = runtime.settings
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config["SECRET_KEY"] = settings.effective_secret_key
     app.extensions["callcenter"] = runtime
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count,
-            x_host=settings.proxy_count, x_prefix=settings.proxy_count)
+            app.wsgi_app,
+            x_for=settings.proxy_count,
+            x_proto=settings.proxy_count,
+            x_host=settings.proxy_count,
+            x_prefix=settings.proxy_count,
+        )
 
     from callcenter.health import bp as health_bp
     from callcenter.voice.views import bp as voice_bp

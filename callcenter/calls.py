@@ -1,4 +1,4 @@
-"""Calls and their event log: upsert by CallSid, log events once, apply status callbacks in order."""
+"""Calls and their event log: upsert by CallSid, log events once, apply status callbacks."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def get_call(session: Session, sid: str) -> Call | None:
     return session.scalar(select(Call).where(Call.sid == sid))
 
 
-def upsert_call(session: Session, sid: str, *, direction: str, from_number: str, to_number: str,
-                now: datetime) -> tuple[Call, bool]:
+def upsert_call(
+    session: Session, sid: str, *, direction: str, from_number: str, to_number: str, now: datetime
+) -> tuple[Call, bool]:
     """The Call for this CallSid, created on first sight; (call, created). Flushes.
 
     Safe against a concurrent duplicate webhook: the unique CallSid decides, and the loser
@@ -35,21 +36,49 @@ def upsert_call(session: Session, sid: str, *, direction: str, from_number: str,
         direction_value = CallDirection(direction)
     except ValueError:
         direction_value = CallDirection.INBOUND
-    created = insert_ignoring_conflict(session, Call, {
-        "sid": sid, "direction": direction_value, "from_number": from_number[:64],
-        "to_number": to_number[:64], "status": CallStatus.IN_PROGRESS, "started_at": now,
-        "answered_at": now, "vip": False}, ["sid"])
+    created = insert_ignoring_conflict(
+        session,
+        Call,
+        {
+            "sid": sid,
+            "direction": direction_value,
+            "from_number": from_number[:64],
+            "to_number": to_number[:64],
+            "status": CallStatus.IN_PROGRESS,
+            "started_at": now,
+            "answered_at": now,
+            "vip": False,
+        },
+        ["sid"],
+    )
     call = get_call(session, sid)
     assert call is not None
     return call, created
 
 
-def log_event(session: Session, call: Call, kind: str, *, now: datetime,
-              dedupe_key: str | None = None, **data: Any) -> bool:
+def log_event(
+    session: Session,
+    call: Call,
+    kind: str,
+    *,
+    now: datetime,
+    dedupe_key: str | None = None,
+    **data: Any,
+) -> bool:
     """Append an event; with a dedupe_key a repeat of the same event is dropped. True if added."""
-    return insert_ignoring_conflict(session, CallEvent, {
-        "call_id": call.id, "call_sid": call.sid, "kind": kind, "occurred_at": now,
-        "dedupe_key": dedupe_key, "data": data}, ["call_id", "dedupe_key"])
+    return insert_ignoring_conflict(
+        session,
+        CallEvent,
+        {
+            "call_id": call.id,
+            "call_sid": call.sid,
+            "kind": kind,
+            "occurred_at": now,
+            "dedupe_key": dedupe_key,
+            "data": data,
+        },
+        ["call_id", "dedupe_key"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +102,15 @@ def apply_status(session: Session, update: StatusUpdate) -> bool:
     if call is None:
         log.warning("status callback for unknown call %s ignored", update.call_sid)
         return False
-    log_event(session, call, "status", now=update.at, dedupe_key=f"status:{update.status.value}",
-              status=update.status.value, sequence=update.sequence)
+    log_event(
+        session,
+        call,
+        "status",
+        now=update.at,
+        dedupe_key=f"status:{update.status.value}",
+        status=update.status.value,
+        sequence=update.sequence,
+    )
     if update.sequence is not None:
         call.last_sequence = max(call.last_sequence or 0, update.sequence)
     if call.status.is_final or update.status.rank < call.status.rank:

@@ -43,9 +43,18 @@ def _register() -> None:
     from callcenter.phone.cli import call_command, phone_network_command
     from callcenter.stack import run_command, worker_command
 
-    for command in (db_group, menus_group, seed_demo_command, settings_command, call_command,
-                    phone_network_command, run_command, worker_command, shell_command,
-                    routes_command):
+    for command in (
+        db_group,
+        menus_group,
+        seed_demo_command,
+        settings_command,
+        call_command,
+        phone_network_command,
+        run_command,
+        worker_command,
+        shell_command,
+        routes_command,
+    ):
         cli.add_command(command)
 
 

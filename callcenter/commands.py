@@ -77,8 +77,10 @@ def menus_group() -> None:
 def _load(path: str | None) -> MenuSet:
     settings = load_settings()
     try:
-        return load_menus(click.format_filename(path) if path else settings.menus_path,  # type: ignore[arg-type]
-                          queues_path=settings.queues_path)
+        return load_menus(
+            click.format_filename(path) if path else settings.menus_path,  # type: ignore[arg-type]
+            queues_path=settings.queues_path,
+        )
     except MenuError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -91,8 +93,10 @@ def menus_check(path: str | None) -> None:
     from pathlib import Path
 
     menus = _load(str(Path(path))) if path else _load(None)
-    click.echo(f"menus OK: {len(menus.nodes)} nodes, entry {menus.entry!r}, "
-               f"languages {', '.join(menus.languages)}")
+    click.echo(
+        f"menus OK: {len(menus.nodes)} nodes, entry {menus.entry!r}, "
+        f"languages {', '.join(menus.languages)}"
+    )
 
 
 @menus_group.command("show", help="Print the menu tree from the entry node.")
@@ -107,8 +111,11 @@ def menus_show(language: str | None, path: str | None) -> None:
 def _describe(node: Node, language: str) -> str:
     prompt = node.prompt.get(language, "")
     short = (prompt[:60] + "…") if len(prompt) > 60 else prompt
-    extra = f" → queue {node.route.queue} (skill {node.route.skill}, priority {node.route.priority})" \
-        if node.route else ""
+    extra = (
+        f" → queue {node.route.queue} (skill {node.route.skill}, priority {node.route.priority})"
+        if node.route
+        else ""
+    )
     return f"{node.id} [{node.kind}]{extra}" + (f"  “{short}”" if short else "")
 
 
@@ -129,7 +136,8 @@ def tree_lines(menus: MenuSet, language: str) -> list[str]:
             words = f" / “{'、'.join(option.speech[:3])}”" if option.speech else ""
             walk(option.target, f"[{option.key}{words}] ", depth + 1)
         branches = {NodeKind.HOURS: (("open", node.next), ("closed", node.closed))}.get(
-            node.kind, (("next", node.next), ("on failure", node.on_failure)))
+            node.kind, (("next", node.next), ("on failure", node.on_failure))
+        )
         for name, target in branches:
             if target:
                 walk(target, f"({name}) ", depth + 1)

@@ -12,9 +12,7 @@ def find_by_phone(session: Session, e164: str | None) -> Customer | None:
     """The customer who owns this E.164 number, if any. Read-only."""
     if not e164:
         return None
-    return session.scalar(
-        select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == e164)
-    )
+    return session.scalar(select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == e164))
 
 
 def find_by_reference(session: Session, digits: str) -> tuple[Customer, str] | None:

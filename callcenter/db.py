@@ -1,4 +1,4 @@
-"""Database plumbing: declarative Base, engine factory, and the unit of work with after-commit hooks."""
+"""Database plumbing: declarative Base, engine factory, unit of work with after-commit hooks."""
 
 from __future__ import annotations
 
@@ -112,8 +112,9 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[UnitOfWork]:
     uow.run_hooks()
 
 
-def insert_ignoring_conflict(session: Session, model: type[Base], values: dict[str, Any],
-                             conflict: list[str]) -> bool:
+def insert_ignoring_conflict(
+    session: Session, model: type[Base], values: dict[str, Any], conflict: list[str]
+) -> bool:
     """INSERT … ON CONFLICT (conflict) DO NOTHING on SQLite or PostgreSQL; True if inserted.
 
     One statement, safe against a concurrent duplicate, and with no savepoint: the way every
@@ -123,13 +124,13 @@ def insert_ignoring_conflict(session: Session, model: type[Base], values: dict[s
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt: Any = (
+            pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        )
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
     result = session.execute(stmt)

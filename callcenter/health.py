@@ -20,8 +20,10 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     rt = runtime()
-    checks = {"database": _check(lambda: _select_one(rt.session_factory)),
-              "redis": _check(rt.redis.ping)}
+    checks = {
+        "database": _check(lambda: _select_one(rt.session_factory)),
+        "redis": _check(rt.redis.ping),
+    }
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 

@@ -78,9 +78,15 @@ class CallStatus(enum.StrEnum):
 
 
 _CALL_STATUS_RANK = {
-    CallStatus.QUEUED: 0, CallStatus.INITIATED: 0, CallStatus.RINGING: 1,
-    CallStatus.IN_PROGRESS: 2, CallStatus.COMPLETED: 3, CallStatus.BUSY: 3,
-    CallStatus.FAILED: 3, CallStatus.NO_ANSWER: 3, CallStatus.CANCELED: 3,
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 0,
+    CallStatus.RINGING: 1,
+    CallStatus.IN_PROGRESS: 2,
+    CallStatus.COMPLETED: 3,
+    CallStatus.BUSY: 3,
+    CallStatus.FAILED: 3,
+    CallStatus.NO_ANSWER: 3,
+    CallStatus.CANCELED: 3,
 }
 
 

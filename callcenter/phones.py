@@ -5,8 +5,20 @@ from __future__ import annotations
 import re
 
 # What carriers and Twilio send for a withheld or unknown caller.
-WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable",
-                      "+266696687", "266696687", "+7378742833", "+2562533"})
+WITHHELD = frozenset(
+    {
+        "",
+        "anonymous",
+        "restricted",
+        "unknown",
+        "private",
+        "unavailable",
+        "+266696687",
+        "266696687",
+        "+7378742833",
+        "+2562533",
+    }
+)
 _SEPARATORS = re.compile(r"[\s\-().\u00a0]")
 
 

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,9 +53,14 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, engine: Engine | None = None,
-              clock: Callable[[], datetime] = utcnow,
-              redis_factory: Callable[[], Redis] | None = None) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        redis_factory: Callable[[], Redis] | None = None,
+    ) -> Runtime:
         """Create the engine and load menus (a bad menu file raises here, stopping start-up)."""
         from ivr_menus.loader import load_menus
 
@@ -64,9 +69,14 @@ class Runtime:
                 Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
             engine = make_engine(settings.effective_database_url)
         menus = load_menus(settings.menus_path, queues_path=settings.queues_path)
-        return cls(settings=settings, engine=engine,
-                   session_factory=sessionmaker(engine, expire_on_commit=False),
-                   menus=menus, clock=clock, redis_factory=redis_factory)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=sessionmaker(engine, expire_on_commit=False),
+            menus=menus,
+            clock=clock,
+            redis_factory=redis_factory,
+        )
 
     @cached_property
     def hours(self) -> BusinessHours:

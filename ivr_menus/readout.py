@@ -11,7 +11,8 @@ def order_readout(menus: MenuSet, order: Order) -> dict[str, str]:
     """Language → sentence: number digit by digit, amount in words, status. Pure."""
     return {
         lang: menus.message(
-            lang, "order_readout",
+            lang,
+            "order_readout",
             number=say_digits(order.number, lang),
             amount=say_amount(order.amount_fen, lang),
             status=menus.message(lang, f"order_{order.status.value}"),
@@ -25,13 +26,16 @@ def rma_readout(menus: MenuSet, rma: Rma) -> dict[str, str]:
     out = {}
     for lang in menus.languages:
         text = menus.message(
-            lang, "rma_readout",
+            lang,
+            "rma_readout",
             kind=menus.message(lang, f"rma_{rma.kind.value}"),
             number=say_digits(rma.number, lang),
             status=menus.message(lang, f"rma_{rma.status.value}"),
         )
         if rma.kind is RmaKind.RETURN and rma.refund_amount_fen is not None:
-            text += menus.message(lang, "rma_refund", amount=say_amount(rma.refund_amount_fen, lang))
+            text += menus.message(
+                lang, "rma_refund", amount=say_amount(rma.refund_amount_fen, lang)
+            )
         if rma.kind is RmaKind.EXCHANGE and rma.replacement_sku:
             text += menus.message(lang, "rma_replacement", sku=rma.replacement_sku)
         out[lang] = text

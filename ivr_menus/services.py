@@ -65,32 +65,70 @@ def caller_of(call: Call, *, is_open: bool) -> Caller:
 
 
 def _open_call(session: Session, info: CallInfo, *, country_code: str, now: datetime) -> Call:
-    call, created = upsert_call(session, info.call_sid, direction=info.direction,
-                                from_number=info.from_number, to_number=info.to_number, now=now)
+    call, created = upsert_call(
+        session,
+        info.call_sid,
+        direction=info.direction,
+        from_number=info.from_number,
+        to_number=info.to_number,
+        now=now,
+    )
     if created:
         call.caller_e164 = to_e164(info.from_number, country_code)
-        log_event(session, call, "incoming", now=now, dedupe_key="incoming",
-                  caller=mask(call.caller_e164), to=info.to_number)
+        log_event(
+            session,
+            call,
+            "incoming",
+            now=now,
+            dedupe_key="incoming",
+            caller=mask(call.caller_e164),
+            to=info.to_number,
+        )
         customer = find_by_phone(session, call.caller_e164)
         if customer is not None:
             _identify(call, customer, "phone")
-            log_event(session, call, "identified", now=now, dedupe_key="identified",
-                      customer_id=customer.id, by="phone", tier=customer.tier.value)
+            log_event(
+                session,
+                call,
+                "identified",
+                now=now,
+                dedupe_key="identified",
+                customer_id=customer.id,
+                by="phone",
+                tier=customer.tier.value,
+            )
         session.flush()
     return call
 
 
-def start_call(session: Session, menus: MenuSet, info: CallInfo, *, hours: BusinessHours,
-               country_code: str, now: datetime) -> Decision:
+def start_call(
+    session: Session,
+    menus: MenuSet,
+    info: CallInfo,
+    *,
+    hours: BusinessHours,
+    country_code: str,
+    now: datetime,
+) -> Decision:
     """A call came in: record it, identify the caller by number, enter the menus' entry node."""
     call = _open_call(session, info, country_code=country_code, now=now)
     decision = enter(menus, menus.entry, caller_of(call, is_open=hours.is_open(now)))
     return _record(session, call, decision, now=now, key=f"ivr:{menus.entry}:enter")
 
 
-def continue_call(session: Session, menus: MenuSet, info: CallInfo, *, node_id: str,
-                  attempt: int, digits: str | None, speech: str | None,
-                  hours: BusinessHours, country_code: str, now: datetime) -> Decision:
+def continue_call(
+    session: Session,
+    menus: MenuSet,
+    info: CallInfo,
+    *,
+    node_id: str,
+    attempt: int,
+    digits: str | None,
+    speech: str | None,
+    hours: BusinessHours,
+    country_code: str,
+    now: datetime,
+) -> Decision:
     """The caller answered at `node_id` (try `attempt`); look up what they keyed and go on."""
     call = _open_call(session, info, country_code=country_code, now=now)
     caller = caller_of(call, is_open=hours.is_open(now))
@@ -99,23 +137,41 @@ def continue_call(session: Session, menus: MenuSet, info: CallInfo, *, node_id: 
         caller = replace(caller, language=decision.language)
     if isinstance(decision.step, Lookup):
         decision = _look_up(session, menus, call, caller, decision.step, now=now)
-    return _record(session, call, decision, now=now, key=f"ivr:{node_id}:{attempt}",
-                   answered_at=node_id, digits=(digits or "")[:40], speech=(speech or "")[:200])
+    return _record(
+        session,
+        call,
+        decision,
+        now=now,
+        key=f"ivr:{node_id}:{attempt}",
+        answered_at=node_id,
+        digits=(digits or "")[:40],
+        speech=(speech or "")[:200],
+    )
 
 
-def _look_up(session: Session, menus: MenuSet, call: Call, caller: Caller, lookup: Lookup, *,
-             now: datetime) -> Decision:
+def _look_up(
+    session: Session, menus: MenuSet, call: Call, caller: Caller, lookup: Lookup, *, now: datetime
+) -> Decision:
     if lookup.kind is NodeKind.IDENTIFY:
         found = find_by_reference(session, lookup.reference)
         if found is None:
             return after_lookup(menus, lookup, caller, readout=None)
         customer, how = found
         _identify(call, customer, how)
-        log_event(session, call, "identified", now=now, dedupe_key="identified",
-                  customer_id=customer.id, by=how, tier=customer.tier.value)
+        log_event(
+            session,
+            call,
+            "identified",
+            now=now,
+            dedupe_key="identified",
+            customer_id=customer.id,
+            by=how,
+            tier=customer.tier.value,
+        )
         identified = caller_of(call, is_open=caller.is_open)
-        return after_lookup(menus, lookup, replace(identified, language=caller.language),
-                            readout={})
+        return after_lookup(
+            menus, lookup, replace(identified, language=caller.language), readout={}
+        )
     assert call.customer_id is not None
     if lookup.kind is NodeKind.ORDER_STATUS:
         order = find_order(session, call.customer_id, lookup.reference)
@@ -123,33 +179,74 @@ def _look_up(session: Session, menus: MenuSet, call: Call, caller: Caller, looku
     else:
         rma = find_rma(session, call.customer_id, lookup.reference)
         readout = rma_readout(menus, rma) if rma else None
-    log_event(session, call, "self_service", now=now, lookup=lookup.kind.value,
-              reference=lookup.reference, found=readout is not None)
+    log_event(
+        session,
+        call,
+        "self_service",
+        now=now,
+        lookup=lookup.kind.value,
+        reference=lookup.reference,
+        found=readout is not None,
+    )
     return after_lookup(menus, lookup, caller, readout=readout)
 
 
-def _record(session: Session, call: Call, decision: Decision, *, now: datetime, key: str,
-            **data: str) -> Decision:
+def _record(
+    session: Session, call: Call, decision: Decision, *, now: datetime, key: str, **data: str
+) -> Decision:
     if decision.language and (call.language is None or call.language.value != decision.language):
         call.language = Language(decision.language)
     step = decision.step
-    log_event(session, call, "ivr", now=now, dedupe_key=key, outcome=type(step).__name__,
-              node=getattr(step, "node_id", None), **data)
+    log_event(
+        session,
+        call,
+        "ivr",
+        now=now,
+        dedupe_key=key,
+        outcome=type(step).__name__,
+        node=getattr(step, "node_id", None),
+        **data,
+    )
     if isinstance(step, Transfer):
-        log_event(session, call, "enqueued", now=now, dedupe_key=f"enqueued:{step.route.queue}",
-                  queue=step.route.queue, skill=step.route.skill, priority=step.route.priority,
-                  language=call.language.value if call.language else None,
-                  tier=call.customer.tier.value if call.customer else None, vip=call.vip)
+        log_event(
+            session,
+            call,
+            "enqueued",
+            now=now,
+            dedupe_key=f"enqueued:{step.route.queue}",
+            queue=step.route.queue,
+            skill=step.route.skill,
+            priority=step.route.priority,
+            language=call.language.value if call.language else None,
+            tier=call.customer.tier.value if call.customer else None,
+            vip=call.vip,
+        )
     session.flush()
     return decision
 
 
-def leave_queue(session: Session, info: CallInfo, *, queue: str, result: str,
-                waited_s: int | None, country_code: str, now: datetime) -> str | None:
+def leave_queue(
+    session: Session,
+    info: CallInfo,
+    *,
+    queue: str,
+    result: str,
+    waited_s: int | None,
+    country_code: str,
+    now: datetime,
+) -> str | None:
     """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language."""
     call = _open_call(session, info, country_code=country_code, now=now)
-    log_event(session, call, "dequeued", now=now, dedupe_key=f"dequeued:{queue}", queue=queue,
-              result=result, waited_s=waited_s)
+    log_event(
+        session,
+        call,
+        "dequeued",
+        now=now,
+        dedupe_key=f"dequeued:{queue}",
+        queue=queue,
+        result=result,
+        waited_s=waited_s,
+    )
     session.flush()
     return call.language.value if call.language else None
 
@@ -160,9 +257,19 @@ def call_language(session: Session, call_sid: str) -> str | None:
     return call.language.value if call and call.language else None
 
 
-def save_voicemail(session: Session, info: CallInfo, *, recording_sid: str, recording_url: str,
-                   duration_s: int | None, status: str, reason: str | None,
-                   error_code: str | None, country_code: str, now: datetime) -> Voicemail:
+def save_voicemail(
+    session: Session,
+    info: CallInfo,
+    *,
+    recording_sid: str,
+    recording_url: str,
+    duration_s: int | None,
+    status: str,
+    reason: str | None,
+    error_code: str | None,
+    country_code: str,
+    now: datetime,
+) -> Voicemail:
     """Create or update the voicemail keyed by RecordingSid (action and status callbacks both
     arrive, in any order, possibly twice). Flushes."""
     call = _open_call(session, info, country_code=country_code, now=now)
@@ -175,8 +282,15 @@ def save_voicemail(session: Session, info: CallInfo, *, recording_sid: str, reco
         except IntegrityError:  # the other callback for this recording won the race
             vm = session.scalar(select(Voicemail).where(Voicemail.recording_sid == recording_sid))
             assert vm is not None
-        log_event(session, call, "voicemail", now=now, dedupe_key=f"voicemail:{recording_sid}",
-                  recording_sid=recording_sid, reason=reason)
+        log_event(
+            session,
+            call,
+            "voicemail",
+            now=now,
+            dedupe_key=f"voicemail:{recording_sid}",
+            recording_sid=recording_sid,
+            reason=reason,
+        )
     vm.recording_url = recording_url or vm.recording_url
     vm.duration_s = duration_s if duration_s is not None else vm.duration_s
     if status != "in-progress":

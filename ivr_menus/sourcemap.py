@@ -52,7 +52,7 @@ class SourceMap:
             path = table + parsed[0]
             for end in range(len(table) + 1, len(path) + 1):  # a.b.c = … also defines a.b
                 self.lines.setdefault(path[:end], number)
-            value = line[parsed[1] + 1:]
+            value = line[parsed[1] + 1 :]
             if value.lstrip().startswith("{"):
                 for m in _INLINE_KEY.finditer(value):
                     self.lines.setdefault(path + (_unquote(m.group(1)),), number)

@@ -73,8 +73,9 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """
     conn = engine.connect()
     outer = conn.begin()
-    factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
+    factory = sessionmaker(
+        bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield factory
     outer.rollback()
     conn.close()
@@ -123,8 +124,12 @@ def redis(redis_server: Callable[[], Redis]) -> Iterator[Redis]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(instance_path=tmp_path / "instance", twilio_account_sid=ACCOUNT_SID,
-                    twilio_auth_token=AUTH_TOKEN, public_base_url=PUBLIC_BASE)
+    return Settings(
+        instance_path=tmp_path / "instance",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        public_base_url=PUBLIC_BASE,
+    )
 
 
 @pytest.fixture
@@ -133,23 +138,34 @@ def clock() -> Callable[[], datetime]:
 
 
 @pytest.fixture
-def make_runtime(engine: Engine, redis_server: Callable[[], Redis],
-                 clock: Callable[[], datetime], settings: Settings) -> Callable[..., Runtime]:
+def make_runtime(
+    engine: Engine,
+    redis_server: Callable[[], Redis],
+    clock: Callable[[], datetime],
+    settings: Settings,
+) -> Callable[..., Runtime]:
     """Build a Runtime on a given session factory, with the test Redis and clock."""
 
-    def make(factory: sessionmaker[Session], *, now: Callable[[], datetime] | None = None,
-             **changes: Any) -> Runtime:
+    def make(
+        factory: sessionmaker[Session], *, now: Callable[[], datetime] | None = None, **changes: Any
+    ) -> Runtime:
         s = replace(settings, **changes)
-        return Runtime(settings=s, engine=engine, session_factory=factory,
-                       menus=load_menus(s.menus_path, queues_path=s.queues_path),
-                       clock=now or clock, redis_factory=redis_server)
+        return Runtime(
+            settings=s,
+            engine=engine,
+            session_factory=factory,
+            menus=load_menus(s.menus_path, queues_path=s.queues_path),
+            clock=now or clock,
+            redis_factory=redis_server,
+        )
 
     return make
 
 
 @pytest.fixture
-def app(make_runtime: Callable[..., Runtime], session_factory: sessionmaker[Session],
-        redis: Redis) -> Flask:
+def app(
+    make_runtime: Callable[..., Runtime], session_factory: sessionmaker[Session], redis: Redis
+) -> Flask:
     return create_app(runtime=make_runtime(session_factory))
 
 
@@ -168,17 +184,25 @@ def signed_post(client: FlaskClient, settings: Settings) -> Callable[..., TestRe
 
     def post(path: str, params: dict[str, str], *, token: str = AUTH_TOKEN) -> TestResponse:
         url = settings.public_base_url.rstrip("/") + path
-        return client.post(path, data=params, headers={"X-Twilio-Signature": sign(url, params,
-                                                                                     token)})
+        return client.post(
+            path, data=params, headers={"X-Twilio-Signature": sign(url, params, token)}
+        )
 
     return post
 
 
 def call_params(call_sid: str, from_: str = "+8613800138000", **extra: str) -> dict[str, str]:
     """The parameters Twilio sends on every voice request of an inbound call."""
-    return {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": from_, "To": "+864008001234",
-            "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
-            **extra}
+    return {
+        "CallSid": call_sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": from_,
+        "To": "+864008001234",
+        "CallStatus": "in-progress",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
 
 
 def new_call_sid() -> str:
@@ -200,19 +224,34 @@ def make_customer(session: Session) -> Callable[..., callcenter.models.Customer]
 
     counter = iter(range(1, 10_000))
 
-    def make(*, name: str = "王芳", phone: str | None = "+8613800138000", tier: Tier = Tier.VIP,
-             language: Language = Language.ZH, account: str | None = None,
-             orders: tuple[tuple[str, int, OrderStatus], ...] = ()) -> Customer:
+    def make(
+        *,
+        name: str = "王芳",
+        phone: str | None = "+8613800138000",
+        tier: Tier = Tier.VIP,
+        language: Language = Language.ZH,
+        account: str | None = None,
+        orders: tuple[tuple[str, int, OrderStatus], ...] = (),
+    ) -> Customer:
         n = next(counter)
-        customer = Customer(name=name, account_number=account or f"6{n:07d}", tier=tier,
-                            language=language)
+        customer = Customer(
+            name=name, account_number=account or f"6{n:07d}", tier=tier, language=language
+        )
         if phone:
             customer.phones.append(CustomerPhone(e164=phone))
         session.add(customer)
         session.flush()
         for number, amount_fen, status in orders:
-            session.add(Order(number=number, customer_id=customer.id, amount_fen=amount_fen,
-                              payment_type=PaymentType.PREPAID, status=status, placed_at=NOW))
+            session.add(
+                Order(
+                    number=number,
+                    customer_id=customer.id,
+                    amount_fen=amount_fen,
+                    payment_type=PaymentType.PREPAID,
+                    status=status,
+                    placed_at=NOW,
+                )
+            )
         session.flush()
         return customer
 

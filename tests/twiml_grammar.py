@@ -27,8 +27,11 @@ def children(cls: type) -> dict[str, tuple[type, frozenset[str]]]:
     for name, method in inspect.getmembers(cls, inspect.isfunction):
         if name.startswith("_") or name in _BASE:
             continue
-        params = [p.name for p in inspect.signature(method).parameters.values()
-                  if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+        params = [
+            p.name
+            for p in inspect.signature(method).parameters.values()
+            if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
         tag, child_cls, attrs = None, None, set()
         for param in params or [None]:
             args: dict[str, object] = dict.fromkeys(params)

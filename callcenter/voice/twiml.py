@@ -13,8 +13,10 @@ from ivr_menus.model import MenuSet
 VOICEMAIL_MAX_SECONDS = 120
 HOLD_PAUSE_SECONDS = 20
 # Said when even the menus cannot be used (the apology of last resort), Mandarin first.
-LAST_RESORT = (("非常抱歉，系统暂时遇到问题，请稍后再拨。", "zh-CN"),
-               ("We are sorry, something went wrong. Please call again later.", "en-US"))
+LAST_RESORT = (
+    ("非常抱歉，系统暂时遇到问题，请稍后再拨。", "zh-CN"),
+    ("We are sorry, something went wrong. Please call again later.", "en-US"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +51,17 @@ def _say(parent: VoiceResponse, menus: MenuSet, said: tuple[Utterance, ...]) -> 
 
 
 def _record(r: VoiceResponse, urls: VoiceUrls, reason: str) -> None:
-    r.record(action=urls.voicemail_done(reason), method="POST", max_length=VOICEMAIL_MAX_SECONDS,
-             play_beep=True, finish_on_key="#", timeout=5,
-             recording_status_callback=urls.recording_status(reason),
-             recording_status_callback_method="POST",
-             recording_status_callback_event="completed absent")
+    r.record(
+        action=urls.voicemail_done(reason),
+        method="POST",
+        max_length=VOICEMAIL_MAX_SECONDS,
+        play_beep=True,
+        finish_on_key="#",
+        timeout=5,
+        recording_status_callback=urls.recording_status(reason),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed absent",
+    )
 
 
 def render_step(step: Step, menus: MenuSet, urls: VoiceUrls) -> VoiceResponse:
@@ -62,17 +70,27 @@ def render_step(step: Step, menus: MenuSet, urls: VoiceUrls) -> VoiceResponse:
     if isinstance(step, Ask):
         voice = menus.voices[step.language]
         gather = r.gather(
-            input="dtmf speech", action=urls.menu(step.node_id, step.attempt), method="POST",
-            timeout=step.timeout, action_on_empty_result=True, language=voice.language,
-            speech_timeout="auto", finish_on_key="#",
+            input="dtmf speech",
+            action=urls.menu(step.node_id, step.attempt),
+            method="POST",
+            timeout=step.timeout,
+            action_on_empty_result=True,
+            language=voice.language,
+            speech_timeout="auto",
+            finish_on_key="#",
             num_digits=None if step.keyed else 1,
             hints=", ".join(step.hints) if step.hints else None,
         )
         _say(gather, menus, step.say)
     elif isinstance(step, Transfer):
         _say(r, menus, step.say)
-        r.enqueue(step.route.queue, wait_url=urls.queue_wait(step.route.queue),
-                  wait_url_method="POST", action=urls.queue_exit(step.route.queue), method="POST")
+        r.enqueue(
+            step.route.queue,
+            wait_url=urls.queue_wait(step.route.queue),
+            wait_url_method="POST",
+            action=urls.queue_exit(step.route.queue),
+            method="POST",
+        )
     elif isinstance(step, LeaveMessage):
         _say(r, menus, step.say)
         _record(r, urls, step.node_id)
@@ -89,11 +107,16 @@ def _languages(menus: MenuSet, language: str | None) -> tuple[str, ...]:
     return (language,) if language in menus.languages else menus.languages
 
 
-def render_message(menus: MenuSet, language: str | None, key: str, *, hangup: bool) -> VoiceResponse:
+def render_message(
+    menus: MenuSet, language: str | None, key: str, *, hangup: bool
+) -> VoiceResponse:
     """One catalogue message in the caller's language (all languages if unknown)."""
     r = VoiceResponse()
-    _say(r, menus, tuple(Utterance(menus.message(lang, key), lang)
-                         for lang in _languages(menus, language)))
+    _say(
+        r,
+        menus,
+        tuple(Utterance(menus.message(lang, key), lang) for lang in _languages(menus, language)),
+    )
     if hangup:
         r.hangup()
     return r
@@ -106,8 +129,9 @@ def render_hold(menus: MenuSet, language: str | None) -> VoiceResponse:
     return r
 
 
-def render_voicemail(menus: MenuSet, language: str | None, urls: VoiceUrls,
-                     reason: str) -> VoiceResponse:
+def render_voicemail(
+    menus: MenuSet, language: str | None, urls: VoiceUrls, reason: str
+) -> VoiceResponse:
     """Offer a voicemail (e.g. when the caller leaves a queue without reaching an agent)."""
     r = render_message(menus, language, "leave_message", hangup=False)
     _record(r, urls, reason)
@@ -115,15 +139,26 @@ def render_voicemail(menus: MenuSet, language: str | None, urls: VoiceUrls,
     return r
 
 
-def render_apology(menus: MenuSet | None, language: str | None, urls: VoiceUrls, *,
-                   fallback_queue: str, is_open: bool) -> VoiceResponse:
+def render_apology(
+    menus: MenuSet | None,
+    language: str | None,
+    urls: VoiceUrls,
+    *,
+    fallback_queue: str,
+    is_open: bool,
+) -> VoiceResponse:
     """Safe TwiML after a failure: apologise, then the fallback queue (or voicemail when closed)."""
     if menus is None:
         return render_last_resort()
     r = render_message(menus, language, "apology", hangup=False)
     if is_open:
-        r.enqueue(fallback_queue, wait_url=urls.queue_wait(fallback_queue),
-                  wait_url_method="POST", action=urls.queue_exit(fallback_queue), method="POST")
+        r.enqueue(
+            fallback_queue,
+            wait_url=urls.queue_wait(fallback_queue),
+            wait_url_method="POST",
+            action=urls.queue_exit(fallback_queue),
+            method="POST",
+        )
     else:
         _record(r, urls, "fallback")
         r.hangup()

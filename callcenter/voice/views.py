@@ -56,8 +56,14 @@ def _info(form: VoiceForm) -> ivr.CallInfo:
 def incoming() -> Response:
     form, rt = VoiceForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        decision = ivr.start_call(uow.session, rt.menus, _info(form), hours=rt.hours,
-                                  country_code=rt.settings.default_country_code, now=rt.clock())
+        decision = ivr.start_call(
+            uow.session,
+            rt.menus,
+            _info(form),
+            hours=rt.hours,
+            country_code=rt.settings.default_country_code,
+            now=rt.clock(),
+        )
     return twiml(render_step(decision.step, rt.menus, _urls()))
 
 
@@ -67,9 +73,17 @@ def gather(node_id: str) -> Response:
     attempt = request.args.get("attempt", 1, type=int)
     with rt.unit_of_work() as uow:
         decision = ivr.continue_call(
-            uow.session, rt.menus, _info(form), node_id=node_id, attempt=attempt,
-            digits=form.digits, speech=form.speech_result, hours=rt.hours,
-            country_code=rt.settings.default_country_code, now=rt.clock())
+            uow.session,
+            rt.menus,
+            _info(form),
+            node_id=node_id,
+            attempt=attempt,
+            digits=form.digits,
+            speech=form.speech_result,
+            hours=rt.hours,
+            country_code=rt.settings.default_country_code,
+            now=rt.clock(),
+        )
     return twiml(render_step(decision.step, rt.menus, _urls()))
 
 
@@ -77,9 +91,16 @@ def gather(node_id: str) -> Response:
 def call_status() -> tuple[str, int]:
     form, rt = CallStatusForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        apply_status(uow.session, StatusUpdate(form.call_sid, form.call_status,
-                                               form.timestamp or rt.clock(),
-                                               form.sequence_number, form.call_duration))
+        apply_status(
+            uow.session,
+            StatusUpdate(
+                form.call_sid,
+                form.call_status,
+                form.timestamp or rt.clock(),
+                form.sequence_number,
+                form.call_duration,
+            ),
+        )
     return "", 204
 
 
@@ -96,9 +117,15 @@ def queue_exit() -> Response:
     form, rt = QueueExitForm.from_form(request.form), runtime()
     queue = request.args.get("queue", "")[:40]
     with rt.unit_of_work() as uow:
-        language = ivr.leave_queue(uow.session, _info(form), queue=queue, result=form.queue_result,
-                                   waited_s=form.queue_time,
-                                   country_code=rt.settings.default_country_code, now=rt.clock())
+        language = ivr.leave_queue(
+            uow.session,
+            _info(form),
+            queue=queue,
+            result=form.queue_result,
+            waited_s=form.queue_time,
+            country_code=rt.settings.default_country_code,
+            now=rt.clock(),
+        )
     if form.queue_result in ENDED_IN_QUEUE:
         return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
     return twiml(render_voicemail(rt.menus, language, _urls(), reason=f"queue:{queue}"))
@@ -122,9 +149,12 @@ def recording_status() -> tuple[str, int]:
 
 @bp.post("/fallback")
 def fallback() -> Response:
-    log.error("Twilio used the fallback URL for call %s: error %s at %s",
-              request.form.get("CallSid", "")[:40], request.form.get("ErrorCode", "")[:10],
-              request.form.get("ErrorUrl", "")[:200])
+    log.error(
+        "Twilio used the fallback URL for call %s: error %s at %s",
+        request.form.get("CallSid", "")[:40],
+        request.form.get("ErrorCode", "")[:10],
+        request.form.get("ErrorUrl", "")[:200],
+    )
     return _apology(request.form.get("CallSid", ""))
 
 
@@ -132,11 +162,17 @@ def _save_voicemail(form: RecordingForm) -> str | None:
     rt = runtime()
     with rt.unit_of_work() as uow:
         vm = ivr.save_voicemail(
-            uow.session, _info(form), recording_sid=form.recording_sid,
-            recording_url=form.recording_url, duration_s=form.recording_duration,
-            status=form.recording_status, reason=request.args.get("reason", "")[:40] or None,
-            error_code=form.error_code, country_code=rt.settings.default_country_code,
-            now=rt.clock())
+            uow.session,
+            _info(form),
+            recording_sid=form.recording_sid,
+            recording_url=form.recording_url,
+            duration_s=form.recording_duration,
+            status=form.recording_status,
+            reason=request.args.get("reason", "")[:40] or None,
+            error_code=form.error_code,
+            country_code=rt.settings.default_country_code,
+            now=rt.clock(),
+        )
         return vm.call.language.value if vm.call.language else None
 
 
@@ -153,9 +189,15 @@ def _language_of(call_sid: str) -> str | None:
 def _apology(call_sid: str) -> Response:
     rt = runtime()
     try:
-        return twiml(render_apology(rt.menus, _language_of(call_sid), _urls(),
-                                    fallback_queue=rt.settings.fallback_queue,
-                                    is_open=rt.hours.is_open(rt.clock())))
+        return twiml(
+            render_apology(
+                rt.menus,
+                _language_of(call_sid),
+                _urls(),
+                fallback_queue=rt.settings.fallback_queue,
+                is_open=rt.hours.is_open(rt.clock()),
+            )
+        )
     except Exception:  # the apology itself failed: the fixed bilingual one cannot
         log.exception("apology TwiML failed for call %s", call_sid[:40])
         return twiml(render_last_resort())
@@ -169,8 +211,12 @@ def _failed(exc: Exception) -> Response | HTTPException | tuple[str, int]:
     if isinstance(exc, MalformedWebhook):
         log.warning("malformed webhook %s for call %s: %s", request.endpoint, sid, exc)
     else:
-        log.exception("voice webhook %s failed for call %s from %s", request.endpoint, sid,
-                      mask(request.form.get("From")))
+        log.exception(
+            "voice webhook %s failed for call %s from %s",
+            request.endpoint,
+            sid,
+            mask(request.form.get("From")),
+        )
     if request.endpoint in CALLBACKS:
         return ("", 400) if isinstance(exc, MalformedWebhook) else ("", 503)
     return _apology(sid)

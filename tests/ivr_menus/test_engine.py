@@ -59,24 +59,37 @@ def test_spoken_language_choice() -> None:
 
 
 def test_identified_caller_is_greeted_by_tier_and_skips_identification() -> None:
-    decision = answer(MENUS, "language", Caller(identified=True, name="王芳", tier="vip"),
-                      digits="1", speech=None, attempt=1)
+    decision = answer(
+        MENUS,
+        "language",
+        Caller(identified=True, name="王芳", tier="vip"),
+        digits="1",
+        speech=None,
+        attempt=1,
+    )
     step = decision.step
     assert isinstance(step, Ask) and step.node_id == "main"
     assert "VIP" in texts(step)[0] and "王芳" in texts(step)[0]
 
 
-@pytest.mark.parametrize(("tier", "word"), [("returning", "欢迎再次"), ("new", "感谢您选择"),
-                                            (None, "感谢您选择")])
+@pytest.mark.parametrize(
+    ("tier", "word"), [("returning", "欢迎再次"), ("new", "感谢您选择"), (None, "感谢您选择")]
+)
 def test_greeting_suits_the_tier(tier: str | None, word: str) -> None:
-    step = enter(MENUS, "identify", Caller(language="zh", identified=True, name="李伟",
-                                           tier=tier)).step
+    step = enter(
+        MENUS, "identify", Caller(language="zh", identified=True, name="李伟", tier=tier)
+    ).step
     assert word in texts(step)[0]
 
 
-@pytest.mark.parametrize(("key", "queue", "skill"), [
-    ("1", "presales", "presales"), ("4", "complaints", "complaints"), ("0", "general", "general"),
-])
+@pytest.mark.parametrize(
+    ("key", "queue", "skill"),
+    [
+        ("1", "presales", "presales"),
+        ("4", "complaints", "complaints"),
+        ("0", "general", "general"),
+    ],
+)
 def test_main_menu_routes_name_a_queue_and_skill(key: str, queue: str, skill: str) -> None:
     step = answer(MENUS, "main", VIP, digits=key, speech=None, attempt=1).step
     assert isinstance(step, Transfer)
@@ -93,12 +106,18 @@ def test_speech_keyword_chooses_an_option() -> None:
     assert isinstance(step, Ask) and step.node_id == "order_status" and step.keyed
 
 
-@pytest.mark.parametrize(("digits", "speech", "reason"), [
-    (None, None, "抱歉，我没有听到"), ("7", None, "无效"), ("1" * 500, None, "无效"),
-    (None, "天气怎么样", "无效"),
-])
-def test_invalid_or_no_input_replays_the_prompt(digits: str | None, speech: str | None,
-                                                reason: str) -> None:
+@pytest.mark.parametrize(
+    ("digits", "speech", "reason"),
+    [
+        (None, None, "抱歉，我没有听到"),
+        ("7", None, "无效"),
+        ("1" * 500, None, "无效"),
+        (None, "天气怎么样", "无效"),
+    ],
+)
+def test_invalid_or_no_input_replays_the_prompt(
+    digits: str | None, speech: str | None, reason: str
+) -> None:
     step = answer(MENUS, "main", VIP, digits=digits, speech=speech, attempt=1).step
     assert isinstance(step, Ask) and step.node_id == "main" and step.attempt == 2
     assert reason in texts(step)[0]
@@ -131,8 +150,9 @@ def test_order_not_found_three_times_goes_to_the_orders_queue() -> None:
     lookup = Lookup("order_status", NodeKind.ORDER_STATUS, "2611050009", 1)
     first = after_lookup(MENUS, lookup, VIP, readout=None).step
     assert isinstance(first, Ask) and first.attempt == 2 and "没有找到" in texts(first)[0]
-    last = after_lookup(MENUS, Lookup("order_status", NodeKind.ORDER_STATUS, "1234", 3), VIP,
-                        readout=None).step
+    last = after_lookup(
+        MENUS, Lookup("order_status", NodeKind.ORDER_STATUS, "1234", 3), VIP, readout=None
+    ).step
     assert isinstance(last, Transfer) and last.route.queue == "orders"
 
 
@@ -160,12 +180,20 @@ def test_unknown_node_is_refused() -> None:
         answer(MENUS, "no_such_node", VIP, digits="1", speech=None, attempt=1)
 
 
-@pytest.mark.parametrize(("digits", "speech", "expected"), [
-    ("2611050001#", None, "2611050001"), ("12#", None, None), ("12a4567#", None, None),
-    (None, "my order is 2611 0500 01", "2611050001"), (None, "hello", None), ("#", None, None),
-])
-def test_reference_from_keys_or_speech(digits: str | None, speech: str | None,
-                                       expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("digits", "speech", "expected"),
+    [
+        ("2611050001#", None, "2611050001"),
+        ("12#", None, None),
+        ("12a4567#", None, None),
+        (None, "my order is 2611 0500 01", "2611050001"),
+        (None, "hello", None),
+        ("#", None, None),
+    ],
+)
+def test_reference_from_keys_or_speech(
+    digits: str | None, speech: str | None, expected: str | None
+) -> None:
     assert reference_from(digits, speech) == expected
 
 
