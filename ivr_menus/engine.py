@@ -138,6 +138,9 @@ def enter(
             before += greeting(menus, caller)
             node_id = node.next  # type: ignore[assignment]
             continue
+        if node.kind is NodeKind.ENQUEUE and not caller.is_open and menus.closed_route:
+            node_id = menus.closed_route
+            continue
         if node.kind in (NodeKind.ORDER_STATUS, NodeKind.RMA_STATUS) and not caller.identified:
             before += say_message(menus, caller, "not_identified")
             node_id = node.on_failure  # type: ignore[assignment]

@@ -160,14 +160,20 @@ def load_menus(path: Path, *, queues_path: Path | None = None) -> MenuSet:
     messages = _messages(sources, languages, problems)
     nodes = _nodes(sources, languages, defaults, queues, problems)
     entry = htable.get("entry")
+    closed_route = htable.get("closed_route")
+    if closed_route is not None and closed_route not in nodes:
+        where = hsrc.where("hotline", "closed_route")
+        problems.append(f"{where}: unknown closed_route node {closed_route!r}")
     if entry not in nodes:
         problems.append(f"{hsrc.where('hotline', 'entry')}: unknown entry node {entry!r}")
     else:
-        _check_graph(nodes, entry, problems)
+        roots = [entry] + ([closed_route] if closed_route in nodes else [])
+        _check_graph(nodes, roots, problems)
     if problems:
         raise MenuError(problems)
     return MenuSet(
         entry=entry,
+        closed_route=closed_route,
         languages=languages,
         nodes=nodes,
         voices=voices,
@@ -368,7 +374,7 @@ def _options(
     return tuple(options)
 
 
-def _check_graph(nodes: Mapping[str, Node], entry: str, problems: list[str]) -> None:
+def _check_graph(nodes: Mapping[str, Node], roots: list[str], problems: list[str]) -> None:
     for node in nodes.values():
         for target in node.targets():
             if target not in nodes:
@@ -376,8 +382,8 @@ def _check_graph(nodes: Mapping[str, Node], entry: str, problems: list[str]) -> 
                 problems.append(f"{where}: unknown target {target!r} in node {node.id!r}")
         if node.kind in INPUT_KINDS | {NodeKind.MENU} and node.max_attempts < 1:
             problems.append(f"{node.where}: node {node.id!r} needs max_attempts of at least 1")
-    seen = {entry}
-    todo = deque([entry])
+    seen = set(roots)
+    todo = deque(roots)
     while todo:
         for target in nodes[todo.popleft()].targets():
             if target in nodes and target not in seen:
@@ -385,4 +391,4 @@ def _check_graph(nodes: Mapping[str, Node], entry: str, problems: list[str]) -> 
                 todo.append(target)
     for node_id in sorted(set(nodes) - seen, key=lambda n: nodes[n].where.line):
         node = nodes[node_id]
-        problems.append(f"{node.where}: node {node_id!r} is unreachable from entry {entry!r}")
+        problems.append(f"{node.where}: node {node_id!r} is unreachable from entry {roots[0]!r}")

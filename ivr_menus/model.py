@@ -94,6 +94,9 @@ class MenuSet:
     voices: Mapping[str, Voice]
     messages: Mapping[str, Mapping[str, str]]  # language → key → text
     queues: frozenset[str] = frozenset()
+    # While the centre is closed, every route to an agent (enqueue node) goes here instead,
+    # so self-service keeps working around the clock.
+    closed_route: str | None = None
 
     @property
     def default_language(self) -> str:

@@ -226,7 +226,7 @@ def test_leaving_a_queue_without_an_agent_offers_voicemail(
     assert event is not None and event.data["waited_s"] == 42
 
 
-def test_after_hours_takes_a_voicemail_and_stores_it_once(
+def test_after_hours_a_route_to_an_agent_takes_a_voicemail_stored_once(
     make_runtime: Callable[..., object],
     session_factory: object,
     signed_post: Post,
@@ -246,10 +246,13 @@ def test_after_hours_takes_a_voicemail_and_stores_it_once(
         )
 
     sid = new_call_sid()
-    root = assert_valid_twiml(post("/twilio/voice/incoming", call_params(sid)).data)
+    assert assert_valid_twiml(post("/twilio/voice/incoming", call_params(sid)).data).find("Gather")
+    post("/twilio/voice/menu/language?attempt=1", call_params(sid, Digits="2"))
+    r = post("/twilio/voice/menu/main?attempt=1", call_params(sid, Digits="0"))
+    root = assert_valid_twiml(r.data)
     record = root.find("Record")
     assert record is not None and record.get("maxLength") == "120"
-    assert [el.get("language") for el in root.iter("Say")] == ["zh-CN", "en-US"]
+    assert [el.get("language") for el in root.iter("Say")] == ["en-US"]
     recording = {
         "RecordingSid": "RE" + "b" * 32,
         "RecordingUrl": "https://api.twilio.com/rec",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from ivr_menus.engine import (
     reference_from,
 )
 from ivr_menus.loader import load_menus
-from ivr_menus.model import MenuSet, NodeKind
+from ivr_menus.model import MenuSet, Node, NodeKind, Where
 
 MENUS = load_menus(Path(DEFAULT_MENUS), queues_path=Path(DEFAULT_QUEUES))
 VIP = Caller(language="zh", identified=True, name="王芳", tier="vip")
@@ -39,10 +40,28 @@ def test_open_hotline_starts_with_the_language_choice_in_both_languages() -> Non
     assert "普通话" in step.say[0].text and "English" in step.say[1].text
 
 
-def test_closed_hotline_takes_a_voicemail() -> None:
-    step = enter(MENUS, MENUS.entry, Caller(is_open=False)).step
+def test_closed_hotline_keeps_self_service_open() -> None:
+    closed = Caller(language="zh", identified=True, name="王芳", tier="vip", is_open=False)
+    assert isinstance(enter(MENUS, MENUS.entry, Caller(is_open=False)).step, Ask)
+    step = answer(MENUS, "main", closed, digits="2", speech=None, attempt=1).step
+    assert isinstance(step, Ask) and step.node_id == "order_status"
+
+
+@pytest.mark.parametrize("key", ["0", "1", "4"])
+def test_closed_hotline_turns_routes_to_agents_into_voicemail(key: str) -> None:
+    closed = Caller(language="en", identified=True, name="Emily", tier="vip", is_open=False)
+    step = answer(MENUS, "main", closed, digits=key, speech=None, attempt=1).step
     assert isinstance(step, LeaveMessage) and step.node_id == "after_hours"
-    assert len(step.say) == 2
+    assert [u.language for u in step.say] == ["en"]
+
+
+def test_hours_node_branches_on_opening_hours() -> None:
+    hours = Node("hours", NodeKind.HOURS, Where(Path("x.toml"), 1), next="main",
+                 closed="goodbye")
+    menus = replace(MENUS, nodes={**MENUS.nodes, "hours": hours})
+    assert enter(menus, "hours", VIP).step.node_id == "main"  # type: ignore[union-attr]
+    closed = replace(VIP, is_open=False)
+    assert isinstance(enter(menus, "hours", closed).step, End)
 
 
 @pytest.mark.parametrize(("key", "language"), [("1", "zh"), ("2", "en")])
@@ -199,7 +218,7 @@ def test_reference_from_keys_or_speech(
 
 def test_every_node_is_reachable_and_every_menu_option_leads_somewhere() -> None:
     def walk(menus: MenuSet) -> set[str]:
-        seen, todo = set(), [menus.entry]
+        seen, todo = set(), [menus.entry, menus.closed_route]
         while todo:
             node = menus.nodes[todo.pop()]
             if node.id not in seen:
