@@ -7,6 +7,10 @@ from callcenter.speech import say_amount, say_digits
 from ivr_menus.model import MenuSet
 
 
+# Chinese sentences follow each other without a space; most other languages need one.
+_SENTENCE_GAP = {"zh": "", "ja": ""}
+
+
 def order_readout(menus: MenuSet, order: Order) -> dict[str, str]:
     """Language → sentence: number digit by digit, amount in words, status. Pure."""
     return {
@@ -32,11 +36,11 @@ def rma_readout(menus: MenuSet, rma: Rma) -> dict[str, str]:
             number=say_digits(rma.number, lang),
             status=menus.message(lang, f"rma_{rma.status.value}"),
         )
+        sentences = [text]
         if rma.kind is RmaKind.RETURN and rma.refund_amount_fen is not None:
-            text += menus.message(
-                lang, "rma_refund", amount=say_amount(rma.refund_amount_fen, lang)
-            )
+            amount = say_amount(rma.refund_amount_fen, lang)
+            sentences.append(menus.message(lang, "rma_refund", amount=amount))
         if rma.kind is RmaKind.EXCHANGE and rma.replacement_sku:
-            text += menus.message(lang, "rma_replacement", sku=rma.replacement_sku)
-        out[lang] = text
+            sentences.append(menus.message(lang, "rma_replacement", sku=rma.replacement_sku))
+        out[lang] = _SENTENCE_GAP.get(lang, " ").join(sentences)
     return out

@@ -117,8 +117,9 @@ def test_english_caller_checks_an_exchange_by_speech(hotline: Hotline) -> None:
     leg = hotline.call(DEMO_EN_PHONE, "say English", "say returns and exchanges", "press 1",
                        f"press {DEMO_EN_RMA}#")
     assert_clean(leg)
-    assert any(s.startswith("Your exchange request 8 0 0 0, 0 0 0 2 is open")
-               for s in hotline.said(leg))
+    readout = next(s for s in hotline.said(leg) if s.startswith("Your exchange request"))
+    assert readout.startswith("Your exchange request 8 0 0 0, 0 0 0 2 is open.")
+    assert readout.endswith(" arrives. The replacement item is SHO-505101-38.")
 
 
 def test_caller_waiting_for_an_agent_hears_the_hold_loop_and_the_hangup_is_logged(
