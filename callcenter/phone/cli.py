@@ -196,7 +196,7 @@ def _call_here(env: CallEnvironment, from_: str, to: str, actions: list[Action] 
                        clock=clock, default_client=Answering())
     with contextlib.ExitStack() as stack:
         server = _serve_network(net, settings).start()
-        stack.callback(server.stop)
+        stack.callback(server.stop, 2.0)
         app_url = settings.public_base_url
         if not _answers(app_url):
             local = replace(settings, phone_network_url=server.url)
@@ -211,7 +211,10 @@ def _call_here(env: CallEnvironment, from_: str, to: str, actions: list[Action] 
             return call.wait(None)
         except KeyboardInterrupt:
             net.hang_up(call.sid)
-            return call.wait(10)
+            try:
+                return call.wait(2)
+            except TimeoutError:  # the call's thread still waits for a line from the terminal
+                raise click.Abort from None
 
 
 def _serve_network(net: PhoneNetwork, settings: Settings) -> NetworkServer:
@@ -273,8 +276,18 @@ def _app_here(env: CallEnvironment, settings: Settings) -> Iterator[str]:
 
 def _default_app_factory() -> AppFactory:
     from callcenter.app import create_app
+    from callcenter.db import make_engine
+    from callcenter.migrate import upgrade
 
-    return create_app
+    def create(settings: Settings) -> Any:
+        if not settings.database_url:  # the embedded SQLite: migrate it, as `make run` would
+            settings.instance_path.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(settings.effective_database_url)
+            upgrade(engine)
+            engine.dispose()
+        return create_app(settings)
+
+    return create
 
 
 @click.command("phone-network")
