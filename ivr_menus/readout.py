@@ -6,7 +6,6 @@ from callcenter.models import Order, Rma, RmaKind
 from callcenter.speech import say_amount, say_digits
 from ivr_menus.model import MenuSet
 
-
 # Chinese sentences follow each other without a space; most other languages need one.
 _SENTENCE_GAP = {"zh": "", "ja": ""}
 

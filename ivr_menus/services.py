@@ -45,11 +45,22 @@ class CallInfo:
     direction: str
 
 
-def _identify(call: Call, customer: Customer, how: str) -> None:
+def _identify(session: Session, call: Call, customer: Customer, how: str, *, now: datetime) -> None:
+    """Tie the call to the customer (flagging VIPs) and log how they were identified, once."""
     call.customer_id = customer.id
     call.customer = customer
     call.identified_by = how
     call.vip = customer.tier is Tier.VIP
+    log_event(
+        session,
+        call,
+        "identified",
+        now=now,
+        dedupe_key="identified",
+        customer_id=customer.id,
+        by=how,
+        tier=customer.tier.value,
+    )
 
 
 def caller_of(call: Call, *, is_open: bool) -> Caller:
@@ -86,17 +97,7 @@ def _open_call(session: Session, info: CallInfo, *, country_code: str, now: date
         )
         customer = find_by_phone(session, call.caller_e164)
         if customer is not None:
-            _identify(call, customer, "phone")
-            log_event(
-                session,
-                call,
-                "identified",
-                now=now,
-                dedupe_key="identified",
-                customer_id=customer.id,
-                by="phone",
-                tier=customer.tier.value,
-            )
+            _identify(session, call, customer, "phone", now=now)
         session.flush()
     return call
 
@@ -157,17 +158,7 @@ def _look_up(
         if found is None:
             return after_lookup(menus, lookup, caller, readout=None)
         customer, how = found
-        _identify(call, customer, how)
-        log_event(
-            session,
-            call,
-            "identified",
-            now=now,
-            dedupe_key="identified",
-            customer_id=customer.id,
-            by=how,
-            tier=customer.tier.value,
-        )
+        _identify(session, call, customer, how, now=now)
         identified = caller_of(call, is_open=caller.is_open)
         return after_lookup(
             menus, lookup, replace(identified, language=caller.language), readout={}

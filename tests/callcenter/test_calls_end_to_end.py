@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -40,8 +40,9 @@ class Hotline:
     app_now: list[datetime]
 
     def call(self, from_: str, *actions: str, max_hold: float = 120) -> NetworkCall:
-        leg = self.network.place_call(from_=from_, to=HOTLINE,
-                                      party=ScriptedCaller(actions, max_hold=max_hold))
+        leg = self.network.place_call(
+            from_=from_, to=HOTLINE, party=ScriptedCaller(actions, max_hold=max_hold)
+        )
         leg.wait(timeout=30)
         return leg
 
@@ -56,13 +57,17 @@ class Hotline:
 
     def events(self, leg: NetworkCall, kind: str) -> list[CallEvent]:
         with self.factory() as s:
-            return list(s.scalars(select(CallEvent).where(CallEvent.call_sid == leg.sid,
-                                                          CallEvent.kind == kind)))
+            return list(
+                s.scalars(
+                    select(CallEvent).where(CallEvent.call_sid == leg.sid, CallEvent.kind == kind)
+                )
+            )
 
 
 @pytest.fixture
-def hotline(live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime],
-            redis: object) -> Iterator[Hotline]:
+def hotline(
+    live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime], redis: object
+) -> Iterator[Hotline]:
     with live_session_factory.begin() as s:
         seed_demo(s, now=NOW)
     server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda env, start: [], threaded=True)
@@ -72,11 +77,16 @@ def hotline(live_session_factory: sessionmaker[Session], make_runtime: Callable[
     server.app = create_app(runtime=runtime)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
-    network = PhoneNetwork(account_sid=runtime.settings.account_sid, auth_token=AUTH_TOKEN,
-                           clock=VirtualClock(NOW))
-    network.add_number(HOTLINE, voice_url=f"{base}/twilio/voice/incoming",
-                       fallback_url=f"{base}/twilio/voice/fallback",
-                       status_callback=f"{base}/twilio/voice/status", all_status_events=True)
+    network = PhoneNetwork(
+        account_sid=runtime.settings.account_sid, auth_token=AUTH_TOKEN, clock=VirtualClock(NOW)
+    )
+    network.add_number(
+        HOTLINE,
+        voice_url=f"{base}/twilio/voice/incoming",
+        fallback_url=f"{base}/twilio/voice/fallback",
+        status_callback=f"{base}/twilio/voice/status",
+        all_status_events=True,
+    )
     yield Hotline(network, live_session_factory, app_now)
     server.shutdown()
     thread.join(5)
@@ -104,8 +114,9 @@ def test_vip_hears_her_order_status_and_the_call_is_recorded(hotline: Hotline) -
 
 
 def test_unknown_caller_identifies_with_an_account_number(hotline: Hotline) -> None:
-    leg = hotline.call("+8613512345678", "press 1", "press 12345678#",
-                       f"press {DEMO_RETURNING_ACCOUNT}#")
+    leg = hotline.call(
+        "+8613512345678", "press 1", "press 12345678#", f"press {DEMO_RETURNING_ACCOUNT}#"
+    )
     assert_clean(leg)
     said = hotline.said(leg)
     assert "抱歉，没有找到这个订单号或会员账号。" in said
@@ -114,8 +125,13 @@ def test_unknown_caller_identifies_with_an_account_number(hotline: Hotline) -> N
 
 
 def test_english_caller_checks_an_exchange_by_speech(hotline: Hotline) -> None:
-    leg = hotline.call(DEMO_EN_PHONE, "say English", "say returns and exchanges", "press 1",
-                       f"press {DEMO_EN_RMA}#")
+    leg = hotline.call(
+        DEMO_EN_PHONE,
+        "say English",
+        "say returns and exchanges",
+        "press 1",
+        f"press {DEMO_EN_RMA}#",
+    )
     assert_clean(leg)
     readout = next(s for s in hotline.said(leg) if s.startswith("Your exchange request"))
     assert readout.startswith("Your exchange request 8 0 0 0, 0 0 0 2 is open.")
@@ -123,7 +139,8 @@ def test_english_caller_checks_an_exchange_by_speech(hotline: Hotline) -> None:
 
 
 def test_caller_waiting_for_an_agent_hears_the_hold_loop_and_the_hangup_is_logged(
-        hotline: Hotline) -> None:
+    hotline: Hotline,
+) -> None:
     leg = hotline.call(DEMO_VIP_PHONE, "press 1", "press 0", max_hold=90)
     assert_clean(leg)
     kinds = [e.kind for e in leg.transcript()]
@@ -148,10 +165,14 @@ def test_after_hours_the_caller_leaves_a_voicemail(hotline: Hotline) -> None:
 
 
 def test_twenty_callers_at_once(hotline: Hotline) -> None:
-    legs = [hotline.network.place_call(
-        from_=DEMO_VIP_PHONE if i % 2 else f"+86135000000{i:02d}", to=HOTLINE,
-        party=ScriptedCaller(["press 1", "press 2", f"press {DEMO_VIP_SHIPPED_ORDER}#"]))
-        for i in range(20)]
+    legs = [
+        hotline.network.place_call(
+            from_=DEMO_VIP_PHONE if i % 2 else f"+86135000000{i:02d}",
+            to=HOTLINE,
+            party=ScriptedCaller(["press 1", "press 2", f"press {DEMO_VIP_SHIPPED_ORDER}#"]),
+        )
+        for i in range(20)
+    ]
     for leg in legs:
         leg.wait(timeout=60)
         assert_clean(leg)

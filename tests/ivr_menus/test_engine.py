@@ -56,8 +56,7 @@ def test_closed_hotline_turns_routes_to_agents_into_voicemail(key: str) -> None:
 
 
 def test_hours_node_branches_on_opening_hours() -> None:
-    hours = Node("hours", NodeKind.HOURS, Where(Path("x.toml"), 1), next="main",
-                 closed="goodbye")
+    hours = Node("hours", NodeKind.HOURS, Where(Path("x.toml"), 1), next="main", closed="goodbye")
     menus = replace(MENUS, nodes={**MENUS.nodes, "hours": hours})
     assert enter(menus, "hours", VIP).step.node_id == "main"  # type: ignore[union-attr]
     closed = replace(VIP, is_open=False)

@@ -49,7 +49,11 @@ def problems_of(tmp_path: Path, hotline: str) -> list[str]:
 
 def test_shipped_menus_load() -> None:
     menus = load_menus(Path(DEFAULT_MENUS), queues_path=Path(DEFAULT_QUEUES))
-    assert menus.entry == "language" and menus.closed_route == "after_hours" and menus.languages == ("zh", "en")
+    assert (
+        menus.entry == "language"
+        and menus.closed_route == "after_hours"
+        and menus.languages == ("zh", "en")
+    )
 
 
 def test_minimal_menu_loads(tmp_path: Path) -> None:

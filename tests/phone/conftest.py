@@ -35,6 +35,13 @@ class Hit:
 Handler = Callable[[Hit], Any]
 
 
+def constant(text: str) -> Handler:
+    def reply(hit: Hit) -> str:
+        return text
+
+    return reply
+
+
 class ServedApp:
     """A WSGI app served by werkzeug on 127.0.0.1 in a thread; `stop()` joins it."""
 
@@ -69,7 +76,7 @@ class TwimlApp:
 
     def on(self, path: str, reply: str | Handler) -> None:
         """Answer requests to `path` with TwiML text, or with whatever `reply(hit)` returns."""
-        self._handlers[path] = reply if callable(reply) else (lambda hit, text=reply: text)
+        self._handlers[path] = constant(reply) if isinstance(reply, str) else reply
 
     def requests_to(self, path: str) -> list[Hit]:
         with self._lock:

@@ -1,4 +1,4 @@
-"""`callcenter call` (scripted, interactive, remote, with the app started here) and `phone-network`."""
+"""`callcenter call` (scripted, interactive, remote, app started here) and `phone-network`."""
 
 from __future__ import annotations
 

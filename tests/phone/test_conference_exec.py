@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from callcenter.phone.calls import Call, NewCall
+from callcenter.phone.clock import VirtualClock
 from callcenter.phone.conferences import ParticipantChanges
 from callcenter.phone.network import NewParticipant, PhoneNetwork
 from callcenter.phone.parties import Answering, ScriptedCaller
@@ -50,50 +51,60 @@ def test_a_caller_waits_for_the_agent_and_leaves_when_the_agent_ends_it(
 
 
 def test_a_supervisor_is_added_unmuted_held_and_kicked_over_the_api(
-        net: PhoneNetwork, app: TwimlApp) -> None:
+        net: PhoneNetwork, app: TwimlApp, clock: VirtualClock) -> None:
     app.on("/voice", twiml('<Dial><Conference statusCallback="/conf-events" '
                            'statusCallbackEvent="mute hold modify">room-2</Conference></Dial>',
                            "<Say>Back from the conference</Say>"))
     app.on("/agent", twiml("<Dial><Conference>room-2</Conference></Dial>"))
     app.on("/hold-music", twiml("<Say>Please hold, supervisor</Say>", '<Pause length="30"/>'))
-    net.add_endpoint("client:alice", Answering(after=1, talk=None))
-    net.add_endpoint("client:sup", Answering(after=1, talk=None))
-    caller = net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller())
-    caller.wait_for("conference")
-    agent = agent_joins(net, app, "alice", "/agent")
-    agent.wait_for("conference")
-    room = net.conferences.find("room-2")
-    _, sup = net.add_participant("room-2", NewParticipant(
-        from_=HOTLINE, to="client:sup", conference=Conference("room-2", muted=True,
-                                                              coach=agent.sid)))
-    sup.call.wait_for("conference")
-    assert (sup.muted, sup.coaching, sup.call_sid_to_coach) == (True, True, agent.sid)
-    net.conferences.update(room.sid, sup.call.sid, ParticipantChanges(muted=False, coaching=False))
-    net.conferences.update(room.sid, sup.call.sid,
-                           ParticipantChanges(hold=True, hold_url=app.url("/hold-music")))
-    sup.call.wait_for("say")
-    net.conferences.update(room.sid, sup.call.sid, ParticipantChanges(hold=False))
-    net.conferences.kick(room.sid, sup.call.sid)
-    assert sup.call.wait(5).hung_up_by == "hotline"
-    assert [s for s in sup.call.wait(5).steps() if s[0] in ("unmuted", "coaching", "hold",
-                                                            "unhold", "kicked")] == [
-        ("unmuted", "room-2"), ("coaching", "room-2"), ("hold", "room-2"),
-        ("unhold", "room-2"), ("kicked", "room-2")]
+    net.add_endpoint("client:alice", Answering(after=0, talk=None))
+    net.add_endpoint("client:sup", Answering(after=0, talk=None))
+    with clock.hold():  # nothing here needs time to pass; nobody gives up meanwhile
+        caller = net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller())
+        caller.wait_for("conference")
+        agent = agent_joins(net, app, "alice", "/agent")
+        agent.wait_for("conference-start")
+        room = net.conferences.find("room-2")
+        _, sup = net.add_participant("room-2", NewParticipant(
+            from_=HOTLINE, to="client:sup", conference=Conference("room-2", muted=True,
+                                                                  coach=agent.sid)))
+        sup.call.wait_for("conference")
+        assert (sup.muted, sup.coaching, sup.call_sid_to_coach) == (True, True, agent.sid)
+        net.conferences.update(room.sid, sup.call.sid,
+                               ParticipantChanges(muted=False, coaching=False))
+        net.conferences.update(room.sid, sup.call.sid,
+                               ParticipantChanges(hold=True, hold_url=app.url("/hold-music")))
+        sup.call.wait_for("say")
+        net.conferences.update(room.sid, sup.call.sid, ParticipantChanges(hold=False))
+        net.conferences.kick(room.sid, sup.call.sid)
+        assert sup.call.wait(5).hung_up_by == "hotline"
+        net.conferences.end(room.sid)
+    heard = [s for s in sup.call.wait(5).steps()
+             if s[0] in ("unmuted", "coaching", "hold", "unhold", "kicked")]
+    assert heard == [("unmuted", "room-2"), ("coaching", "room-2"), ("hold", "room-2"),
+                     ("unhold", "room-2"), ("kicked", "room-2")]
     events = [h.params["StatusCallbackEvent"] for h in app.requests_to("/conf-events")]
     assert events == ["participant-unmute", "participant-modify", "participant-hold",
                       "participant-unhold"]
-    net.conferences.end(room.sid)
     assert caller.wait(5).said() == ["Back from the conference"]
     assert agent.wait(5).hung_up_by == "hotline"
     assert room.reason_ended == "conference-ended-via-api"
 
 
-def test_a_conference_recording_from_start(net: PhoneNetwork, app: TwimlApp) -> None:
+def test_a_lone_participant_hears_the_wait_music_until_a_second_one_joins(
+        net: PhoneNetwork, app: TwimlApp, clock: VirtualClock) -> None:
     app.on("/voice", twiml('<Dial><Conference record="record-from-start" '
                            'recordingStatusCallback="/conf-rec">room-3</Conference></Dial>'))
-    result = net.place_call(from_=CALLER, to=HOTLINE,
-                            party=ScriptedCaller(["wait 33", "hangup"])).wait(5)
-    assert result.hung_up_by == "party"
+    app.on("/agent", twiml('<Dial><Conference endConferenceOnExit="true">room-3</Conference>'
+                           "</Dial>"))
+    net.add_endpoint("client:alice", Answering(after=0, talk=33))
+    with clock.hold():
+        caller = net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller())
+        caller.wait_for("play")
+        assert net.conferences.find("room-3").status == "init"
+        agent_joins(net, app, "alice", "/agent")
+    result = caller.wait(5)
+    assert ("conference-start", "room-3") in result.steps()
     [rec] = app.requests_to("/conf-rec")
     assert rec.params["RecordingSource"] == "Conference"
     assert rec.params["RecordingDuration"] == "33"

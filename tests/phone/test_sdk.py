@@ -72,33 +72,36 @@ def test_create_fetch_redirect_and_end_a_call(
 
 
 def test_add_update_and_remove_a_conference_participant(
-        net: PhoneNetwork, twilio: Client, app: TwimlApp) -> None:
-    net.add_endpoint("client:sup", Answering(after=1, talk=None))
+        net: PhoneNetwork, twilio: Client, app: TwimlApp, clock: VirtualClock) -> None:
+    net.add_endpoint("client:sup", Answering(after=0, talk=None))
     app.on("/voice", twiml("<Dial><Conference>room-sdk</Conference></Dial>"))
     app.on("/hold", twiml("<Play>https://cdn.test/hold.mp3</Play>"))
-    caller = net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller())
-    caller.wait_for("conference")
-    [room] = twilio.conferences.list(friendly_name="room-sdk", status="in-progress")
-    added = twilio.conferences(room.sid).participants.create(
-        from_=HOTLINE, to="client:sup", muted=True, coaching=True, call_sid_to_coach=caller.sid,
-        beep="false", start_conference_on_enter=False, end_conference_on_exit=False)
-    assert added.call_sid.startswith("CA") and added.status in ("queued", "connected")
-    assert (added.muted, added.coaching, added.call_sid_to_coach) == (True, True, caller.sid)
-    net.call(added.call_sid).wait_for("conference")
-    listed = twilio.conferences(room.sid).participants.list()
-    assert {p.call_sid for p in listed} == {caller.sid, added.call_sid}
-    unmuted = twilio.conferences(room.sid).participants(added.call_sid).update(
-        muted=False, coaching=False)
-    assert (unmuted.muted, unmuted.coaching) == (False, False)
-    held = twilio.conferences(room.sid).participants(added.call_sid).update(
-        hold=True, hold_url=app.url("/hold"))
-    assert held.hold is True
-    net.call(added.call_sid).wait_for("play")
-    assert twilio.conferences(room.sid).participants(added.call_sid).delete() is True
-    supervisor = net.call(added.call_sid).wait(5)
+    with clock.hold():  # the caller must not give up waiting while the test talks to the API
+        caller = net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller())
+        caller.wait_for("conference")
+        [room] = twilio.conferences.list(friendly_name="room-sdk", status="init")
+        added = twilio.conferences(room.sid).participants.create(
+            from_=HOTLINE, to="client:sup", muted=True, coaching=True,
+            call_sid_to_coach=caller.sid, beep="false", start_conference_on_enter=False,
+            end_conference_on_exit=False)
+        assert added.call_sid.startswith("CA") and added.status in ("queued", "connected")
+        assert (added.muted, added.coaching, added.call_sid_to_coach) == (True, True, caller.sid)
+        net.call(added.call_sid).wait_for("conference")
+        assert twilio.conferences(room.sid).fetch().status == "in-progress"
+        listed = twilio.conferences(room.sid).participants.list()
+        assert {p.call_sid for p in listed} == {caller.sid, added.call_sid}
+        unmuted = twilio.conferences(room.sid).participants(added.call_sid).update(
+            muted=False, coaching=False)
+        assert (unmuted.muted, unmuted.coaching) == (False, False)
+        held = twilio.conferences(room.sid).participants(added.call_sid).update(
+            hold=True, hold_url=app.url("/hold"))
+        assert held.hold is True
+        net.call(added.call_sid).wait_for("play", match=lambda e: "hold" in e.args[0])
+        assert twilio.conferences(room.sid).participants(added.call_sid).delete() is True
+        supervisor = net.call(added.call_sid).wait(5)
+        ended = twilio.conferences(room.sid).update(status="completed")
     assert (supervisor.status, supervisor.ok) == ("completed", True)
     assert ("play", "https://cdn.test/hold.mp3") in supervisor.steps()
-    ended = twilio.conferences(room.sid).update(status="completed")
     assert ended.status == "completed"
     assert caller.wait(5).hung_up_by == "hotline"
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import wave
 
 from flask import Response
 
+from callcenter.phone.clock import VirtualClock
 from callcenter.phone.network import PhoneNetwork
 from callcenter.phone.parties import ScriptedCaller
 from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, HOTLINE, Hit, TwimlApp, twiml
@@ -254,6 +257,30 @@ def test_a_plain_text_response_is_read_out(net: PhoneNetwork, app: TwimlApp) -> 
 
 def test_a_redirect_loop_without_time_passing_is_stopped(
         net: PhoneNetwork, app: TwimlApp) -> None:
+    net.max_instant_fetches = 10
     app.on("/voice", twiml("<Redirect>/voice</Redirect>"))
     result = net.place_call(from_=CALLER, to=HOTLINE, party=caller()).wait(10)
     assert result.application_error
+
+
+def test_a_slow_app_times_out_and_the_fallback_takes_over(app: TwimlApp) -> None:
+    answered = threading.Event()
+
+    def slow(hit: Hit) -> str:
+        time.sleep(0.4)
+        answered.set()
+        return twiml("<Say>too late</Say>")
+
+    app.on("/voice", slow)
+    app.on("/fallback", twiml("<Say>Fallback here</Say>"))
+    net = PhoneNetwork(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, webhook_timeout=0.1,
+                       clock=VirtualClock())
+    net.add_number(HOTLINE, voice_url=app.url("/voice"), fallback_url=app.url("/fallback"))
+    try:
+        result = net.place_call(from_=CALLER, to=HOTLINE, party=caller()).wait(5)
+    finally:
+        net.close()
+        answered.wait(5)
+    assert result.said() == ["Fallback here"]
+    assert app.requests_to("/fallback")[0].params["ErrorCode"] == "11205"
+    assert result.failures[0].reason == "no answer within 0.1 s"
