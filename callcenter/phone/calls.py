@@ -13,8 +13,6 @@ from callcenter.phone.events import CallResult, Event, WebhookFailure
 from callcenter.phone.parties import Party
 from callcenter.phone.twiml import RecordingOptions, StatusCallback
 
-LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress"})
-
 
 @dataclass(frozen=True, slots=True)
 class Update:

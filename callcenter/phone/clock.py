@@ -125,6 +125,7 @@ class VirtualClock:
         self._epoch = 0
         self._busy = 0
         self._sleepers: dict[int, _Sleeper] = {}
+        self._unchecked = 0  # sleepers that have not re-checked since the epoch changed
         self._next_token = 0
         self._last_change = time.monotonic()
 
@@ -169,6 +170,7 @@ class VirtualClock:
 
     def _changed(self) -> None:
         self._epoch += 1
+        self._unchecked = len(self._sleepers)
         self._last_change = time.monotonic()
         self._cond.notify_all()
 
@@ -179,6 +181,7 @@ class VirtualClock:
             self._next_token += 1
             me = _Sleeper(wake, -1)
             self._sleepers[token] = me
+            self._unchecked += 1
             if is_actor:
                 self._busy -= 1
             try:
@@ -187,13 +190,17 @@ class VirtualClock:
                         return True
                     if self._elapsed >= me.wake:
                         return False
-                    me.checked = self._epoch
+                    if me.checked != self._epoch:
+                        me.checked = self._epoch
+                        self._unchecked -= 1
                     pause = self._try_advance()
                     if pause == 0.0:
                         continue
                     self._cond.wait(pause)
             finally:
                 del self._sleepers[token]
+                if me.checked != self._epoch:
+                    self._unchecked -= 1
                 if is_actor:
                     self._busy += 1  # busy again: time cannot move, nobody to wake
                 else:
@@ -201,7 +208,7 @@ class VirtualClock:
 
     def _try_advance(self) -> float | None:
         """Jump to the next wake-up if all sleep: 0.0 if it did, else seconds to wait, or None."""
-        if self._busy > 0 or any(s.checked != self._epoch for s in self._sleepers.values()):
+        if self._busy > 0 or self._unchecked > 0:
             return None
         target = min(s.wake for s in self._sleepers.values())
         if math.isinf(target):

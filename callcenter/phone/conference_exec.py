@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -92,12 +93,14 @@ class _Attendance:
                 seconds = response.seconds if isinstance(response, Stay) else None
                 talk_until = None if seconds is None else later(self.leg.now(), seconds)
                 first, ask = False, False
-            seen = (self.room.version, self.me.version)
             remaining = None if talk_until is None else seconds_between(self.leg.now(),
                                                                         talk_until)
-            changed = self.leg.sleep(
-                remaining, until=lambda seen=seen: (self.room.version, self.me.version) != seen)
-            ask = not changed
+            ask = not self.leg.sleep(remaining, until=self._changed_since())
+
+    def _changed_since(self) -> Callable[[], bool]:
+        """A wait condition: the room or this participant changed (flags, start, end, kick)."""
+        seen = (self.room.version, self.me.version)
+        return lambda: (self.room.version, self.me.version) != seen
 
     def _started(self) -> bool:
         return self.room.started or self.over()

@@ -49,7 +49,11 @@ Note = tuple[str, Participant | None]
 
 
 class Conferences:
-    """Every conference of the network; all state changes happen under the network's lock."""
+    """Every conference of the network; all state changes happen under the network's lock.
+
+    A conference starts when at least two legs are in it and one of them has
+    startConferenceOnEnter; until then they hear the wait music.
+    """
 
     def __init__(self, net: PhoneNetwork) -> None:
         self._net = net
@@ -114,12 +118,15 @@ class Conferences:
                 room.callback = ConferenceCallback(
                     resolve(url, noun.status_callback) or noun.status_callback,
                     noun.status_callback_method, noun.status_callback_events)
-            starts = not room.started and noun.start_conference_on_enter
+            if noun.record == "record-from-start" and room.record is None:
+                room.record = _resolved(noun.recording, url)  # from when it starts
+            here = [p for p in room.participants.values() if p.status == "connected"]
+            # Twilio: it starts once two are in and one of them may start it
+            starts = not room.started and len(here) >= 2 and any(
+                p.start_conference_on_enter for p in here)
             if starts:
                 room.status, room.started_at = "in-progress", now
                 notes.append(("conference-start", None))
-                if noun.record == "record-from-start":
-                    room.record = _resolved(noun.recording, url)
             room.changed(now)
             others = [p.call for p in room.participants.values()
                       if p is not participant and p.status == "connected"]

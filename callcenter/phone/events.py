@@ -73,14 +73,14 @@ class WebhookFailure:
                    fallback_used=bool(data.get("fallback_used")))
 
 
-HUNG_UP_BY = ("party", "hotline", "api", "peer", "network")
-"""Who ended a leg: the person or endpoint on it, the app's TwiML, a REST update, the other
-side of a bridge, or the network itself (application error, shutdown)."""
-
-
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """How a leg ended. `error` is None unless a webhook failed (fallback or application error)."""
+    """How a leg ended. `error` is None unless a webhook failed (fallback or application error).
+
+    `hung_up_by` is who ended the leg: "party" (the person or endpoint on it), "hotline" (the
+    app's TwiML: <Hangup>, <Reject> or running out of verbs), "api" (a REST update), "peer"
+    (the other side of a bridge) or "network" (an application error, or shutdown).
+    """
 
     sid: str
     status: str

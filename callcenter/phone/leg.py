@@ -228,10 +228,6 @@ class Leg:
     def emit(self, kind: str, *args: str, **detail: str) -> None:
         self.call.emit(kind, *args, **detail)
 
-    def hang_up_if(self, response: Response) -> None:
-        if isinstance(response, HangUp):
-            raise LegEnded("party")
-
     # -- call state -------------------------------------------------------------------------
 
     def params(self, **extra: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ALL_CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 NO_ANSWER = Answering(mode="no-answer")
+KEPT_CALLS = 10_000
 
 
 class PhoneNetworkError(ValueError):
@@ -449,12 +451,13 @@ class PhoneNetwork:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self, timeout: float = 10.0) -> None:
-        """Hang up every live call and wait for the legs' threads to end."""
+        """Hang up every live call and wait (up to `timeout` in all) for the legs to end."""
         for call in self.calls():
             call.interrupt(HangupRequest("network"))
+        deadline = time.monotonic() + timeout
         for call in self.calls():
             if call.thread is not None:
-                call.thread.join(timeout)
+                call.thread.join(max(0.0, deadline - time.monotonic()))
 
     def _new_call(self, from_: str, to: str, direction: str, party: Party,
                   setup: LegSetup) -> Call:
@@ -462,6 +465,10 @@ class PhoneNetwork:
                     direction=direction, clock=self.clock, party=party, setup=setup)
         with self.lock:
             self._calls[call.sid] = call
+            excess = len(self._calls) - KEPT_CALLS
+            if excess > 0:  # a long-running network forgets its oldest finished calls
+                for sid in [s for s, c in self._calls.items() if not c.live][:excess]:
+                    del self._calls[sid]
         return call
 
     def _launch(self, call: Call, program: Program) -> Call:

@@ -221,7 +221,7 @@ class ScriptedCaller:
         if isinstance(prompt, RecordPrompt):
             return self._record(prompt)
         if isinstance(prompt, HoldPrompt):
-            return self._stay(None)
+            return self._stay()
         return self._talk(prompt)
 
     def _next(self) -> Action | None:
@@ -260,7 +260,7 @@ class ScriptedCaller:
             self._actions.popleft()
         return Talk(seconds, text=text, then=then)
 
-    def _stay(self, default: float | None) -> Response:
+    def _stay(self) -> Response:
         follow = self._actions[0] if self._actions else None
         if follow is not None and follow.verb == "hangup":
             self._actions.popleft()
@@ -268,11 +268,11 @@ class ScriptedCaller:
         if follow is not None and follow.verb in ("wait", "speak") and follow.seconds is not None:
             self._actions.popleft()
             return Stay(follow.seconds)
-        return Stay(default)
+        return Stay(None)
 
     def _talk(self, prompt: TalkPrompt) -> Response:
         if self._talk_for is None:
-            return self._stay(None)
+            return self._stay()
         if prompt.first:
             self._talked = False
         if self._talked:

@@ -9,7 +9,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 
-class LocalNetworkHttpClient(TwilioHttpClient):
+class LocalNetworkHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
     """A TwilioHttpClient that sends every *.twilio.com request to the local network instead.
 
     Path, query, form body, headers and Basic auth are left as the SDK made them, so the

@@ -68,14 +68,14 @@ class NetworkServer:
         finally:
             self._server.server_close()
 
-    def stop(self) -> None:
-        """Stop serving, then hang up every call still on the network."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, then hang up every call still on the network (see PhoneNetwork.close)."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
             self._thread = None
         self._server.server_close()
-        self.net.close()
+        self.net.close(timeout)
 
     def __enter__(self) -> NetworkServer:
         return self.start()

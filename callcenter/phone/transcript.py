@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from callcenter.phone.events import CallResult, Event
+from callcenter.phone.events import Event
 
 ENDED_BY = {
     "party": "you hung up",
@@ -22,7 +22,7 @@ def describe(event: Event) -> str | None:
     def arg(index: int) -> str:
         return a[index] if len(a) > index else ""
 
-    lines = {
+    lines: dict[str, Callable[[], str | None]] = {
         "say": lambda: f"[{arg(1)}] {arg(0)}",
         "play": lambda: f"(music: {arg(0)})",
         "play-digits": lambda: f"(tones: {arg(0)})",
@@ -66,12 +66,6 @@ def describe(event: Event) -> str | None:
     }
     line = lines.get(event.kind)
     return line() if line is not None else None
-
-
-def summary(result: CallResult) -> str:
-    """The last line after a call: status, duration, and any webhook failure."""
-    text = f"call {result.sid}: {result.status}, {result.duration} s"
-    return text + (f"; {result.error}" if result.error else "")
 
 
 HOLD_STARTS = frozenset({"enqueue", "conference"})

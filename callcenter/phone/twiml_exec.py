@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 from callcenter.phone import dial_exec, queue_exec
@@ -41,8 +40,6 @@ from callcenter.phone.twiml import (
     Say,
     Verb,
 )
-
-log = logging.getLogger(__name__)
 
 FOREVER = 1000  # loop="0" repeats "until the call ends"; this many times is long enough
 
@@ -123,10 +120,10 @@ class Executor:
         """Play the prompts, then wait for input: the action's parameters, or None for nothing."""
         leg = self.leg
         leg.answer()
-        leg.emit("gather", " ".join(sorted(verb.input)), timeout=f"{verb.timeout:g}")
         for prompt in verb.prompts:
             if self.prompt(prompt, until):
                 return None
+        leg.emit("gather", " ".join(sorted(verb.input)), timeout=f"{verb.timeout:g}")
         response = leg.ask(GatherPrompt(verb.input, verb.timeout, verb.num_digits,
                                         verb.finish_on_key))
         if isinstance(response, HangUp):

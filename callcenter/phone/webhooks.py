@@ -90,6 +90,10 @@ class WebhookClient:
             response = self._session.request(
                 method.upper(), target, data=body or None, headers=headers,
                 timeout=_timeouts(url, self._timeout))
+        except requests.Timeout:
+            raise Unreachable(f"no answer within {self._timeout:g} s") from None
+        except requests.ConnectionError:
+            raise Unreachable("cannot connect") from None
         except requests.RequestException as exc:
             raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         with response:
