@@ -40,3 +40,13 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_migration_config_keeps_a_url_with_percent_signs() -> None:
+    from callcenter.db import make_engine
+    from callcenter.migrate import alembic_config
+
+    url = "postgresql+psycopg://cc:p%40ss@127.0.0.1:5432/cc?host=%2Fvar%2Frun"
+    engine = make_engine(url)
+    assert alembic_config(engine).get_main_option("sqlalchemy.url") == \
+        engine.url.render_as_string(hide_password=False)
