@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
+SQLITE_LOCK_TIMEOUT = 30  # seconds a transaction waits for SQLite's write lock
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -65,11 +67,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        # SQLite has one write lock. IMMEDIATE takes it up front, so concurrent writers wait
+        # instead of failing when a read transaction later tries to write. Threads of this
+        # process queue on a Python lock first: they are woken the moment it is free, where
+        # SQLite's busy handler sleeps up to 100 ms between tries (a long tail under load).
+        # Other processes still meet at SQLite's lock, with busy_timeout.
+        writer = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
-            # instead of failing when a read transaction later tries to write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not writer.acquire(timeout=SQLITE_LOCK_TIMEOUT):
+                raise TimeoutError(f"no SQLite write lock after {SQLITE_LOCK_TIMEOUT} s")
+            conn.info["callcenter_writer"] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _sqlite_end(conn)
+                raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(conn: Any) -> None:
+            if conn.info.pop("callcenter_writer", False):
+                writer.release()
+
+        # A connection returned or invalidated mid-transaction must not keep the lock.
+        @event.listens_for(engine.pool, "checkin")
+        @event.listens_for(engine.pool, "invalidate")
+        def _sqlite_lost(_dbapi_conn: Any, record: Any, *_exc: Any) -> None:
+            if record is not None and record.info.pop("callcenter_writer", False):
+                writer.release()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

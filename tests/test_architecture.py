@@ -50,3 +50,32 @@ def test_migration_config_keeps_a_url_with_percent_signs() -> None:
     engine = make_engine(url)
     assert alembic_config(engine).get_main_option("sqlalchemy.url") == \
         engine.url.render_as_string(hide_password=False)
+
+
+def test_sqlite_writers_take_turns_and_a_lost_connection_frees_the_lock(tmp_path: Path) -> None:
+    import threading
+
+    from sqlalchemy import text
+
+    from callcenter.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+
+    def add() -> None:
+        for _ in range(20):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conn = engine.connect()
+    conn.execute(text("SELECT 1"))  # begins a transaction: holds the lock
+    conn.invalidate()  # lost mid-transaction
+    with engine.begin() as other:  # would wait 30 s if the lock had leaked
+        assert other.scalar(text("SELECT count(*) FROM t")) == 80
+    engine.dispose()

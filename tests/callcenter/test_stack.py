@@ -66,6 +66,25 @@ def test_stack_runs_gunicorn_from_the_project_root_then_worker_then_phone_networ
     assert specs[2].argv[1:] == ("phone-network", "--host", "127.0.0.1", "--port", "5999")
 
 
+@pytest.mark.parametrize(
+    ("database_url", "workers", "expected"),
+    [
+        ("", None, ("1", "8")),
+        ("", 1, ("1", "8")),
+        ("", 3, ("3", "4")),
+        ("postgresql+psycopg://cc@db/cc", None, ("2", "4")),
+    ],
+)
+def test_web_concurrency_is_one_process_on_sqlite(
+    database_url: str, workers: int | None, expected: tuple[str, str]
+) -> None:
+    settings = Settings(database_url=database_url)
+    web = child_specs(settings, host="127.0.0.1", port=5000, web_workers=workers, job_workers=1)[
+        0
+    ].argv
+    assert (web[web.index("--workers") + 1], web[web.index("--threads") + 1]) == expected
+
+
 def test_stack_names_job_workers_and_skips_the_phone_network_on_real_twilio() -> None:
     settings = Settings(twilio_account_sid="AC" + "a1" * 16)
 
