@@ -158,12 +158,7 @@ def _dial_endpoints(ex: Executor, verb: Dial, url: str | None) -> Next | None:
     if winner.target.url is not None:
         whisper = Source(resolve(url, winner.target.url), winner.target.method)
     net.start_callee(winner, bridge, whisper)
-    try:
-        leg.sleep(None, until=lambda: bridge.connected_at is not None or bridge.ended)
-    except (LegEnded, Redirected):
-        net.end_bridge(bridge, leg.call.sid)
-        raise
-    if bridge.connected_at is None:
+    if not _await_bridge(leg, bridge):
         return outcome.finish("no-answer")
     outcome.talk(bridge, winner.call.to)
     return outcome.finish("completed")
@@ -191,12 +186,7 @@ def _dial_queue(ex: Executor, verb: Dial, target: Queue, url: str | None) -> Nex
     caller, bridge = claimed
     outcome.other = caller
     leg.emit("dequeue", target.name, caller.from_)
-    try:
-        leg.sleep(None, until=lambda: bridge.connected_at is not None or bridge.ended)
-    except (LegEnded, Redirected):
-        net.end_bridge(bridge, leg.call.sid)
-        raise
-    if bridge.connected_at is None:
+    if not _await_bridge(leg, bridge):
         return outcome.finish("canceled")
     outcome.talk(bridge, caller.from_)
     return outcome.finish("completed")
@@ -212,3 +202,13 @@ def run_callee(ex: Executor, bridge: Bridge, whisper: Source | None, peer: str) 
     if leg.net.connect_bridge(bridge, leg.now()):
         converse(leg, bridge, peer)
     raise LegEnded("peer")
+
+
+def _await_bridge(leg: Leg, bridge: Bridge) -> bool:
+    """Wait until the bridge connects (True) or ends unconnected (False); end it if we leave."""
+    try:
+        leg.sleep(None, until=lambda: bridge.connected_at is not None or bridge.ended)
+    except (LegEnded, Redirected):
+        leg.net.end_bridge(bridge, leg.call.sid)
+        raise
+    return bridge.connected_at is not None
