@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,7 +118,7 @@ class Settings:
     def account_sid(self) -> str:
         return self.twilio_account_sid or LOCAL_ACCOUNT_SID
 
-    @property
+    @cached_property  # read once: every webhook checks a signature with it
     def signing_token(self) -> str:
         """The secret that signs webhooks: the auth token, or the local network's token."""
         return self.twilio_auth_token or local_secret(self.instance_path, "phone-network.token")
@@ -132,7 +133,7 @@ class Settings:
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.instance_path / 'callcenter.db'}"
 
-    @property
+    @cached_property
     def effective_secret_key(self) -> str:
         return self.secret_key or local_secret(self.instance_path, "secret.key")
 
