@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
 
     from callcenter.health import bp as health_bp
+    from callcenter.media import bp as media_bp
     from callcenter.voice.views import bp as voice_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(media_bp)
     app.register_blueprint(voice_bp)
     return app
 

@@ -11,7 +11,6 @@ from ivr_menus.engine import Ask, End, LeaveMessage, Step, Transfer, Utterance
 from ivr_menus.model import MenuSet
 
 VOICEMAIL_MAX_SECONDS = 120
-HOLD_PAUSE_SECONDS = 20
 # Said when even the menus cannot be used (the apology of last resort), Mandarin first.
 LAST_RESORT = (
     ("非常抱歉，系统暂时遇到问题，请稍后再拨。", "zh-CN"),
@@ -122,10 +121,11 @@ def render_message(
     return r
 
 
-def render_hold(menus: MenuSet, language: str | None) -> VoiceResponse:
-    """One turn of the hold loop (Twilio fetches the waitUrl again when this ends)."""
+def render_hold(menus: MenuSet, language: str | None, music_url: str) -> VoiceResponse:
+    """One turn of the hold loop: a message, then our music (Twilio fetches the waitUrl again
+    when this ends)."""
     r = render_message(menus, language, "hold", hangup=False)
-    r.pause(length=HOLD_PAUSE_SECONDS)
+    r.play(music_url)
     return r
 
 

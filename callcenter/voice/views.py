@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -109,7 +109,9 @@ def queue_wait() -> Response:
     form, rt = VoiceForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
         language = ivr.call_language(uow.session, form.call_sid)
-    return twiml(render_hold(rt.menus, language))
+    path = url_for("media.hold_music_wav")[len(request.script_root) :]  # the base has the root
+    music = rt.settings.public_base_url.rstrip("/") + path
+    return twiml(render_hold(rt.menus, language, music))
 
 
 @bp.post("/queue/exit")

@@ -206,7 +206,15 @@ def test_hold_loop_speaks_the_callers_language(signed_post: Post, vip: Customer)
     r = signed_post("/twilio/voice/queue/wait?queue=general", call_params(sid, QueuePosition="1"))
     root = assert_valid_twiml(r.data)
     assert root.find("Say").text.startswith("All of our agents are busy")  # type: ignore[union-attr]
-    assert root.find("Pause") is not None
+    play = root.find("Play")
+    assert play is not None and play.text == f"{PUBLIC_BASE}/media/hold-music.wav"
+
+
+def test_hold_music_is_served_with_caching(client: FlaskClient) -> None:
+    r = client.get("/media/hold-music.wav")
+    assert r.status_code == 200 and r.mimetype == "audio/wav" and r.data[:4] == b"RIFF"
+    again = client.get("/media/hold-music.wav", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
 
 
 @pytest.mark.parametrize(
