@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.db import UnitOfWork, make_engine, unit_of_work, utcnow
+from callcenter.telephony import Telephony, gateway_for
 from config.hours import BusinessHours
 from config.settings import Settings
 
@@ -49,7 +50,9 @@ class Runtime:
     menus: MenuSet
     clock: Callable[[], datetime] = utcnow
     redis_factory: Callable[[], Redis] | None = None
+    telephony_factory: Callable[[], Telephony] | None = None
     _redis: Redis | None = field(default=None, init=False, repr=False)
+    _telephony: Telephony | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -90,6 +93,15 @@ class Runtime:
                 factory = self.redis_factory or (lambda: connect_redis(self.settings))
                 self._redis = factory()
             return self._redis
+
+    @property
+    def telephony(self) -> Telephony:
+        """The Twilio REST gateway (or the local phone network's), made on first use."""
+        with self._lock:
+            if self._telephony is None:
+                factory = self.telephony_factory or (lambda: gateway_for(self.settings))
+                self._telephony = factory()
+            return self._telephony
 
     def queue(self, name: str = "default") -> Queue:
         if name not in QUEUE_NAMES:
