@@ -211,6 +211,10 @@ class ScriptedCaller:
     def remaining(self) -> tuple[Action, ...]:
         return tuple(self._actions)
 
+    def input_ready(self) -> bool:
+        """Whether the next action is keys or words, which cut a Gather's prompts short."""
+        return bool(self._actions) and self._actions[0].verb in ("press", "say")
+
     def heard(self, event: Event) -> None:
         if self._on_event is not None:
             self._on_event(event)

@@ -46,6 +46,7 @@ class Gather:
     action_on_empty_result: bool = False
     language: str = "en-US"
     prompts: tuple[Prompt, ...] = ()
+    barge_in: bool = True  # input cuts the nested prompts short, as Twilio's bargeIn does
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +302,8 @@ def _gather(el: ET.Element) -> Gather:
         timeout=_attr(el, "timeout", _number, 5.0), num_digits=num_digits or None,
         finish_on_key=_attr(el, "finishOnKey", _keys, "#"),
         action_on_empty_result=_attr(el, "actionOnEmptyResult", _bool, False),
-        language=el.get("language", "en-US"), prompts=tuple(prompts))
+        language=el.get("language", "en-US"), prompts=tuple(prompts),
+        barge_in=_attr(el, "bargeIn", _bool, True))
 
 
 def _redirect(el: ET.Element) -> Redirect:

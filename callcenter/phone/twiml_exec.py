@@ -97,11 +97,20 @@ class Executor:
 
     # -- what the party hears ------------------------------------------------------------
 
-    def prompt(self, verb: Say | Play | Pause, until: Stop = _never) -> bool:
-        """Say, play or pause; True if `until()` cut it short."""
+    def prompt(self, verb: Say | Play | Pause, until: Stop = _never, *,
+               barged: bool = False) -> bool:
+        """Say, play or pause; True if `until()` cut it short.
+
+        `barged`: the caller is already keying or talking, which cuts a Gather's prompt
+        short (Twilio's bargeIn): it is heard as begun, and takes no time.
+        """
         leg = self.leg
         leg.answer()
         repeats = getattr(verb, "loop", 1) or FOREVER
+        if barged:
+            if isinstance(verb, Say):
+                leg.emit("say", verb.text, verb.language, voice=verb.voice, barged="true")
+            return False
         if isinstance(verb, Say):
             leg.emit("say", verb.text, verb.language, voice=verb.voice, loop=str(verb.loop))
             return leg.sleep(spoken_seconds(verb.text) * repeats, until)
@@ -120,8 +129,10 @@ class Executor:
         """Play the prompts, then wait for input: the action's parameters, or None for nothing."""
         leg = self.leg
         leg.answer()
+        ready = getattr(leg.call.party, "input_ready", None)
+        barged = verb.barge_in and callable(ready) and bool(ready())
         for prompt in verb.prompts:
-            if self.prompt(prompt, until):
+            if self.prompt(prompt, until, barged=barged):
                 return None
         leg.emit("gather", " ".join(sorted(verb.input)), timeout=f"{verb.timeout:g}")
         response = leg.ask(GatherPrompt(verb.input, verb.timeout, verb.num_digits,

@@ -284,3 +284,19 @@ def test_a_slow_app_times_out_and_the_fallback_takes_over(app: TwimlApp) -> None
     assert result.said() == ["Fallback here"]
     assert app.requests_to("/fallback")[0].params["ErrorCode"] == "11205"
     assert result.failures[0].reason == "no answer within 0.1 s"
+
+
+def test_keys_cut_a_gathers_prompt_short_unless_barge_in_is_off(
+        net: PhoneNetwork, app: TwimlApp) -> None:
+    long_prompt = "<Say>" + "Please listen carefully as our options have changed. " * 4 + "</Say>"
+    app.on("/voice", twiml(f'<Gather numDigits="1" action="/done">{long_prompt}</Gather>'))
+    app.on("/slow", twiml(f'<Gather numDigits="1" bargeIn="false" action="/done">{long_prompt}'
+                          "</Gather>"))
+    app.on("/done", twiml("<Hangup/>"))
+    barged = net.place_call(from_=CALLER, to=HOTLINE, party=caller("press 1")).wait(5)
+    assert barged.events("say")[0].detail["barged"] == "true"
+    assert barged.duration < 3
+    net.add_number("+864008009999", voice_url=app.url("/slow"))
+    patient = net.place_call(from_=CALLER, to="+864008009999", party=caller("press 1")).wait(5)
+    assert "barged" not in patient.events("say")[0].detail
+    assert patient.duration >= 10
