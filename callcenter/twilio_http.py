@@ -62,7 +62,7 @@ def _text(form: Mapping[str, str], name: str, limit: int = 200) -> str:
 
 def _int(form: Mapping[str, str], name: str) -> int | None:
     value = form.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -416,3 +416,18 @@ def test_healthz(client: FlaskClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", "-1", "9" * 12])
+def test_numbers_twilio_would_never_send_are_ignored(
+    signed_post: Post, session: Session, value: str
+) -> None:
+    sid = new_call_sid()
+    signed_post("/twilio/voice/incoming", call_params(sid))
+    r = signed_post(
+        "/twilio/voice/status",
+        call_params(sid, CallStatus="completed", CallDuration=value, SequenceNumber=value),
+    )
+    assert r.status_code == 204
+    call = session.scalar(select(Call).where(Call.sid == sid))
+    assert call is not None and call.duration_s is None and call.last_sequence is None
