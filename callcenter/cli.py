@@ -39,13 +39,20 @@ cli = FlaskGroup(
 def _register() -> None:
     from flask.cli import routes_command, shell_command
 
-    from callcenter.commands import db_group, menus_group, seed_demo_command, settings_command
+    from callcenter.commands import (
+        agents_group,
+        db_group,
+        menus_group,
+        seed_demo_command,
+        settings_command,
+    )
     from callcenter.phone.cli import call_command, phone_network_command
     from callcenter.stack import run_command, worker_command
 
     for command in (
         db_group,
         menus_group,
+        agents_group,
         seed_demo_command,
         settings_command,
         call_command,

@@ -21,6 +21,7 @@ from ivr_menus.model import (
     Where,
 )
 from ivr_menus.sourcemap import SourceMap
+from queues.config import QueueConfigError, load_queues
 
 DTMF_KEY = re.compile(r"^[0-9*#]$")
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -124,14 +125,17 @@ def _files(path: Path) -> list[Path]:
 
 
 def load_queue_names(path: Path | None) -> frozenset[str]:
-    """Names of the inbound queues in the queue file ([queue.<name>] tables)."""
+    """Names of the inbound queues in the queue file, which is validated in full first.
+
+    A bad queue file stops the menus loading: its problems are raised as a MenuError, each
+    with the queue file's name and line.
+    """
     if path is None or not path.is_file():
         return frozenset()
-    problems: list[str] = []
-    source = _read(path, problems)
-    if source is None:
-        raise MenuError(problems)
-    return frozenset(source.data.get("queue", {}))
+    try:
+        return load_queues(path).names
+    except QueueConfigError as exc:
+        raise MenuError(exc.problems) from None
 
 
 def load_menus(path: Path, *, queues_path: Path | None = None) -> MenuSet:

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import callcenter.models  # noqa: F401  (registers the kernel's tables on Base.metadata)
+import queues.models  # noqa: F401  (agents, their skills and presence log)
 from callcenter.db import Base, UTCDateTime, make_engine
 
 

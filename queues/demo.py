@@ -1,0 +1,134 @@
+"""Demo agents: a small Yintai-style floor of front, middle and back-office agents.
+
+Twelve agents: eight at the front desk with mixed skills and languages (one also rotates to
+the back office), two in the middle office (one also takes front-desk shifts) and two in the
+back office. Every skill is one the shipped queue file asks for. Each logs in with the
+password "demo"; all start offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.models import Language
+from queues.models import Actor, Agent, Post
+from queues.passwords import hash_password
+from queues.presence import create_agent
+
+DEMO_PASSWORD = "demo"  # noqa: S105  (the published demo login, not a secret)
+ZH, EN = Language.ZH, Language.EN
+FRONT, MIDDLE, BACK = Post.FRONT_DESK, Post.MIDDLE_OFFICE, Post.BACK_OFFICE
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAgent:
+    login: str
+    name: str
+    posts: tuple[Post, ...]
+    skills: dict[str, int]
+    languages: tuple[Language, ...]
+    team: str
+    phone: str | None = None  # rings this number when not at a browser desk
+
+
+DEMO_AGENTS: tuple[DemoAgent, ...] = (
+    DemoAgent(
+        "li.na", "李娜", (FRONT,), {"general": 4, "presales": 3, "orders": 3}, (ZH,), "front-a"
+    ),
+    DemoAgent(
+        "zhang.wei",
+        "张伟",
+        (FRONT,),
+        {"aftersales": 5, "complaints": 4, "general": 3},
+        (ZH,),
+        "front-a",
+    ),
+    DemoAgent(
+        "wang.lei",
+        "王磊",
+        (FRONT,),
+        {"orders": 4, "general": 3},
+        (ZH,),
+        "front-a",
+        "+8613900139003",
+    ),
+    DemoAgent("chen.jing", "陈静", (FRONT,), {"presales": 5, "general": 4}, (ZH, EN), "front-b"),
+    DemoAgent(
+        "liu.yang",
+        "刘洋",
+        (FRONT,),
+        {"complaints": 5, "aftersales": 3, "general": 3},
+        (ZH,),
+        "front-b",
+    ),
+    DemoAgent(
+        "zhao.min",
+        "赵敏",
+        (FRONT,),
+        {"general": 5, "presales": 4, "orders": 4, "aftersales": 3, "complaints": 3},
+        (ZH, EN),
+        "front-b",
+    ),
+    DemoAgent(
+        "emily.zhou",
+        "Emily Zhou",
+        (FRONT,),
+        {"general": 4, "presales": 3, "aftersales": 3},
+        (EN, ZH),
+        "front-b",
+    ),
+    DemoAgent(
+        "sun.hao",
+        "孙浩",
+        (FRONT, BACK),
+        {"aftersales": 4, "general": 3, "orders": 3},
+        (ZH,),
+        "front-a",
+        "+8613900139008",
+    ),
+    DemoAgent("huang.li", "黄丽", (MIDDLE,), {"orders": 4}, (ZH,), "middle"),
+    DemoAgent("zhou.qiang", "周强", (MIDDLE, FRONT), {"orders": 3, "general": 3}, (ZH,), "middle"),
+    DemoAgent("wu.fang", "吴芳", (BACK,), {"aftersales": 4}, (ZH,), "back"),
+    DemoAgent("xu.tao", "徐涛", (BACK,), {"aftersales": 3, "complaints": 2}, (ZH, EN), "back"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSeedSummary:
+    agents: int
+    created: bool
+
+
+def seed_agents(session: Session, *, now: datetime) -> AgentSeedSummary:
+    """Add the demo agents (offline, password "demo"), each with its "created" event.
+
+    Transaction contract: adds and flushes, never commits. Idempotent: when the first demo
+    login already exists nothing is added and the summary says `created=False`. The
+    password is hashed once and the hash shared: the demo password is public anyway, and
+    twelve scrypt runs would cost a second of every seed.
+    """
+    if now.tzinfo is None:
+        raise ValueError("seed_agents needs a timezone-aware `now`")
+    if session.scalar(select(Agent.id).where(Agent.login == DEMO_AGENTS[0].login)) is not None:
+        return AgentSeedSummary(agents=0, created=False)
+    shared_hash = hash_password(DEMO_PASSWORD)
+    for demo in DEMO_AGENTS:
+        agent = create_agent(
+            session,
+            login=demo.login,
+            display_name=demo.name,
+            posts=demo.posts,
+            skills=demo.skills,
+            languages=demo.languages,
+            team=demo.team,
+            phone_e164=demo.phone,
+            now=now,
+            actor=Actor.SYSTEM,
+        )
+        agent.password_hash = shared_hash
+    session.flush()
+    return AgentSeedSummary(agents=len(DEMO_AGENTS), created=True)

@@ -1,0 +1,47 @@
+"""The demo agents: a small floor able to serve every shipped queue in its languages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config.settings import DEFAULT_QUEUES
+from queues.config import load_queues
+from queues.demo import DEMO_PASSWORD, seed_agents
+from queues.models import AgentEvent, AgentState, Post
+from queues.passwords import authenticate
+from queues.presence import list_agents
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def test_seed_agents_once(session: Session) -> None:
+    assert seed_agents(session, now=NOW).created
+    again = seed_agents(session, now=NOW)
+    assert not again.created and again.agents == 0
+    agents = list_agents(session)
+    assert len(agents) == 12 and all(a.state is AgentState.OFFLINE for a in agents)
+    assert session.scalar(select(func.count()).select_from(AgentEvent)) == 12
+    posts = [set(a.posts) for a in agents]
+    assert sum(Post.MIDDLE_OFFICE in p for p in posts) == 2
+    assert sum(Post.BACK_OFFICE in p for p in posts) == 3  # one front-desk agent rotates
+    assert any(len(p) > 1 for p in posts)
+    assert authenticate(session, "li.na", DEMO_PASSWORD) is not None
+
+
+def test_every_shipped_queue_has_a_demo_agent_for_each_of_its_languages(session: Session) -> None:
+    seed_agents(session, now=NOW)
+    queues = load_queues(Path(DEFAULT_QUEUES))
+    front = [a for a in list_agents(session) if Post.FRONT_DESK in a.posts]
+    for name in queues:
+        queue = queues[name]
+        for language in queue.languages:
+            assert any(
+                set(queue.skills) <= set(a.skill_levels()) and language in a.languages
+                for a in front
+            ), (name, language)
+    skills = {s for a in list_agents(session) for s in a.skill_levels()}
+    assert skills <= queues.skills
