@@ -25,6 +25,7 @@ from typing import Any
 
 from callcenter.models import Language, Tier
 from ivr_menus.sourcemap import SourceMap
+from queues.routing import PriorityRule
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 KNOWN_LANGUAGES = frozenset(lang.value for lang in Language)
@@ -80,26 +81,6 @@ class QueueConfig:
     overflow_to: str | None  # set exactly when at_max_wait is OVERFLOW
     hold: HoldSettings
     line: int  # where [queue.<name>] starts, for messages
-
-
-@dataclass(frozen=True, slots=True)
-class PriorityRule:
-    """How urgent a waiting caller is; a higher number is served first.
-
-    effective priority = tier priority + route priority + aging_per_minute × minutes waited
-
-    The route priority is the IVR route's (`priority` of an enqueue node). Aging makes a caller
-    gain `aging_per_minute` points for every minute in the queue, so a new customer who has
-    waited long enough overtakes a VIP who just arrived instead of waiting forever. Equal
-    priorities are served by arrival.
-    """
-
-    tiers: Mapping[str, int]
-    aging_per_minute: float
-
-    def effective(self, tier: str, route_priority: int, waited_s: float) -> float:
-        """The effective priority of a caller of `tier` who has waited `waited_s` seconds."""
-        return self.tiers.get(tier, 0) + route_priority + self.aging_per_minute * waited_s / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +386,7 @@ def _priority(src: _Source) -> PriorityRule | None:
             f"[priority] aging_per_minute must be a positive number, got {aging!r}",
         )
         return None
-    return PriorityRule(tiers=tiers, aging_per_minute=float(aging))
+    return PriorityRule(tier_priority=tiers, aging_per_minute=float(aging))
 
 
 def _presence(src: _Source) -> PresenceSettings | None:

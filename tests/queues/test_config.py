@@ -82,7 +82,7 @@ def test_shipped_queue_file_has_the_yintai_queues() -> None:
     assert vip.service_level.answer_within_s == 10
     assert vip.service_level.target_percent > general.service_level.target_percent
     assert queues["english"].languages == ("en",)
-    assert queues.priority.tiers == {"vip": 100, "returning": 20, "new": 0}
+    assert queues.priority.tier_priority == {"vip": 100, "returning": 20, "new": 0}
     assert "missed" in queues.presence.break_reasons
 
 
@@ -317,8 +317,19 @@ def test_bad_queue_file_stops_the_menus_with_its_file_and_line(tmp_path: Path) -
 
 
 def test_effective_priority_ages_so_a_new_caller_overtakes_a_fresh_vip() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from queues.routing import WaitingCaller, overtake_minutes
+
     rule = load_queues(Path(DEFAULT_QUEUES)).priority
-    vip_now = rule.effective("vip", 0, waited_s=0)
-    assert rule.effective("new", 0, waited_s=49 * 60) < vip_now
-    assert rule.effective("new", 0, waited_s=51 * 60) > vip_now
-    assert rule.effective("returning", 10, waited_s=90) == 20 + 10 + 2.0 * 1.5
+    now = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    def caller(tier: str, route: int, waited_s: float) -> WaitingCaller:
+        return WaitingCaller(f"{tier}-{waited_s}", "CA" + "0" * 32, "general", "general", "zh",
+                             tier, route, now - timedelta(seconds=waited_s))
+
+    vip_now = rule.effective(caller("vip", 0, 0), now)
+    assert rule.effective(caller("new", 0, 49 * 60), now) < vip_now
+    assert rule.effective(caller("new", 0, 51 * 60), now) > vip_now
+    assert rule.effective(caller("returning", 10, 90), now) == 20 + 10 + 2.0 * 1.5
+    assert overtake_minutes(100, rule.aging_per_minute) == 50
