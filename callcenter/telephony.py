@@ -20,21 +20,22 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from callcenter.errors import DomainError
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class TelephonyError(Exception):
-    """A REST call to Twilio failed; `code` is stable, `twilio_code` Twilio's own if any."""
+class TelephonyError(DomainError):
+    """A REST call to Twilio failed; `twilio_code` is Twilio's own error code, if any."""
 
     code = "telephony-error"
 
     def __init__(
         self, message: str, *, twilio_code: int | None = None, status: int | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, twilio_code=twilio_code, status=status)
         self.twilio_code = twilio_code
         self.status = status
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from callcenter.errors import DomainError
 from callcenter.models import Language
 from queues.models import Actor, Agent, AgentEvent, AgentSkill, AgentState, Post
 from queues.passwords import hash_password
@@ -67,15 +68,10 @@ SKILL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-class PresenceError(Exception):
-    """A refused agent operation; `code` is a stable slug, `details` plain data."""
+class PresenceError(DomainError):
+    """A refused agent operation."""
 
     code = "presence-error"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class AgentNotFound(PresenceError):
