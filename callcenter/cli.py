@@ -43,6 +43,7 @@ def _register() -> None:
         agents_group,
         db_group,
         menus_group,
+        queues_group,
         seed_demo_command,
         settings_command,
     )
@@ -53,6 +54,7 @@ def _register() -> None:
         db_group,
         menus_group,
         agents_group,
+        queues_group,
         seed_demo_command,
         settings_command,
         call_command,

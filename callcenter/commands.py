@@ -1,4 +1,4 @@
-"""Operator commands: migrate, seed demo data, check and show menus, list settings, agents."""
+"""Operator commands: migrate, seed demo data, menus, settings, agents and queues."""
 
 from __future__ import annotations
 
@@ -293,3 +293,24 @@ def agents_state(login: str, state: str, reason: str | None) -> None:
         click.echo(
             f"{agent.login}: {before[0]} → {agent.state}" + (f" ({reason})" if reason else "")
         )
+
+
+@click.group("queues", help="Inbound queues and the live waiting list.")
+def queues_group() -> None:
+    pass
+
+
+@queues_group.command(
+    "rebuild", help="Rebuild the Redis waiting list and agent pool from the database."
+)
+@with_appcontext
+def queues_rebuild() -> None:
+    from queues.services import rebuild_waiting_list
+
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        rebuilt = rebuild_waiting_list(uow.session, rt.waiting_list)
+    click.echo(
+        f"waiting list rebuilt: {rebuilt.callers} waiting callers, "
+        f"{rebuilt.agents} available agents"
+    )

@@ -24,6 +24,8 @@ from config.settings import Settings
 
 if TYPE_CHECKING:
     from ivr_menus.model import MenuSet
+    from queues.config import QueueSet
+    from queues.waiting import WaitingList
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,20 @@ class Runtime:
     @cached_property
     def hours(self) -> BusinessHours:
         return self.settings.hours
+
+    @cached_property
+    def queues(self) -> QueueSet:
+        """The inbound queues and priority rule, read once (the menus were checked against them)."""
+        from queues.config import load_queues
+
+        return load_queues(self.settings.queues_path)
+
+    @cached_property
+    def waiting_list(self) -> WaitingList:
+        """The live waiting list in Redis, under the configured key prefix."""
+        from queues.waiting import WaitingList
+
+        return WaitingList(self.redis, self.settings.redis_prefix, self.queues.priority)
 
     @property
     def redis(self) -> Redis:

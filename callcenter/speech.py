@@ -67,6 +67,13 @@ def zh_number(n: int) -> str:
     return text.replace("二千", "两千").replace("二万", "两万").replace("二亿", "两亿")
 
 
+def say_count(n: int, language: str) -> str:
+    """A count of people or minutes as spoken: 2 → 两 (两位客户, 两分钟), 12 → 十二 / "12"."""
+    if language != "zh":
+        return str(n)
+    return "两" if n == 2 else zh_number(n)
+
+
 def say_amount(fen: int, language: str) -> str:
     """A CNY amount in words: 258850 fen → 两千五百八十八元五角 / 2,588 yuan and 50 fen."""
     yuan, rest = divmod(fen, 100)

@@ -94,6 +94,17 @@ class VoiceForm:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueWaitForm(VoiceForm):
+    """A waitUrl request: how long the caller has waited (QueueTime, seconds)."""
+
+    queue_time: int
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> QueueWaitForm:
+        return cls(**cls._common(form), queue_time=_int(form, "QueueTime") or 0)
+
+
+@dataclass(frozen=True, slots=True)
 class GatherForm(VoiceForm):
     digits: str | None
     speech_result: str | None

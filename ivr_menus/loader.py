@@ -62,6 +62,14 @@ REQUIRED_MESSAGES = frozenset(
         "rma_refunded",
         "rma_exchange_shipped",
         "rma_closed",
+        "queue_next",
+        "queue_position",
+        "queue_position_one",
+        "queue_wait",
+        "queue_wait_one",
+        "queue_wait_long",
+        "queue_no_agents",
+        "queue_comfort",
     }
 )
 

@@ -8,6 +8,7 @@ and every event carries a dedupe key.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,6 +32,13 @@ from ivr_menus.engine import (
 )
 from ivr_menus.model import MenuSet, NodeKind
 from ivr_menus.readout import order_readout, rma_readout
+from queues import services as queue_services
+from queues.routing import WaitingCaller
+
+#: Called (inside the transaction) with each caller who joins a queue, and with the entry id of
+#: each who leaves one; the boundary passes functions that update Redis after its commit.
+OnEnqueue = Callable[[WaitingCaller], None]
+OnLeave = Callable[[str], None]
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +118,22 @@ def start_call(
     hours: BusinessHours,
     country_code: str,
     now: datetime,
+    on_enqueue: OnEnqueue | None = None,
 ) -> Decision:
-    """A call came in: record it, identify the caller by number, enter the menus' entry node."""
+    """A call came in: record it, identify the caller by number, enter the menus' entry node.
+
+    When the step is a Transfer, the queue entry is recorded and `on_enqueue` gets its caller.
+    """
     call = _open_call(session, info, country_code=country_code, now=now)
     decision = enter(menus, menus.entry, caller_of(call, is_open=hours.is_open(now)))
-    return _record(session, call, decision, now=now, key=f"ivr:{menus.entry}:enter")
+    return _record(
+        session,
+        call,
+        decision,
+        now=now,
+        key=f"ivr:{menus.entry}:enter",
+        queueing=(menus.languages[0], on_enqueue),
+    )
 
 
 def continue_call(
@@ -129,8 +148,12 @@ def continue_call(
     hours: BusinessHours,
     country_code: str,
     now: datetime,
+    on_enqueue: OnEnqueue | None = None,
 ) -> Decision:
-    """The caller answered at `node_id` (try `attempt`); look up what they keyed and go on."""
+    """The caller answered at `node_id` (try `attempt`); look up what they keyed and go on.
+
+    When the step is a Transfer, the queue entry is recorded and `on_enqueue` gets its caller.
+    """
     call = _open_call(session, info, country_code=country_code, now=now)
     caller = caller_of(call, is_open=hours.is_open(now))
     decision = answer(menus, node_id, caller, digits=digits, speech=speech, attempt=attempt)
@@ -144,6 +167,7 @@ def continue_call(
         decision,
         now=now,
         key=f"ivr:{node_id}:{attempt}",
+        queueing=(menus.languages[0], on_enqueue),
         answered_at=node_id,
         digits=(digits or "")[:40],
         speech=(speech or "")[:200],
@@ -183,7 +207,14 @@ def _look_up(
 
 
 def _record(
-    session: Session, call: Call, decision: Decision, *, now: datetime, key: str, **data: str
+    session: Session,
+    call: Call,
+    decision: Decision,
+    *,
+    now: datetime,
+    key: str,
+    queueing: tuple[str, OnEnqueue | None],
+    **data: str,
 ) -> Decision:
     if decision.language and (call.language is None or call.language.value != decision.language):
         call.language = Language(decision.language)
@@ -212,6 +243,18 @@ def _record(
             tier=call.customer.tier.value if call.customer else None,
             vip=call.vip,
         )
+        default_language, on_enqueue = queueing
+        entry = queue_services.enqueue_call(
+            session,
+            call,
+            step.route,
+            language=call.language.value if call.language else default_language,
+            tier=call.customer.tier.value if call.customer else None,
+            vip=call.vip,
+            now=now,
+        )
+        if on_enqueue is not None:
+            on_enqueue(queue_services.waiting_caller(entry))
     session.flush()
     return decision
 
@@ -225,9 +268,19 @@ def leave_queue(
     waited_s: int | None,
     country_code: str,
     now: datetime,
+    on_leave: OnLeave | None = None,
 ) -> str | None:
-    """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language."""
+    """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language.
+
+    Ends the queue entry (`queues.services.leave_queue`, idempotent) and gives its id to
+    `on_leave`, to take it off the Redis waiting list after the commit.
+    """
     call = _open_call(session, info, country_code=country_code, now=now)
+    entry = queue_services.leave_queue(
+        session, info.call_sid, queue, result=result, now=now, waited_s=waited_s
+    )
+    if entry is not None and on_leave is not None:
+        on_leave(str(entry.id))
     log_event(
         session,
         call,

@@ -31,6 +31,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 KNOWN_LANGUAGES = frozenset(lang.value for lang in Language)
 #: Break reasons the system itself uses; the file's list must contain them.
 REQUIRED_BREAK_REASONS = frozenset({"missed"})
+#: Handle time assumed for wait estimates until a queue has enough recent calls to average.
+DEFAULT_HANDLE_S = 240
 
 
 class MaxWaitAction(enum.StrEnum):
@@ -81,6 +83,7 @@ class QueueConfig:
     overflow_to: str | None  # set exactly when at_max_wait is OVERFLOW
     hold: HoldSettings
     line: int  # where [queue.<name>] starts, for messages
+    default_handle_s: int = DEFAULT_HANDLE_S  # the wait estimate's handle time without history
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +144,10 @@ _QUEUE_KEYS = frozenset(
         "announce_position",
         "announce_wait",
         "comfort_every_s",
+        "default_handle_s",
     }
 )
-_QUEUE_REQUIRED = _QUEUE_KEYS - {"overflow_to"}
+_QUEUE_REQUIRED = _QUEUE_KEYS - {"overflow_to", "default_handle_s"}
 _PRIORITY_KEYS = frozenset({t.value for t in Tier} | {"aging_per_minute"})
 _AGENT_KEYS = frozenset({"wrap_up_s", "ring_timeout_s", "break_reasons"})
 _TOP_KEYS = frozenset({"defaults", "queue", "priority", "agents"})
@@ -257,7 +261,15 @@ def _queue(src: _Source, name: str, table: Any, defaults: Mapping[str, Any]) -> 
             known = ", ".join(sorted(KNOWN_LANGUAGES))
             bad(get("languages")[1], f"unknown language {lang!r} (known: {known})")
     durations: dict[str, int] = {}
-    for key in ("answer_within_s", "max_wait_s", "announce_every_s", "comfort_every_s"):
+    if "default_handle_s" not in merged:
+        merged["default_handle_s"] = (DEFAULT_HANDLE_S, here)
+    for key in (
+        "answer_within_s",
+        "max_wait_s",
+        "announce_every_s",
+        "comfort_every_s",
+        "default_handle_s",
+    ):
         value, at = get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             bad(at, f"{key} must be a positive number of seconds, got {value!r}")
@@ -317,6 +329,7 @@ def _queue(src: _Source, name: str, table: Any, defaults: Mapping[str, Any]) -> 
             comfort_every_s=durations["comfort_every_s"],
         ),
         line=src.lines.line(*here),
+        default_handle_s=durations["default_handle_s"],
     )
 
 

@@ -1,11 +1,11 @@
-"""Agents of the front, middle and back office: accounts, skills, presence state and its log."""
+"""Agents (accounts, skills, presence and its log) and the queue entries of inbound calls."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,3 +129,50 @@ class AgentEvent(Base):
     actor: Mapped[Actor] = mapped_column(str_enum(Actor))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class QueuedCallStatus(enum.StrEnum):
+    """Where a queue entry stands; every status but `waiting` and `assigned` is final."""
+
+    WAITING = "waiting"  # in the hold loop, on the Redis waiting list
+    ASSIGNED = "assigned"  # the router gave the caller an agent; the agent's leg rings
+    CONNECTED = "connected"  # bridged to an agent (Twilio QueueResult "bridged")
+    ABANDONED = "abandoned"  # the caller hung up while waiting
+    CALLBACK = "callback"  # the caller chose to be called back, keeping their place
+    OVERFLOWED = "overflowed"  # moved to the queue's overflow queue
+    VOICEMAIL = "voicemail"  # left the queue without an agent; offered a voicemail
+
+
+class QueuedCall(Base):
+    """One stay of a call in one queue: who waited, with which routing attributes, and how it ended.
+
+    The system of record behind the Redis waiting list (whose entry id is this row's id), so
+    `callcenter queues rebuild` can restore every caller's place from here.
+    """
+
+    __tablename__ = "queued_calls"
+    __table_args__ = (
+        UniqueConstraint("call_id", "queue", "enqueued_at"),
+        Index("ix_queued_calls_status_queue", "status", "queue"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    skill: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(8))
+    tier: Mapped[str] = mapped_column(String(16))  # an unidentified caller counts as "new"
+    route_priority: Mapped[int] = mapped_column(default=0)
+    vip: Mapped[bool] = mapped_column(default=False)
+    enqueued_at: Mapped[datetime]
+    status: Mapped[QueuedCallStatus] = mapped_column(
+        str_enum(QueuedCallStatus), default=QueuedCallStatus.WAITING
+    )
+    left_at: Mapped[datetime | None]
+    wait_s: Mapped[int | None]  # seconds from enqueued_at to leaving the queue
+    reason: Mapped[str | None] = mapped_column(String(40))  # Twilio's QueueResult, or ours
+    # QueueTime (seconds waited) at the last position/wait announcement and comfort message:
+    # the hold loop's memory between two fetches of the waitUrl.
+    announced_at_s: Mapped[int | None]
+    comforted_at_s: Mapped[int | None]

@@ -7,8 +7,10 @@ from urllib.parse import quote
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from callcenter.speech import say_count
 from ivr_menus.engine import Ask, End, LeaveMessage, Step, Transfer, Utterance
 from ivr_menus.model import MenuSet
+from queues.services import HoldStatus
 
 VOICEMAIL_MAX_SECONDS = 120
 # Said when even the menus cannot be used (the apology of last resort), Mandarin first.
@@ -121,10 +123,41 @@ def render_message(
     return r
 
 
-def render_hold(menus: MenuSet, language: str | None, music_url: str) -> VoiceResponse:
-    """One turn of the hold loop: a message, then our music (Twilio fetches the waitUrl again
-    when this ends)."""
-    r = render_message(menus, language, "hold", hangup=False)
+def _hold_keys(hold: HoldStatus) -> list[tuple[str, dict[str, str]]]:
+    """The catalogue messages of one hold turn, with their values, in order."""
+    lang = hold.language or ""
+    keys: list[tuple[str, dict[str, str]]] = [("hold", {})] if hold.turn.greet else []
+    if hold.position is not None:
+        ahead = hold.position - 1
+        if ahead <= 1:
+            keys.append(("queue_next" if ahead == 0 else "queue_position_one", {}))
+        else:
+            keys.append(("queue_position", {"ahead": say_count(ahead, lang)}))
+    if hold.announce_wait and hold.position is not None:
+        est = hold.estimate
+        if est is None:
+            keys.append(("queue_no_agents", {}))
+        elif est.capped:
+            keys.append(("queue_wait_long", {"minutes": say_count(est.minutes, lang)}))
+        elif est.minutes == 1:
+            keys.append(("queue_wait_one", {}))
+        else:
+            keys.append(("queue_wait", {"minutes": say_count(est.minutes, lang)}))
+    if hold.turn.comfort:
+        keys.append(("queue_comfort", {}))
+    return keys
+
+
+def render_hold(menus: MenuSet, hold: HoldStatus, music_url: str) -> VoiceResponse:
+    """One turn of the hold loop: what is due (greeting, position and wait, comfort) in the
+    caller's language, then our music (Twilio fetches the waitUrl again when this ends)."""
+    r = VoiceResponse()
+    for key, values in _hold_keys(hold):
+        said = tuple(
+            Utterance(menus.message(lang, key, **values), lang)
+            for lang in _languages(menus, hold.language)
+        )
+        _say(r, menus, said)
     r.play(music_url)
     return r
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,12 +12,14 @@ from werkzeug.exceptions import HTTPException
 
 from callcenter.app import runtime
 from callcenter.calls import StatusUpdate, apply_status
+from callcenter.db import UnitOfWork
 from callcenter.phones import mask
 from callcenter.twilio_http import (
     CallStatusForm,
     GatherForm,
     MalformedWebhook,
     QueueExitForm,
+    QueueWaitForm,
     RecordingForm,
     VoiceForm,
     twiml,
@@ -31,6 +35,7 @@ from callcenter.voice.twiml import (
     render_voicemail,
 )
 from ivr_menus import services as ivr
+from queues import services as queue_services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
@@ -52,18 +57,37 @@ def _info(form: VoiceForm) -> ivr.CallInfo:
     return ivr.CallInfo(form.call_sid, form.from_number, form.to_number, form.direction)
 
 
+def _after_commit(uow: UnitOfWork, fn: Callable[..., None]) -> Callable[[Any], None]:
+    """A callback that queues `fn(rt.waiting_list, value)` to run after the commit."""
+    return lambda value: uow.after_commit(fn, runtime().waiting_list, value)
+
+
+def _flow(uow: UnitOfWork) -> dict[str, Any]:
+    """What every IVR service call needs from the runtime, for this unit of work."""
+    rt = runtime()
+    return {
+        "hours": rt.hours,
+        "country_code": rt.settings.default_country_code,
+        "now": rt.clock(),
+        "on_enqueue": _after_commit(uow, queue_services.add_waiting),
+    }
+
+
+def _leaving(uow: UnitOfWork) -> dict[str, Any]:
+    """What `ivr.leave_queue` needs from the runtime, for this unit of work."""
+    rt = runtime()
+    return {
+        "country_code": rt.settings.default_country_code,
+        "now": rt.clock(),
+        "on_leave": _after_commit(uow, queue_services.remove_waiting),
+    }
+
+
 @bp.post("/incoming")
 def incoming() -> Response:
     form, rt = VoiceForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        decision = ivr.start_call(
-            uow.session,
-            rt.menus,
-            _info(form),
-            hours=rt.hours,
-            country_code=rt.settings.default_country_code,
-            now=rt.clock(),
-        )
+        decision = ivr.start_call(uow.session, rt.menus, _info(form), **_flow(uow))
     return twiml(render_step(decision.step, rt.menus, _urls()))
 
 
@@ -80,9 +104,7 @@ def gather(node_id: str) -> Response:
             attempt=attempt,
             digits=form.digits,
             speech=form.speech_result,
-            hours=rt.hours,
-            country_code=rt.settings.default_country_code,
-            now=rt.clock(),
+            **_flow(uow),
         )
     return twiml(render_step(decision.step, rt.menus, _urls()))
 
@@ -106,12 +128,23 @@ def call_status() -> tuple[str, int]:
 
 @bp.post("/queue/wait")
 def queue_wait() -> Response:
-    form, rt = VoiceForm.from_form(request.form), runtime()
+    form, rt = QueueWaitForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        language = ivr.call_language(uow.session, form.call_sid)
+        hold = queue_services.hold_status(
+            uow.session,
+            rt.waiting_list,
+            rt.queues,
+            form.call_sid,
+            request.args.get("queue", "")[:40],
+            queue_time_s=form.queue_time,
+            language=ivr.call_language(uow.session, form.call_sid),
+        )
+    return twiml(render_hold(rt.menus, hold, _music_url()))
+
+
+def _music_url() -> str:
     path = url_for("media.hold_music_wav")[len(request.script_root) :]  # the base has the root
-    music = rt.settings.public_base_url.rstrip("/") + path
-    return twiml(render_hold(rt.menus, language, music))
+    return runtime().settings.public_base_url.rstrip("/") + path
 
 
 @bp.post("/queue/exit")
@@ -125,8 +158,7 @@ def queue_exit() -> Response:
             queue=queue,
             result=form.queue_result,
             waited_s=form.queue_time,
-            country_code=rt.settings.default_country_code,
-            now=rt.clock(),
+            **_leaving(uow),
         )
     if form.queue_result in ENDED_IN_QUEUE:
         return twiml(render_message(rt.menus, language, "goodbye", hangup=True))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from callcenter.app import create_app
-from callcenter.models import Call, CallEvent, CallStatus, Voicemail
+from callcenter.models import Call, CallEvent, CallStatus, Language, Voicemail
 from callcenter.phone.calls import Call as NetworkCall
 from callcenter.phone.clock import VirtualClock
 from callcenter.phone.network import PhoneNetwork
@@ -27,6 +27,8 @@ from callcenter.seed import (
     DEMO_VIP_SHIPPED_ORDER,
     seed_demo,
 )
+from queues.models import AgentState, Post, QueuedCall, QueuedCallStatus
+from queues.presence import create_agent
 from tests.conftest import AUTH_TOKEN, NOW
 
 HOTLINE = "+864008001234"
@@ -38,6 +40,7 @@ class Hotline:
     network: PhoneNetwork
     factory: sessionmaker[Session]
     app_now: list[datetime]
+    runtime: Runtime
 
     def call(self, from_: str, *actions: str, max_hold: float = 120) -> NetworkCall:
         leg = self.network.place_call(
@@ -87,7 +90,7 @@ def hotline(
         status_callback=f"{base}/twilio/voice/status",
         all_status_events=True,
     )
-    yield Hotline(network, live_session_factory, app_now)
+    yield Hotline(network, live_session_factory, app_now, runtime)
     server.shutdown()
     thread.join(5)
     server.server_close()
@@ -150,6 +153,35 @@ def test_caller_waiting_for_an_agent_hears_the_hold_loop_and_the_hangup_is_logge
     assert enqueued.data["queue"] == "general" and enqueued.data["vip"] is True
     (left,) = hotline.events(leg, "dequeued")
     assert left.data["result"] == "hangup"
+
+
+def test_a_waiting_caller_hears_position_and_wait_then_hangs_up_and_is_abandoned(
+    hotline: Hotline,
+) -> None:
+    with hotline.factory.begin() as s:
+        agent = create_agent(
+            s,
+            login="busy.agent",
+            display_name="忙碌的客服",
+            posts=[Post.FRONT_DESK],
+            skills={"general": 3},
+            languages=[Language.ZH],
+            now=NOW,
+        )
+        agent.state = AgentState.ON_CALL
+    leg = hotline.call(DEMO_VIP_PHONE, "press 1", "press 0", max_hold=90)
+    assert_clean(leg)
+    said = hotline.said(leg)
+    # Next in line, one agent busy on a call: half the default handle time of 240 s.
+    assert "您是下一位，马上为您接通。" in said and "预计等待时间约两分钟。" in said
+    with hotline.factory() as s:
+        entry = s.scalar(select(QueuedCall).where(QueuedCall.call_sid == leg.sid))
+    assert entry is not None and entry.status is QueuedCallStatus.ABANDONED
+    assert entry.reason == "hangup" and entry.wait_s is not None and entry.wait_s >= 85
+    (left,) = hotline.events(leg, "dequeued")
+    assert left.data["waited_s"] == entry.wait_s
+    waiting = hotline.runtime.waiting_list
+    assert waiting.waiting(str(entry.id)) is None and waiting.waiting_count() == 0
 
 
 def test_after_hours_the_caller_leaves_a_voicemail(hotline: Hotline) -> None:

@@ -333,3 +333,20 @@ def test_effective_priority_ages_so_a_new_caller_overtakes_a_fresh_vip() -> None
     assert rule.effective(caller("new", 0, 51 * 60), now) > vip_now
     assert rule.effective(caller("returning", 10, 90), now) == 20 + 10 + 2.0 * 1.5
     assert overtake_minutes(100, rule.aging_per_minute) == 50
+
+
+def test_default_handle_time_defaults_to_four_minutes_and_can_be_set(tmp_path: Path) -> None:
+    assert load(tmp_path)["general"].default_handle_s == 240
+    text = VALID.replace("max_wait_s = 120", "max_wait_s = 120\ndefault_handle_s = 180")
+    queues = load(tmp_path, text)
+    assert (queues["sales"].default_handle_s, queues["general"].default_handle_s) == (180, 240)
+    assert load_queues(Path(DEFAULT_QUEUES))["vip"].default_handle_s == 240
+
+
+@pytest.mark.parametrize("value", ["0", "-5", '"4m"', "true"])
+def test_default_handle_time_must_be_positive_seconds(tmp_path: Path, value: str) -> None:
+    text = VALID.replace("max_wait_s = 120", f"max_wait_s = 120\ndefault_handle_s = {value}")
+    assert problems_of(tmp_path, text) == [
+        f"{tmp_path}/queues.toml:32: queue 'sales': default_handle_s must be a positive"
+        f" number of seconds, got {load_value(value)!r}"
+    ]

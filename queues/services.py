@@ -1,0 +1,340 @@
+"""Queue entries of inbound calls: record them, end them, announce them, restore Redis from them.
+
+The database row (`QueuedCall`) is the record; the Redis waiting list is the fast shared view
+the router reads, keyed by the row's id. Services here flush and never commit. Redis is
+written only after the commit: the boundary registers `add_waiting` / `remove_waiting` as
+after-commit hooks, so a rolled-back request never leaves a ghost caller in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.db import insert_ignoring_conflict
+from callcenter.models import Call, Language
+from ivr_menus.model import QueueRoute
+from queues.config import HoldSettings, QueueSet
+from queues.estimates import WaitEstimate, estimate_wait, recent_handle_time
+from queues.models import Agent, AgentLanguage, AgentSkill, AgentState, QueuedCall, QueuedCallStatus
+from queues.routing import AVAILABLE, AgentCandidate, WaitingCaller
+from queues.waiting import WaitingList
+
+log = logging.getLogger(__name__)
+
+#: Twilio's QueueResult → how the entry ended. Any other result (leave, queue-full, error,
+#: system-error, …) leaves the queue without an agent, and the caller is offered a voicemail.
+RESULTS = {
+    "bridged": QueuedCallStatus.CONNECTED,
+    "bridging-in-process": QueuedCallStatus.CONNECTED,
+    "hangup": QueuedCallStatus.ABANDONED,
+}
+#: Agents in these states are logged in to their queues: they count as staffing them.
+SERVING = (AgentState.AVAILABLE, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+DEFAULT_TIER = "new"  # an unidentified caller
+
+
+def waiting_caller(entry: QueuedCall) -> WaitingCaller:
+    """The router's view of a queue entry (its id, as text, is the waiting list's entry id)."""
+    return WaitingCaller(
+        entry_id=str(entry.id),
+        call_sid=entry.call_sid,
+        queue=entry.queue,
+        skill=entry.skill,
+        language=entry.language,
+        tier=entry.tier,
+        route_priority=entry.route_priority,
+        enqueued_at=entry.enqueued_at,
+    )
+
+
+def _waiting_entry(session: Session, call_id: int, queue: str) -> QueuedCall | None:
+    return session.scalar(
+        select(QueuedCall)
+        .where(
+            QueuedCall.call_id == call_id,
+            QueuedCall.queue == queue,
+            QueuedCall.status == QueuedCallStatus.WAITING,
+        )
+        .order_by(QueuedCall.enqueued_at.desc())
+        .limit(1)
+    )
+
+
+def enqueue_call(
+    session: Session,
+    call: Call,
+    route: QueueRoute,
+    *,
+    language: str,
+    tier: str | None,
+    vip: bool,
+    now: datetime,
+) -> QueuedCall:
+    """Record that the call waits in `route.queue` from `now`; the waiting entry. Flushes.
+
+    Idempotent per call and queue while the entry waits: a repeated webhook gets the same row
+    back and creates nothing. The insert is keyed by (call, queue, enqueued_at) and ignores a
+    conflict, so two copies of the same webhook racing each other create one row. Adding the
+    caller to the Redis waiting list is the boundary's job, after the commit (`add_waiting`).
+    """
+    existing = _waiting_entry(session, call.id, route.queue)
+    if existing is not None:
+        return existing
+    insert_ignoring_conflict(
+        session,
+        QueuedCall,
+        {
+            "call_id": call.id,
+            "call_sid": call.sid,
+            "queue": route.queue,
+            "skill": route.skill,
+            "language": language,
+            "tier": tier or DEFAULT_TIER,
+            "route_priority": route.priority,
+            "vip": vip,
+            "enqueued_at": now,
+            "status": QueuedCallStatus.WAITING,
+        },
+        ["call_id", "queue", "enqueued_at"],
+    )
+    entry = _waiting_entry(session, call.id, route.queue)
+    assert entry is not None  # just inserted, or inserted by the racing copy
+    return entry
+
+
+def leave_queue(
+    session: Session,
+    call_sid: str,
+    queue: str,
+    *,
+    result: str,
+    now: datetime,
+    waited_s: int | None = None,
+) -> QueuedCall | None:
+    """End the call's waiting entry in `queue` with Twilio's QueueResult; the entry, or None.
+
+    Maps `result` through `RESULTS` (hangup → abandoned, bridged → connected, anything else →
+    voicemail) and records when, why and how long the caller waited: Twilio's QueueTime
+    (`waited_s`) when given, else the time since `enqueued_at`. Idempotent: an entry that has
+    already ended is returned unchanged, so a repeated callback changes nothing. Returns None
+    when the call never waited here (e.g. the fallback queue after an error). Flushes; the
+    boundary removes the entry from Redis after the commit (`remove_waiting`).
+    """
+    entry = session.scalar(
+        select(QueuedCall)
+        .where(QueuedCall.call_sid == call_sid, QueuedCall.queue == queue)
+        .order_by(QueuedCall.enqueued_at.desc(), QueuedCall.id.desc())
+        .limit(1)
+    )
+    if entry is None or entry.status not in (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED):
+        return entry
+    entry.status = RESULTS.get(result, QueuedCallStatus.VOICEMAIL)
+    entry.left_at = now
+    entry.reason = result[:40] or None
+    if waited_s is None:
+        waited_s = max(0, round((now - entry.enqueued_at).total_seconds()))
+    entry.wait_s = waited_s
+    session.flush()
+    return entry
+
+
+def add_waiting(waiting: WaitingList, caller: WaitingCaller) -> None:
+    """After commit: put the caller on the Redis waiting list (idempotent by entry id).
+
+    A Redis failure is logged, not raised: the caller's call must go on, and the row in the
+    database lets `callcenter queues rebuild` restore the entry.
+    """
+    try:
+        waiting.add(caller)
+    except RedisError:
+        log.exception("could not add queue entry %s to the waiting list", caller.entry_id)
+
+
+def remove_waiting(waiting: WaitingList, entry_id: str) -> None:
+    """After commit: take an entry off the Redis waiting list (idempotent); failures are logged."""
+    try:
+        waiting.remove(entry_id)
+    except RedisError:
+        log.exception("could not remove queue entry %s from the waiting list", entry_id)
+
+
+# --- the hold loop ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldTurn:
+    """What one turn of the hold loop says before the music."""
+
+    greet: bool  # the first turn: "all our agents are busy"
+    announce: bool  # position and/or estimated wait
+    comfort: bool  # "thank you for waiting"
+
+
+def hold_turn(
+    queue_time_s: int,
+    hold: HoldSettings,
+    *,
+    announced_at_s: int | None = None,
+    comforted_at_s: int | None = None,
+) -> HoldTurn:
+    """Which messages are due at this turn of the hold loop (pure).
+
+    `queue_time_s` is how long the caller has waited (Twilio's QueueTime); `announced_at_s` and
+    `comforted_at_s` are the QueueTime of the last announcement and comfort message (None:
+    not yet). The first turn greets and announces at once; then an announcement is due every
+    `announce_every_s`, and a comfort message `comfort_every_s` after whichever was said last,
+    so the two never come in the same turn. With both announcement flags off, only comfort
+    messages are said.
+    """
+    first = announced_at_s is None and comforted_at_s is None
+    announcing = hold.announce_position or hold.announce_wait
+    announce = announcing and (
+        announced_at_s is None or queue_time_s - announced_at_s >= hold.announce_every_s
+    )
+    last_said = max(announced_at_s or 0, comforted_at_s or 0)
+    comfort = not first and not announce and queue_time_s - last_said >= hold.comfort_every_s
+    return HoldTurn(greet=first, announce=announce, comfort=comfort)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldStatus:
+    """One turn of a waiting caller's hold loop: language, what to say, and the figures."""
+
+    language: str | None
+    turn: HoldTurn
+    position: int | None = None  # 1 = next; None: not on the waiting list (or not announced)
+    estimate: WaitEstimate | None = None
+    announce_wait: bool = False  # say the estimate (or that nobody serves the queue)
+
+
+def staffing(session: Session, skill: str, language: str) -> tuple[int, int]:
+    """(agents serving, of whom busy) for a skill and language; read-only.
+
+    Serving: active agents with the skill who speak the language and are logged in
+    (available, reserved, on a call or in wrap-up); busy: serving but not available.
+    """
+    rows = session.execute(
+        select(Agent.state, func.count())
+        .join(AgentSkill, AgentSkill.agent_id == Agent.id)
+        .join(AgentLanguage, AgentLanguage.agent_id == Agent.id)
+        .where(
+            Agent.active.is_(True),
+            Agent.state.in_(SERVING),
+            AgentSkill.skill == skill,
+            AgentSkill.level > 0,
+            AgentLanguage.language == Language(language),
+        )
+        .group_by(Agent.state)
+    ).all()
+    serving = sum(n for _, n in rows)
+    available = sum(n for state, n in rows if state is AgentState.AVAILABLE)
+    return serving, serving - available
+
+
+def hold_status(
+    session: Session,
+    waiting: WaitingList,
+    queues: QueueSet,
+    call_sid: str,
+    queue: str,
+    *,
+    queue_time_s: int,
+    language: str | None,
+) -> HoldStatus:
+    """Decide one turn of the hold loop and remember what was said on the entry. Flushes.
+
+    Recomputed at every turn: position from the Redis waiting list, staffing from the agents'
+    presence, handle time from recent calls (none are measured yet: the queue's
+    `default_handle_s`), then `estimates.estimate_wait`. A call with no waiting entry here
+    (e.g. the fallback queue after an error) hears the plain hold message every turn.
+    Running it twice for the same turn only repeats an announcement.
+    """
+    entry = session.scalar(
+        select(QueuedCall)
+        .where(
+            QueuedCall.call_sid == call_sid,
+            QueuedCall.queue == queue,
+            QueuedCall.status == QueuedCallStatus.WAITING,
+        )
+        .order_by(QueuedCall.enqueued_at.desc())
+        .limit(1)
+    )
+    if entry is None or queue not in queues:
+        return HoldStatus(language, HoldTurn(greet=True, announce=False, comfort=False))
+    config = queues[queue]
+    turn = hold_turn(
+        queue_time_s,
+        config.hold,
+        announced_at_s=entry.announced_at_s,
+        comforted_at_s=entry.comforted_at_s,
+    )
+    if turn.comfort:
+        entry.comforted_at_s = queue_time_s
+    if not turn.announce:
+        session.flush()
+        return HoldStatus(entry.language, turn)
+    entry.announced_at_s = queue_time_s
+    session.flush()
+    position = waiting.position(str(entry.id))
+    if position is None:  # not on the list (Redis lost it): say nothing we cannot know
+        return HoldStatus(entry.language, turn)
+    serving, busy = staffing(session, entry.skill, entry.language)
+    aht = recent_handle_time((), default_s=config.default_handle_s)
+    return HoldStatus(
+        entry.language,
+        turn,
+        position=position if config.hold.announce_position else None,
+        estimate=estimate_wait(position, agents_serving=serving, agents_busy=busy, aht_s=aht),
+        announce_wait=config.hold.announce_wait,
+    )
+
+
+# --- rebuild ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    callers: int
+    agents: int
+
+
+def available_agents(session: Session) -> list[AgentCandidate]:
+    """Every active, available agent as the router sees them (idle since their last call)."""
+    agents = session.scalars(
+        select(Agent)
+        .where(Agent.active.is_(True), Agent.state == AgentState.AVAILABLE)
+        .order_by(Agent.id)
+    ).all()
+    return [
+        AgentCandidate(
+            agent_id=str(a.id),
+            skills=a.skill_levels(),
+            languages=frozenset(lang.value for lang in a.languages),
+            state=AVAILABLE,
+            idle_since=max(a.state_since, a.last_call_ended_at or a.state_since),
+        )
+        for a in agents
+    ]
+
+
+def rebuild_waiting_list(session: Session, waiting: WaitingList) -> Rebuilt:
+    """Replace the Redis waiting list and agent pool with what the database says. Read-only.
+
+    For `callcenter queues rebuild` after Redis lost its data. Every waiting entry gets the
+    same score as when it joined (the score depends only on the entry's own values), so every
+    caller keeps their place. Safe to run any number of times.
+    """
+    entries = session.scalars(
+        select(QueuedCall)
+        .where(QueuedCall.status == QueuedCallStatus.WAITING)
+        .order_by(QueuedCall.id)
+    ).all()
+    agents = available_agents(session)
+    waiting.rebuild([waiting_caller(e) for e in entries], agents)
+    return Rebuilt(callers=len(entries), agents=len(agents))
