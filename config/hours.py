@@ -47,10 +47,10 @@ class BusinessHours:
         return False
 
 
-def _parse_time(text: str) -> time:
+def _parse_time(text: str, *, closing: bool = False) -> time:
     hours, minutes = (int(p) for p in text.split(":"))
-    if hours == 24 and minutes == 0:
-        return time(0, 0)
+    if closing and hours == 24 and minutes == 0:
+        return time.max  # the end of the day: "00:00-24:00" is open all day
     if not (0 <= hours < 24 and 0 <= minutes < 60):
         raise HoursError(f"{text!r} is not a time of day")
     return time(hours, minutes)
@@ -69,7 +69,7 @@ def parse_hours(spec: str) -> tuple[OpeningSpan, ...]:
         first = DAYS.index(m["d1"])
         last = DAYS.index(m["d2"]) if m["d2"] else first
         days = range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)]
-        opens, closes = _parse_time(m["t1"]), _parse_time(m["t2"])
+        opens, closes = _parse_time(m["t1"]), _parse_time(m["t2"], closing=True)
         if opens == closes:
             raise HoursError(f"{raw.strip()!r}: opening and closing times are equal")
         spans.extend(OpeningSpan(d, opens, closes) for d in days)

@@ -67,6 +67,9 @@ def test_settings_table_documents_every_variable() -> None:
         ("mon-fri 09:00-18:00", datetime(2026, 11, 22, 3, 0, tzinfo=UTC), False),  # Sunday
         ("fri-mon 20:00-02:00", datetime(2026, 11, 23, 17, 30, tzinfo=UTC), True),  # Tue 01:30
         ("fri-mon 20:00-02:00", datetime(2026, 11, 24, 17, 30, tzinfo=UTC), False),  # Wed 01:30
+        ("mon-sun 00:00-24:00", datetime(2026, 11, 23, 15, 59, tzinfo=UTC), True),  # 23:59
+        ("mon-sun 00:00-24:00", datetime(2026, 11, 23, 16, 0, tzinfo=UTC), True),  # 00:00
+        ("sat 18:00-24:00", datetime(2026, 11, 21, 15, 59, tzinfo=UTC), True),  # Sat 23:59
     ],
 )
 def test_business_hours(spec: str, when: datetime, open_: bool) -> None:
@@ -85,7 +88,9 @@ def test_holiday_closes_the_whole_day() -> None:
     }
 
 
-@pytest.mark.parametrize("bad", ["mon 25:00-26:00", "xyz 08:00-09:00", "mon 08:00-08:00"])
+@pytest.mark.parametrize(
+    "bad", ["mon 25:00-26:00", "xyz 08:00-09:00", "mon 08:00-08:00", "mon 24:00-08:00"]
+)
 def test_bad_hours_are_refused(bad: str) -> None:
     with pytest.raises(HoursError):
         parse_hours(bad)
