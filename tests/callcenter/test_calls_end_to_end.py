@@ -173,7 +173,7 @@ def test_a_waiting_caller_hears_position_and_wait_then_hangs_up_and_is_abandoned
     assert_clean(leg)
     said = hotline.said(leg)
     # Next in line, one agent busy on a call: half the default handle time of 240 s.
-    assert "您是下一位，马上为您接通。" in said and "预计等待时间约两分钟。" in said
+    assert "您是下一位客户。" in said and "预计等待时间约两分钟。" in said
     with hotline.factory() as s:
         entry = s.scalar(select(QueuedCall).where(QueuedCall.call_sid == leg.sid))
     assert entry is not None and entry.status is QueuedCallStatus.ABANDONED

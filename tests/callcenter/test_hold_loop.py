@@ -153,7 +153,7 @@ def test_with_nobody_serving_the_queue_the_caller_hears_so(
     said, _ = hold(signed_post, sid, 0)
     assert said == [
         BUSY_ZH,
-        "您是下一位，马上为您接通。",
+        "您是下一位客户。",
         "目前暂时没有客服人员可以接听，请您耐心等候。",
     ]
 
