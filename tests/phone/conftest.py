@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,14 @@ class TwimlApp:
     def requests_to(self, path: str) -> list[Hit]:
         with self._lock:
             return [h for h in self.hits if h.path == path]
+
+    def await_requests(self, path: str, count: int = 1, timeout: float = 5.0) -> list[Hit]:
+        """The requests to `path` once there are `count` (callbacks another thread sends after
+        a leg has ended, e.g. a conference's recording, may still be on their way)."""
+        deadline = time.monotonic() + timeout
+        while len(hits := self.requests_to(path)) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return hits
 
     def stop(self) -> None:
         self._served.stop()

@@ -105,7 +105,7 @@ def test_a_lone_participant_hears_the_wait_music_until_a_second_one_joins(
         agent_joins(net, app, "alice", "/agent")
     result = caller.wait(5)
     assert ("conference-start", "room-3") in result.steps()
-    [rec] = app.requests_to("/conf-rec")
+    [rec] = app.await_requests("/conf-rec")
     assert rec.params["RecordingSource"] == "Conference"
     assert rec.params["RecordingDuration"] == "33"
     assert rec.params["ConferenceSid"] == net.conferences.all()[0].sid

@@ -74,7 +74,7 @@ def test_a_dual_channel_dial_recording(net: PhoneNetwork, app: TwimlApp) -> None
                            'recordingStatusCallback="/rec"><Client>alice</Client></Dial>'))
     net.place_call(from_=CALLER, to=HOTLINE, party=ScriptedCaller()).wait(5)
     [dialed] = app.requests_to("/dialed")
-    [rec] = app.requests_to("/rec")
+    [rec] = app.await_requests("/rec")
     assert dialed.params["RecordingSid"] == rec.params["RecordingSid"]
     assert (rec.params["RecordingChannels"], rec.params["RecordingSource"]) == ("2", "DialVerb")
     assert rec.params["RecordingDuration"] == "12"

@@ -135,7 +135,7 @@ def test_record_produces_a_wav_a_status_callback_and_the_action(
     assert saved.params["RecordingDuration"] == "4"
     assert saved.params["Digits"] == "#"
     assert saved.params["RecordingUrl"] == net.recording_url(sid)
-    statuses = [h.params["RecordingStatus"] for h in app.requests_to("/rec")]
+    statuses = [h.params["RecordingStatus"] for h in app.await_requests("/rec", 2)]
     assert statuses == ["in-progress", "completed"]
     completed = app.requests_to("/rec")[1].params
     assert completed["RecordingSource"] == "RecordVerb"
@@ -151,7 +151,7 @@ def test_an_empty_recording_skips_the_action(net: PhoneNetwork, app: TwimlApp) -
                            'recordingStatusCallbackEvent="absent"/>', "<Say>No message</Say>"))
     result = net.place_call(from_=CALLER, to=HOTLINE, party=caller("wait")).wait(5)
     assert app.requests_to("/saved") == []
-    assert app.requests_to("/rec")[0].params["RecordingStatus"] == "absent"
+    assert app.await_requests("/rec")[0].params["RecordingStatus"] == "absent"
     assert result.said() == ["No message"]
 
 
