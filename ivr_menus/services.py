@@ -132,7 +132,8 @@ def start_call(
         decision,
         now=now,
         key=f"ivr:{menus.entry}:enter",
-        queueing=(menus.languages[0], on_enqueue),
+        default_language=menus.default_language,
+        on_enqueue=on_enqueue,
     )
 
 
@@ -167,7 +168,8 @@ def continue_call(
         decision,
         now=now,
         key=f"ivr:{node_id}:{attempt}",
-        queueing=(menus.languages[0], on_enqueue),
+        default_language=menus.default_language,
+        on_enqueue=on_enqueue,
         answered_at=node_id,
         digits=(digits or "")[:40],
         speech=(speech or "")[:200],
@@ -213,7 +215,8 @@ def _record(
     *,
     now: datetime,
     key: str,
-    queueing: tuple[str, OnEnqueue | None],
+    default_language: str,
+    on_enqueue: OnEnqueue | None,
     **data: str,
 ) -> Decision:
     if decision.language and (call.language is None or call.language.value != decision.language):
@@ -243,7 +246,6 @@ def _record(
             tier=call.customer.tier.value if call.customer else None,
             vip=call.vip,
         )
-        default_language, on_enqueue = queueing
         entry = queue_services.enqueue_call(
             session,
             call,

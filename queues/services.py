@@ -53,16 +53,15 @@ def waiting_caller(entry: QueuedCall) -> WaitingCaller:
     )
 
 
-def _waiting_entry(session: Session, call_id: int, queue: str) -> QueuedCall | None:
+def _latest_entry(
+    session: Session, call_sid: str, queue: str, *, waiting_only: bool = False
+) -> QueuedCall | None:
+    """The call's most recent entry in `queue` (only a waiting one, if asked). Read-only."""
+    query = select(QueuedCall).where(QueuedCall.call_sid == call_sid, QueuedCall.queue == queue)
+    if waiting_only:
+        query = query.where(QueuedCall.status == QueuedCallStatus.WAITING)
     return session.scalar(
-        select(QueuedCall)
-        .where(
-            QueuedCall.call_id == call_id,
-            QueuedCall.queue == queue,
-            QueuedCall.status == QueuedCallStatus.WAITING,
-        )
-        .order_by(QueuedCall.enqueued_at.desc())
-        .limit(1)
+        query.order_by(QueuedCall.enqueued_at.desc(), QueuedCall.id.desc()).limit(1)
     )
 
 
@@ -83,7 +82,7 @@ def enqueue_call(
     conflict, so two copies of the same webhook racing each other create one row. Adding the
     caller to the Redis waiting list is the boundary's job, after the commit (`add_waiting`).
     """
-    existing = _waiting_entry(session, call.id, route.queue)
+    existing = _latest_entry(session, call.sid, route.queue, waiting_only=True)
     if existing is not None:
         return existing
     insert_ignoring_conflict(
@@ -103,7 +102,7 @@ def enqueue_call(
         },
         ["call_id", "queue", "enqueued_at"],
     )
-    entry = _waiting_entry(session, call.id, route.queue)
+    entry = _latest_entry(session, call.sid, route.queue, waiting_only=True)
     assert entry is not None  # just inserted, or inserted by the racing copy
     return entry
 
@@ -126,12 +125,7 @@ def leave_queue(
     when the call never waited here (e.g. the fallback queue after an error). Flushes; the
     boundary removes the entry from Redis after the commit (`remove_waiting`).
     """
-    entry = session.scalar(
-        select(QueuedCall)
-        .where(QueuedCall.call_sid == call_sid, QueuedCall.queue == queue)
-        .order_by(QueuedCall.enqueued_at.desc(), QueuedCall.id.desc())
-        .limit(1)
-    )
+    entry = _latest_entry(session, call_sid, queue)
     if entry is None or entry.status not in (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED):
         return entry
     entry.status = RESULTS.get(result, QueuedCallStatus.VOICEMAIL)
@@ -255,16 +249,7 @@ def hold_status(
     (e.g. the fallback queue after an error) hears the plain hold message every turn.
     Running it twice for the same turn only repeats an announcement.
     """
-    entry = session.scalar(
-        select(QueuedCall)
-        .where(
-            QueuedCall.call_sid == call_sid,
-            QueuedCall.queue == queue,
-            QueuedCall.status == QueuedCallStatus.WAITING,
-        )
-        .order_by(QueuedCall.enqueued_at.desc())
-        .limit(1)
-    )
+    entry = _latest_entry(session, call_sid, queue, waiting_only=True)
     if entry is None or queue not in queues:
         return HoldStatus(language, HoldTurn(greet=True, announce=False, comfort=False))
     config = queues[queue]
