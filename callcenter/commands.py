@@ -44,7 +44,9 @@ def db_revision(message: str) -> None:
     make_revision(make_engine(settings.effective_database_url), message)
 
 
-@click.command("seed-demo", help="Create the demo customers, orders, RMAs and agents (once; idempotent).")
+@click.command(
+    "seed-demo", help="Create the demo customers, orders, RMAs and agents (once; idempotent)."
+)
 @with_appcontext
 def seed_demo_command() -> None:
     from callcenter.seed import seed_demo
