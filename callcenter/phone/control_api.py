@@ -160,9 +160,28 @@ def hang_up(sid: str) -> tuple[str, int]:
     return "", 204
 
 
+@bp.post("/calls/<sid>/answer")
+def answer_call(sid: str) -> tuple[str, int]:
+    if not network().answer(sid):
+        raise ControlError(409, "not-ringing", f"call {sid} is not ringing on a manual endpoint")
+    return "", 204
+
+
+@bp.post("/calls/<sid>/reject")
+def reject_call(sid: str) -> tuple[str, int]:
+    if not network().reject(sid):
+        raise ControlError(409, "not-ringing", f"call {sid} is not ringing on a manual endpoint")
+    return "", 204
+
+
 @bp.get("/endpoints")
 def list_endpoints() -> Response:
     return jsonify({address: a.to_json() for address, a in network().endpoints().items()})
+
+
+@bp.get("/endpoints/<path:address>/ringing")
+def ringing_calls(address: str) -> Response:
+    return jsonify({"address": address, "ringing": [c.sid for c in network().ringing(address)]})
 
 
 @bp.put("/endpoints/<path:address>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from callcenter.phone.audio import conversation
@@ -24,9 +25,28 @@ from callcenter.phone.rooms import Bridge, Recording
 from callcenter.phone.twiml import Conference, Dial, Pause, Play, Queue, Redirect, Say
 
 if TYPE_CHECKING:
+    from callcenter.phone.network import Ring
     from callcenter.phone.twiml_exec import Executor
 
 CALLEE_WHISPER_VERBS = (Say, Play, Pause, Redirect)
+
+
+class RingGroup:
+    """Legs rung together (one <Dial>, or one REST call); people answer or reject the ones
+    ringing on manual endpoints through the network, and the first answer wins.
+
+    Changed under the network's lock; a ringing leg's wait condition reads it without.
+    """
+
+    def __init__(self) -> None:
+        self.sids: list[str] = []
+        self.answered: str | None = None
+        self.rejected: tuple[str, ...] = ()
+        self.closed = False
+
+    def decided(self, rejections: int = 0) -> bool:
+        """Whether a leg was answered, or more than `rejections` legs rejected."""
+        return self.answered is not None or len(self.rejected) > rejections
 
 
 def converse(leg: Leg, bridge: Bridge, peer: str) -> None:
@@ -131,26 +151,22 @@ def _dial_endpoints(ex: Executor, verb: Dial, url: str | None) -> Next | None:
     outcome = _Outcome(leg, verb, url)
     leg.emit("dial", ", ".join(t.number for t in verb.endpoints))
     caller_id = verb.caller_id or leg.call.from_
-    rings = [net.ring(leg, target, caller_id, url) for target in verb.endpoints]
-    answering = [r for r in rings if r.answers_at is not None and r.answers_at < verb.timeout]
-    winner = min(answering, key=lambda r: r.answers_at or 0.0, default=None)
-    if winner is not None:
-        wait = winner.answers_at or 0.0
-    else:
-        wait = max((r.gives_up_at(verb.timeout) for r in rings), default=0.0)
+    group = RingGroup()
+    rings = [net.ring(leg, target, caller_id, url, group) for target in verb.endpoints]
     try:
-        leg.sleep(min(wait, verb.timeout))
+        winner = _first_to_answer(leg, rings, group, verb.timeout)
     except (LegEnded, Redirected):
         for ring in rings:
             net.hang_up_unanswered(leg, ring.call, "canceled")
         raise
+    statuses = {r.call.sid: "busy" if r.call.sid in group.rejected else r.status for r in rings}
     for ring in rings:
         if ring is not winner:
-            net.hang_up_unanswered(leg, ring.call, "canceled" if winner else ring.status)
+            net.hang_up_unanswered(leg, ring.call,
+                                   "canceled" if winner else statuses[ring.call.sid])
     if winner is None:
-        statuses = {r.status for r in rings}
-        status = "busy" if "busy" in statuses else "failed" if statuses == {"failed"} \
-            else "no-answer"
+        found = set(statuses.values())
+        status = "busy" if "busy" in found else "failed" if found == {"failed"} else "no-answer"
         return outcome.finish(status)
     outcome.other = winner.call
     bridge = Bridge(leg.call, winner.call)
@@ -162,6 +178,41 @@ def _dial_endpoints(ex: Executor, verb: Dial, url: str | None) -> Next | None:
         return outcome.finish("no-answer")
     outcome.talk(bridge, winner.call.to)
     return outcome.finish("completed")
+
+
+def _first_to_answer(leg: Leg, rings: list[Ring], group: RingGroup,
+                     timeout: float) -> Ring | None:
+    """Ring until an endpoint answers (returned) or every one has given up (None).
+
+    Scripted endpoints answer or give up at known times; manual ones when someone answers or
+    rejects them through the network. A rejected leg ends busy at once; an answer before the
+    first scripted one wins. Once this returns (or raises), nobody can answer any more.
+    """
+    net = leg.net
+    start = leg.now()
+    answering = [r for r in rings if r.answers_at is not None and r.answers_at < timeout]
+    first = min(answering, key=lambda r: r.answers_at or 0.0, default=None)
+    ended = 0
+    try:
+        while group.answered is None:
+            rejected = group.rejected
+            for sid in rejected[ended:]:
+                net.hang_up_unanswered(leg, net.call(sid), "busy")
+            ended = len(rejected)
+            if first is not None:
+                wait = first.answers_at or 0.0
+            else:
+                wait = max((r.gives_up_at(timeout) for r in rings if r.call.sid not in rejected),
+                           default=0.0)
+            remaining = min(wait, timeout) - seconds_between(start, leg.now())
+            if remaining <= 0:
+                break
+            leg.sleep(remaining, until=partial(group.decided, ended))
+    finally:
+        answered = net.stop_ringing(group)
+    if answered is not None:
+        return next(r for r in rings if r.call.sid == answered)
+    return first
 
 
 def _dial_queue(ex: Executor, verb: Dial, target: Queue, url: str | None) -> Next | None:

@@ -21,7 +21,7 @@ from callcenter.phone.calls import (
 from callcenter.phone.clock import Clock, RealClock
 from callcenter.phone.conference_exec import attend
 from callcenter.phone.conferences import Conferences
-from callcenter.phone.dial_exec import run_callee
+from callcenter.phone.dial_exec import RingGroup, run_callee
 from callcenter.phone.events import CallResult, WebhookFailure, new_sid
 from callcenter.phone.leg import (
     Leg,
@@ -150,6 +150,7 @@ class PhoneNetwork:
         self._calls: dict[str, Call] = {}
         self._queues: dict[str, CallQueue] = {}
         self._recordings: dict[str, Recording] = {}
+        self._ringing: dict[str, tuple[Call, RingGroup]] = {}  # legs on manual endpoints
 
     # -- configuration -------------------------------------------------------------------
 
@@ -261,6 +262,60 @@ class PhoneNetwork:
         """The party on the leg hangs up (the remote caller's red button)."""
         return self.call(sid).interrupt(HangupRequest("party"))
 
+    # -- manual answering ----------------------------------------------------------------
+
+    def ringing(self, address: str) -> list[Call]:
+        """The legs ringing at `address` (client:x or a number) that wait for someone to
+        answer or reject them (manual endpoints), oldest first."""
+        with self.lock:
+            found = [call for call, group in self._ringing.values()
+                     if call.to == address and group.answered is None]
+        return sorted(found, key=lambda c: c.created_at)
+
+    def answer(self, sid: str) -> bool:
+        """Pick up leg `sid`, ringing on a manual endpoint: it runs like an answering one.
+
+        False if it is not (or no longer) ringing, or another endpoint of the same <Dial> was
+        answered first; UnknownResource for an unknown SID.
+        """
+        return self._decide(sid, answer=True)
+
+    def reject(self, sid: str) -> bool:
+        """Decline leg `sid`, ringing on a manual endpoint: it ends busy, like mode "reject".
+
+        False if it is not (or no longer) ringing; UnknownResource for an unknown SID.
+        """
+        return self._decide(sid, answer=False)
+
+    def start_ringing(self, call: Call, group: RingGroup) -> None:
+        """`call` rings on a manual endpoint until answered, rejected or `stop_ringing`."""
+        with self.lock:
+            group.sids.append(call.sid)
+            self._ringing[call.sid] = (call, group)
+
+    def stop_ringing(self, group: RingGroup) -> str | None:
+        """The group's legs ring no more: the SID of the one answered meanwhile, if any."""
+        with self.lock:
+            group.closed = True
+            for sid in group.sids:
+                self._ringing.pop(sid, None)
+            return group.answered
+
+    def _decide(self, sid: str, *, answer: bool) -> bool:
+        self.call(sid)
+        with self.lock:
+            found = self._ringing.get(sid)
+            group = found[1] if found is not None else None
+            if group is None or group.closed or group.answered is not None:
+                return False
+            del self._ringing[sid]
+            if answer:
+                group.answered = sid
+            else:
+                group.rejected += (sid,)
+        self.clock.notify()
+        return True
+
     # -- queues --------------------------------------------------------------------------
 
     def find_queue(self, name_or_sid: str) -> CallQueue | None:
@@ -322,9 +377,10 @@ class PhoneNetwork:
             bridge.end(by)
         self.clock.notify()
 
-    def ring(self, leg: Leg, target: Number | Client, caller_id: str,
-             document_url: str | None) -> Ring:
-        """A <Dial> starts ringing `target`: a child leg that exists from now on."""
+    def ring(self, leg: Leg, target: Number | Client, caller_id: str, document_url: str | None,
+             group: RingGroup) -> Ring:
+        """A <Dial> starts ringing `target`: a child leg that exists from now on (in `group`,
+        answered through the network, if it is a manual endpoint)."""
         answering = self.answering_for(target.number)
         callback = target.status_callback
         if callback.url is not None:
@@ -333,6 +389,8 @@ class PhoneNetwork:
         child = self._new_call(caller_id, target.number, "outbound-dial", answering.party(), setup)
         send_progress(child, leg.hooks, "initiated", leg.now())
         child.set_status("ringing")
+        if answering.mode == "manual":
+            self.start_ringing(child, group)
         send_progress(child, leg.hooks, "ringing", leg.now())
         leg.emit("ringing", target.number)
         return Ring(child, target, answering)
@@ -481,25 +539,32 @@ class PhoneNetwork:
 
     def _ring_alone(self, leg: Leg, answering: Answering, timeout: float) -> Update | None:
         """Ring a REST-created call's endpoint; LegEnded unless it answers. A REST redirect
-        while it rings changes what runs once it answers (returned)."""
+        while it rings changes what runs once it answers (returned). A manual endpoint rings
+        until someone answers or rejects it through the network, or `timeout` runs out."""
         leg.progress("initiated")
         leg.call.set_status("ringing")
-        leg.progress("ringing")
         mode = answering.mode
-        if mode in ("busy", "fail"):
-            raise LegEnded("party", "busy" if mode == "busy" else "failed")
-        answers = mode == "answer" and answering.after < timeout
-        wait = answering.after if answers or mode == "reject" else timeout
-        update: Update | None = None
-        deadline = leg.now().timestamp() + min(wait, timeout)
-        while True:
-            try:
-                leg.sleep(max(0.0, deadline - leg.now().timestamp()))
-                break
-            except Redirected as moved:
-                update = moved.update
-        if not answers:
-            raise LegEnded("party", "busy" if mode == "reject" else "no-answer")
+        group = RingGroup()
+        if mode == "manual":
+            self.start_ringing(leg.call, group)
+        try:
+            leg.progress("ringing")
+            if mode in ("busy", "fail"):
+                raise LegEnded("party", "busy" if mode == "busy" else "failed")
+            answers = mode == "answer" and answering.after < timeout
+            wait = answering.after if answers or mode == "reject" else timeout
+            update: Update | None = None
+            deadline = leg.now().timestamp() + min(wait, timeout)
+            while True:
+                try:
+                    leg.sleep(max(0.0, deadline - leg.now().timestamp()), until=group.decided)
+                    break
+                except Redirected as moved:
+                    update = moved.update
+        finally:
+            answered = self.stop_ringing(group) is not None
+        if not (answers or answered):
+            raise LegEnded("party", "busy" if mode == "reject" or group.rejected else "no-answer")
         return update
 
     def _run(self, leg: Leg, program: Program) -> None:

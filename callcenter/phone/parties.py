@@ -21,6 +21,7 @@ class GatherPrompt:
     timeout: float
     num_digits: int | None
     finish_on_key: str
+    in_queue: bool = False  # a <Gather> of a queue's waitUrl (e.g. "press 1 for a callback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +191,10 @@ def parse_script(text: str) -> tuple[Action, ...]:
 class ScriptedCaller:
     """Acts out a list of actions; with none left it hangs up at the next gather or record.
 
-    In a queue it holds for `max_hold` seconds with nothing left to do; once connected it
-    stays until the other side hangs up, or `talk_for` seconds if that is set (agents).
+    In a queue it holds for `max_hold` seconds with nothing left to do (a <Gather> of the
+    queue's waitUrl takes only keys; other actions wait for the first prompt after it); once
+    connected it stays until the other side hangs up, or `talk_for` seconds if that is set
+    (agents).
     """
 
     def __init__(self, actions: Iterable[str | Action] = (), *, max_hold: float = 600.0,
@@ -221,6 +224,8 @@ class ScriptedCaller:
 
     def respond(self, prompt: Prompt, waiter: Waiter) -> Response:
         if isinstance(prompt, GatherPrompt):
+            if prompt.in_queue and not self.input_ready():
+                return self._stay_in_queue()
             return self._gather()
         if isinstance(prompt, RecordPrompt):
             return self._record(prompt)
@@ -264,6 +269,14 @@ class ScriptedCaller:
             self._actions.popleft()
         return Talk(seconds, text=text, then=then)
 
+    def _stay_in_queue(self) -> Response:
+        """A hold-loop <Gather> with no keys to press next: go on holding (or hang up)."""
+        follow = self._actions[0] if self._actions else None
+        if follow is not None and follow.verb == "hangup":
+            self._actions.popleft()
+            return HangUp()
+        return NoInput()
+
     def _stay(self) -> Response:
         follow = self._actions[0] if self._actions else None
         if follow is not None and follow.verb == "hangup":
@@ -285,13 +298,18 @@ class ScriptedCaller:
         return Stay(self._talk_for)
 
 
+ANSWERING_MODES = ("answer", "reject", "busy", "no-answer", "fail", "manual")
+
+
 @dataclass(frozen=True, slots=True)
 class Answering:
     """How a registered endpoint (client:alice, +86...) answers when it is dialled.
 
-    mode: answer, reject (declines after ringing), busy, no-answer or fail. An answering
-    endpoint picks up after `after` seconds and hangs up `talk` seconds into a conversation
-    (None: stays until the other side hangs up); `script` is what it does if TwiML asks it.
+    mode: answer, reject (declines after ringing), busy, no-answer, fail, or manual (rings until
+    someone answers or rejects it through the network, or the dialler's timeout runs out). An
+    answering endpoint picks up after `after` seconds (manual: ignored) and hangs up `talk`
+    seconds into a conversation (None: stays until the other side hangs up); `script` is what
+    it does if TwiML asks it.
     """
 
     mode: str = "answer"
@@ -301,7 +319,7 @@ class Answering:
     max_hold: float = 3600.0
 
     def __post_init__(self) -> None:
-        if self.mode not in ("answer", "reject", "busy", "no-answer", "fail"):
+        if self.mode not in ANSWERING_MODES:
             raise ValueError(f"unknown answering mode {self.mode!r}")
         for line in self.script:
             parse_action(line)

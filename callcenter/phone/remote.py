@@ -28,6 +28,14 @@ def network_answers(base_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def _refused(response: requests.Response, method: str, path: str) -> RemoteError:
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = response.text[:200]
+    return RemoteError(f"the phone network refused {method} {path}: {message}")
+
+
 @dataclass(frozen=True, slots=True)
 class Update:
     """One long-poll answer: new events, the prompt the caller faces, and the end result."""
@@ -55,19 +63,19 @@ class RemoteNetwork:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, timeout: float = 10.0, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, timeout: float = 10.0,
+              **kwargs: Any) -> requests.Response:
         try:
-            response = self._session.request(method, f"{self.base_url}/control{path}",
-                                             timeout=timeout, **kwargs)
+            return self._session.request(method, f"{self.base_url}/control{path}",
+                                         timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise RemoteError(f"the phone network at {self.base_url} cannot be reached: {exc}") \
                 from None
+
+    def _request(self, method: str, path: str, timeout: float = 10.0, **kwargs: Any) -> Any:
+        response = self._send(method, path, timeout, **kwargs)
         if not response.ok:
-            try:
-                message = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:200]
-            raise RemoteError(f"the phone network refused {method} {path}: {message}")
+            raise _refused(response, method, path)
         return response.json() if response.content else None
 
     def place_call(self, *, from_: str, to: str, script: Sequence[str] | None,
@@ -92,6 +100,28 @@ class RemoteNetwork:
 
     def register_endpoint(self, address: str, answering: Answering) -> None:
         self._request("PUT", f"/endpoints/{address}", json=answering.to_json())
+
+    def ringing(self, address: str) -> list[str]:
+        """The SIDs of the calls ringing at manual endpoint `address`, oldest first."""
+        found = self._request("GET", f"/endpoints/{address}/ringing")
+        return [str(sid) for sid in found["ringing"]]
+
+    def answer_call(self, sid: str) -> bool:
+        """Pick up a call ringing on a manual endpoint; False if it is not ringing (any more)."""
+        return self._decide(sid, "answer")
+
+    def reject_call(self, sid: str) -> bool:
+        """Decline a call ringing on a manual endpoint (it ends busy); False if not ringing."""
+        return self._decide(sid, "reject")
+
+    def _decide(self, sid: str, action: str) -> bool:
+        path = f"/calls/{sid}/{action}"
+        response = self._send("POST", path)
+        if response.status_code == 409:
+            return False
+        if not response.ok:
+            raise _refused(response, "POST", path)
+        return True
 
     def follow(self, sid: str, on_event: Callable[[Event], None],
                on_prompt: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> CallResult:

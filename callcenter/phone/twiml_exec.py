@@ -136,7 +136,8 @@ class Executor:
                 return None
         leg.emit("gather", " ".join(sorted(verb.input)), timeout=f"{verb.timeout:g}")
         response = leg.ask(GatherPrompt(verb.input, verb.timeout, verb.num_digits,
-                                        verb.finish_on_key))
+                                        verb.finish_on_key,
+                                        in_queue=leg.call.where.startswith("queue:")))
         if isinstance(response, HangUp):
             raise LegEnded("party")
         if isinstance(response, Digits):
