@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from rq import Queue
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("high", "default", "low")
+RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60)  # waits between a failed job's retries
 
 
 def connect_redis(settings: Settings) -> Redis:
@@ -53,6 +54,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     redis_factory: Callable[[], Redis] | None = None
     telephony_factory: Callable[[], Telephony] | None = None
+    #: False runs every enqueued job at once in the enqueuing thread (RQ's is_async=False):
+    #: for tests and one-shot commands that have no worker.
+    jobs_async: bool = True
     _redis: Redis | None = field(default=None, init=False, repr=False)
     _telephony: Telephony | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -122,7 +126,29 @@ class Runtime:
     def queue(self, name: str = "default") -> Queue:
         if name not in QUEUE_NAMES:
             raise ValueError(f"unknown job queue {name!r}")
-        return Queue(name, connection=self.redis)
+        return Queue(name, connection=self.redis, is_async=self.jobs_async)
+
+    def enqueue(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        queue: str = "high",
+        retries: int = 0,
+    ) -> None:
+        """Run `fn(*args)` on a worker (retried `retries` times with backoff on failure).
+
+        Jobs must be idempotent: RQ may run one twice. A Redis failure is logged, not raised:
+        callers enqueue after their commit, and the periodic tick repairs what a lost job
+        would have done.
+        """
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        retry = Retry(max=retries, interval=list(RETRY_BACKOFF_S[:retries])) if retries else None
+        try:
+            self.queue(queue).enqueue(fn, *args, retry=retry, result_ttl=60)
+        except RedisError:
+            log.exception("could not enqueue %s%r", getattr(fn, "__name__", fn), args)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

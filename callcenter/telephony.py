@@ -72,6 +72,8 @@ class Telephony(Protocol):
         status_callback: str | None = None,
         status_events: Iterable[str] = ("completed",),
         timeout_s: int | None = None,
+        record: bool = False,
+        recording_status_callback: str | None = None,
     ) -> PlacedCall: ...
 
     def redirect_call(self, call_sid: str, url: str) -> None: ...
@@ -132,8 +134,15 @@ class TwilioGateway:
         status_callback: str | None = None,
         status_events: Iterable[str] = ("completed",),
         timeout_s: int | None = None,
+        record: bool = False,
+        recording_status_callback: str | None = None,
     ) -> PlacedCall:
-        """Create an outbound call (REST `POST /Calls`). Not idempotent: callers claim first."""
+        """Create an outbound call (REST `POST /Calls`). Not idempotent: callers claim first.
+
+        With `record`, the call is recorded dual-channel from its answer (channel 1: this
+        leg, channel 2: what it hears), and the recording's status is posted to
+        `recording_status_callback`.
+        """
         options: dict[str, Any] = {"to": to, "from_": from_}
         if url:
             options["url"] = url
@@ -147,6 +156,14 @@ class TwilioGateway:
             )
         if timeout_s:
             options["timeout"] = timeout_s
+        if record:
+            options.update(record=True, recording_channels="dual")
+            if recording_status_callback:
+                options.update(
+                    recording_status_callback=recording_status_callback,
+                    recording_status_callback_method="POST",
+                    recording_status_callback_event=["completed", "absent"],
+                )
         call = _translated("place call", lambda: self.client.calls.create(**options))
         queue_time = getattr(call, "queue_time", None)
         return PlacedCall(

@@ -33,12 +33,13 @@ from ivr_menus.engine import (
 from ivr_menus.model import MenuSet, NodeKind
 from ivr_menus.readout import order_readout, rma_readout
 from queues import services as queue_services
+from queues.models import QueuedCall
 from queues.routing import WaitingCaller
 
 #: Called (inside the transaction) with each caller who joins a queue, and with the entry id of
 #: each who leaves one; the boundary passes functions that update Redis after its commit.
 OnEnqueue = Callable[[WaitingCaller], None]
-OnLeave = Callable[[str], None]
+OnLeave = Callable[[QueuedCall], None]
 
 log = logging.getLogger(__name__)
 
@@ -274,15 +275,22 @@ def leave_queue(
 ) -> str | None:
     """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language.
 
-    Ends the queue entry (`queues.services.leave_queue`, idempotent) and gives its id to
-    `on_leave`, to take it off the Redis waiting list after the commit.
+    Ends the queue entry (`queues.services.leave_queue`, idempotent; a caller who asked for a
+    callback gets it booked to their own number) and gives the entry to `on_leave`, which
+    does what the outcome needs after the commit (off the Redis list, release an agent).
     """
     call = _open_call(session, info, country_code=country_code, now=now)
     entry = queue_services.leave_queue(
-        session, info.call_sid, queue, result=result, now=now, waited_s=waited_s
+        session,
+        info.call_sid,
+        queue,
+        result=result,
+        now=now,
+        waited_s=waited_s,
+        callback_to=call.caller_e164,
     )
     if entry is not None and on_leave is not None:
-        on_leave(str(entry.id))
+        on_leave(entry)
     log_event(
         session,
         call,

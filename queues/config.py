@@ -86,6 +86,9 @@ class QueueConfig:
     default_handle_s: int = DEFAULT_HANDLE_S  # the wait estimate's handle time without history
 
 
+DEFAULT_DISPOSITIONS = ("resolved", "follow_up", "escalated", "wrong_queue", "no_action")
+
+
 @dataclass(frozen=True, slots=True)
 class PresenceSettings:
     """Agent presence: wrap-up ends by itself after `wrap_up_s`; break reason codes."""
@@ -93,6 +96,8 @@ class PresenceSettings:
     wrap_up_s: int
     ring_timeout_s: int  # ring-no-answer: the agent goes to break "missed"
     break_reasons: tuple[str, ...]
+    #: Wrap-up dispositions an agent chooses from at the desk (how the call ended for the business).
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +154,7 @@ _QUEUE_KEYS = frozenset(
 )
 _QUEUE_REQUIRED = _QUEUE_KEYS - {"overflow_to", "default_handle_s"}
 _PRIORITY_KEYS = frozenset({t.value for t in Tier} | {"aging_per_minute"})
-_AGENT_KEYS = frozenset({"wrap_up_s", "ring_timeout_s", "break_reasons"})
+_AGENT_KEYS = frozenset({"wrap_up_s", "ring_timeout_s", "break_reasons", "dispositions"})
 _TOP_KEYS = frozenset({"defaults", "queue", "priority", "agents"})
 
 
@@ -428,10 +433,21 @@ def _presence(src: _Source) -> PresenceSettings | None:
         src.refuse(at, "[agents] break_reasons lists a reason twice")
     for needed in sorted(REQUIRED_BREAK_REASONS - set(reasons)):
         src.refuse(at, f"[agents] break_reasons must include {needed!r} (used by the router)")
+    dispositions = table.get("dispositions", list(DEFAULT_DISPOSITIONS))
+    at = ("agents", "dispositions") if "dispositions" in table else ("agents",)
+    if (
+        not isinstance(dispositions, list)
+        or not dispositions
+        or not all(isinstance(d, str) and NAME.match(d) for d in dispositions)
+        or len(set(dispositions)) != len(dispositions)
+    ):
+        src.refuse(at, "[agents] dispositions must be a non-empty list of distinct codes")
+        return None
     if len(seconds) < 2:
         return None
     return PresenceSettings(
         wrap_up_s=seconds["wrap_up_s"],
         ring_timeout_s=seconds["ring_timeout_s"],
         break_reasons=tuple(reasons),
+        dispositions=tuple(dispositions),
     )

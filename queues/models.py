@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -132,13 +132,13 @@ class AgentEvent(Base):
 
 
 class QueuedCallStatus(enum.StrEnum):
-    """Where a queue entry stands; every status but `waiting` and `assigned` is final."""
+    """Where a queue entry stands; `waiting`, `callback` and `assigned` are open, the rest final."""
 
     WAITING = "waiting"  # in the hold loop, on the Redis waiting list
     ASSIGNED = "assigned"  # the router gave the caller an agent; the agent's leg rings
-    CONNECTED = "connected"  # bridged to an agent (Twilio QueueResult "bridged")
-    ABANDONED = "abandoned"  # the caller hung up while waiting
-    CALLBACK = "callback"  # the caller chose to be called back, keeping their place
+    CONNECTED = "connected"  # the agent answered (then the caller joined the conference)
+    ABANDONED = "abandoned"  # the caller hung up while waiting or ringing (or a callback failed)
+    CALLBACK = "callback"  # asked to be called back: off the line, still on the waiting list
     OVERFLOWED = "overflowed"  # moved to the queue's overflow queue
     VOICEMAIL = "voicemail"  # left the queue without an agent; offered a voicemail
 
@@ -176,3 +176,21 @@ class QueuedCall(Base):
     # the hold loop's memory between two fetches of the waitUrl.
     announced_at_s: Mapped[int | None]
     comforted_at_s: Mapped[int | None]
+    # The connection: which agent the router gave the caller (the latest one, if the first
+    # did not answer), the agent's call leg, and when the agent answered and the talk ended.
+    assignment_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    agent_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]  # the agent answered: the end of the wait (ASA)
+    talk_ended_at: Mapped[datetime | None]
+    rings: Mapped[int] = mapped_column(default=0)  # agent legs placed for this entry
+    # A callback request: the number to call (E.164) and when the caller asked.
+    callback_to: Mapped[str | None] = mapped_column(String(16))
+    callback_requested_at: Mapped[datetime | None]
+    # Wrap-up, written by the agent at the desk.
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str | None] = mapped_column(Text)
+    wrapped_up_at: Mapped[datetime | None]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from callcenter.db import insert_ignoring_conflict
 from callcenter.models import Call, Language
 from ivr_menus.model import QueueRoute
-from queues.config import HoldSettings, QueueSet
+from queues.config import HoldSettings, MaxWaitAction, QueueSet
 from queues.estimates import WaitEstimate, estimate_wait, recent_handle_time
 from queues.models import Agent, AgentLanguage, AgentSkill, AgentState, QueuedCall, QueuedCallStatus
 from queues.routing import AVAILABLE, AgentCandidate, WaitingCaller
@@ -115,8 +115,13 @@ def leave_queue(
     result: str,
     now: datetime,
     waited_s: int | None = None,
+    callback_to: str | None = None,
 ) -> QueuedCall | None:
     """End the call's waiting entry in `queue` with Twilio's QueueResult; the entry, or None.
+
+    A caller who asked for a callback leaves with "leave": the entry becomes a `callback`
+    entry (to `callback_to`, the caller's own number, until they key another) and stays on
+    the waiting list; it is not ended.
 
     Maps `result` through `RESULTS` (hangup → abandoned, bridged → connected, anything else →
     voicemail) and records when, why and how long the caller waited: Twilio's QueueTime
@@ -127,6 +132,15 @@ def leave_queue(
     """
     entry = _latest_entry(session, call_sid, queue)
     if entry is None or entry.status not in (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED):
+        return entry
+    if result == "leave" and entry.callback_requested_at is not None and callback_to:
+        # Left the hold loop to be called back: still on the waiting list, in the same place
+        # (an entry already assigned stays assigned: its agent may answer while the caller
+        # is still on the line, and then the caller is connected directly).
+        if entry.status is QueuedCallStatus.WAITING:
+            entry.status = QueuedCallStatus.CALLBACK
+        entry.callback_to = entry.callback_to or callback_to
+        session.flush()
         return entry
     entry.status = RESULTS.get(result, QueuedCallStatus.VOICEMAIL)
     entry.left_at = now
@@ -205,6 +219,11 @@ class HoldStatus:
     position: int | None = None  # 1 = next; None: not on the waiting list (or not announced)
     estimate: WaitEstimate | None = None
     announce_wait: bool = False  # say the estimate (or that nobody serves the queue)
+    offer_callback: bool = False  # "press 1 to be called back, keeping your place"
+    leave: bool = False  # the maximum wait is reached: leave the queue (the action follows)
+    leave_message: str | None = None  # said before leaving
+    entry_id: int | None = None  # the waiting entry this turn is about
+    moved_to: int | None = None  # the entry it overflowed into, this turn
 
 
 def staffing(session: Session, skill: str, language: str) -> tuple[int, int]:
@@ -240,8 +259,13 @@ def hold_status(
     *,
     queue_time_s: int,
     language: str | None,
+    now: datetime,
 ) -> HoldStatus:
     """Decide one turn of the hold loop and remember what was said on the entry. Flushes.
+
+    When the caller has waited the queue's `max_wait_s` (by Twilio's QueueTime or since the
+    entry joined, whichever is longer), the turn carries out `at_max_wait` instead
+    (`_at_max_wait`). Every other turn offers a callback.
 
     Recomputed at every turn: position from the Redis waiting list, staffing from the agents'
     presence, handle time from recent calls (none are measured yet: the queue's
@@ -253,6 +277,9 @@ def hold_status(
     if entry is None or queue not in queues:
         return HoldStatus(language, HoldTurn(greet=True, announce=False, comfort=False))
     config = queues[queue]
+    waited = max(queue_time_s, round((now - entry.enqueued_at).total_seconds()))
+    if waited >= config.max_wait_s:
+        return _at_max_wait(session, queues, entry, now=now)
     turn = hold_turn(
         queue_time_s,
         config.hold,
@@ -263,12 +290,12 @@ def hold_status(
         entry.comforted_at_s = queue_time_s
     if not turn.announce:
         session.flush()
-        return HoldStatus(entry.language, turn)
+        return HoldStatus(entry.language, turn, offer_callback=True)
     entry.announced_at_s = queue_time_s
     session.flush()
     position = waiting.position(str(entry.id))
     if position is None:  # not on the list (Redis lost it): say nothing we cannot know
-        return HoldStatus(entry.language, turn)
+        return HoldStatus(entry.language, turn, offer_callback=True)
     serving, busy = staffing(session, entry.skill, entry.language)
     aht = recent_handle_time((), default_s=config.default_handle_s)
     return HoldStatus(
@@ -277,7 +304,118 @@ def hold_status(
         position=position if config.hold.announce_position else None,
         estimate=estimate_wait(position, agents_serving=serving, agents_busy=busy, aht_s=aht),
         announce_wait=config.hold.announce_wait,
+        offer_callback=True,
     )
+
+
+_NO_TURN = HoldTurn(greet=False, announce=False, comfort=False)
+
+
+def _at_max_wait(
+    session: Session, queues: QueueSet, entry: QueuedCall, *, now: datetime
+) -> HoldStatus:
+    """The queue's `at_max_wait` action for a caller who has waited long enough. Flushes.
+
+    All three end this turn with <Leave/>, and the Enqueue action (`queue_exit`) then goes on:
+    - callback: the entry is marked as asking for a callback (it keeps its place);
+    - overflow: the entry ends as `overflowed` and a new entry waits in `overflow_to`, with the
+      same arrival time, tier and route priority (so the caller keeps their seniority there);
+    - voicemail: the caller is offered a voicemail.
+    """
+    config = queues[entry.queue]
+    if config.at_max_wait is MaxWaitAction.CALLBACK:
+        if entry.callback_requested_at is None:
+            entry.callback_requested_at = now
+            session.flush()
+        return HoldStatus(
+            entry.language,
+            _NO_TURN,
+            leave=True,
+            leave_message="queue_max_wait_callback",
+            entry_id=entry.id,
+        )
+    if config.at_max_wait is MaxWaitAction.OVERFLOW and config.overflow_to:
+        target = queues[config.overflow_to]
+        moved = overflow_entry(session, entry, target.name, skill=target.skills[0], now=now)
+        return HoldStatus(
+            entry.language, _NO_TURN, leave=True, entry_id=entry.id, moved_to=moved.id
+        )
+    return HoldStatus(entry.language, _NO_TURN, leave=True, entry_id=entry.id)
+
+
+def overflow_entry(
+    session: Session, entry: QueuedCall, to_queue: str, *, skill: str, now: datetime
+) -> QueuedCall:
+    """Move a waiting entry to another queue, keeping its arrival time and priority. Flushes.
+
+    `skill` is what the new entry is routed on (the target queue's first required skill).
+
+    Idempotent: an entry already overflowed returns the entry it became.
+    """
+    if entry.status is QueuedCallStatus.WAITING:
+        entry.status = QueuedCallStatus.OVERFLOWED
+        entry.left_at = now
+        entry.wait_s = max(0, round((now - entry.enqueued_at).total_seconds()))
+        entry.reason = f"overflow:{to_queue}"[:40]
+        session.flush()
+    insert_ignoring_conflict(
+        session,
+        QueuedCall,
+        {
+            "call_id": entry.call_id,
+            "call_sid": entry.call_sid,
+            "queue": to_queue,
+            "skill": skill,
+            "language": entry.language,
+            "tier": entry.tier,
+            "route_priority": entry.route_priority,
+            "vip": entry.vip,
+            "enqueued_at": entry.enqueued_at,
+            "status": QueuedCallStatus.WAITING,
+            "announced_at_s": entry.announced_at_s,
+            "comforted_at_s": entry.comforted_at_s,
+        },
+        ["call_id", "queue", "enqueued_at"],
+    )
+    moved = session.scalar(
+        select(QueuedCall).where(
+            QueuedCall.call_id == entry.call_id,
+            QueuedCall.queue == to_queue,
+            QueuedCall.enqueued_at == entry.enqueued_at,
+        )
+    )
+    assert moved is not None
+    return moved
+
+
+def overflowed_to(session: Session, entry: QueuedCall) -> QueuedCall | None:
+    """The waiting entry an overflowed entry became, if any. Read-only."""
+    if entry.status is not QueuedCallStatus.OVERFLOWED or not entry.reason:
+        return None
+    return _latest_entry(
+        session, entry.call_sid, entry.reason.removeprefix("overflow:"), waiting_only=True
+    )
+
+
+def request_callback(
+    session: Session, call_sid: str, queue: str, *, now: datetime
+) -> QueuedCall | None:
+    """The caller pressed 1 in the hold loop: mark the waiting entry. Idempotent. Flushes."""
+    entry = _latest_entry(session, call_sid, queue, waiting_only=True)
+    if entry is not None and entry.callback_requested_at is None:
+        entry.callback_requested_at = now
+        session.flush()
+    return entry
+
+
+def set_callback_number(session: Session, entry_id: int, number: str) -> QueuedCall | None:
+    """The caller keyed another number for their callback. Flushes."""
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.status is not QueuedCallStatus.CALLBACK:
+        return None
+    entry.callback_to = number
+    session.flush()
+    return entry
 
 
 # --- rebuild ---------------------------------------------------------------------------
@@ -317,7 +455,7 @@ def rebuild_waiting_list(session: Session, waiting: WaitingList) -> Rebuilt:
     """
     entries = session.scalars(
         select(QueuedCall)
-        .where(QueuedCall.status == QueuedCallStatus.WAITING)
+        .where(QueuedCall.status.in_((QueuedCallStatus.WAITING, QueuedCallStatus.CALLBACK)))
         .order_by(QueuedCall.id)
     ).all()
     agents = available_agents(session)

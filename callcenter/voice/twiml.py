@@ -41,6 +41,37 @@ class VoiceUrls:
     def recording_status(self, reason: str) -> str:
         return f"{self.base}/recording/status?reason={quote(reason)}"
 
+    def queue_offer(self, queue: str) -> str:
+        return f"{self.base}/queue/offer?queue={quote(queue)}"
+
+    def callback_number(self, entry_id: int, attempt: int) -> str:
+        return f"{self.base}/queue/callback?entry={entry_id}&attempt={attempt}"
+
+    def agent_answer(self, entry_id: int, assignment_id: str) -> str:
+        return f"{self.base}/agent/answer?entry={entry_id}&assignment={quote(assignment_id)}"
+
+    def agent_status(self, entry_id: int, assignment_id: str) -> str:
+        return f"{self.base}/agent/status?entry={entry_id}&assignment={quote(assignment_id)}"
+
+    def agent_done(self, entry_id: int) -> str:
+        return f"{self.base}/agent/done?entry={entry_id}"
+
+    def conference_caller(self, entry_id: int) -> str:
+        return f"{self.base}/conference/caller?entry={entry_id}"
+
+    def conference_done(self, entry_id: int) -> str:
+        return f"{self.base}/conference/done?entry={entry_id}"
+
+    def callback_status(self, entry_id: int) -> str:
+        return f"{self.base}/callback/status?entry={entry_id}"
+
+    @property
+    def conference_wait(self) -> str:
+        return f"{self.base}/conference/wait"
+
+    def call_recording(self, entry_id: int) -> str:
+        return f"{self.base}/recording/call?entry={entry_id}"
+
 
 def _say(parent: VoiceResponse, menus: MenuSet, said: tuple[Utterance, ...]) -> None:
     for u in said:
@@ -109,15 +140,11 @@ def _languages(menus: MenuSet, language: str | None) -> tuple[str, ...]:
 
 
 def render_message(
-    menus: MenuSet, language: str | None, key: str, *, hangup: bool
+    menus: MenuSet, language: str | None, key: str, *, hangup: bool, **values: str
 ) -> VoiceResponse:
     """One catalogue message in the caller's language (all languages if unknown)."""
     r = VoiceResponse()
-    _say(
-        r,
-        menus,
-        tuple(Utterance(menus.message(lang, key), lang) for lang in _languages(menus, language)),
-    )
+    _say(r, menus, _said(menus, language, key, **values))
     if hangup:
         r.hangup()
     return r
@@ -148,17 +175,137 @@ def _hold_keys(hold: HoldStatus) -> list[tuple[str, dict[str, str]]]:
     return keys
 
 
-def render_hold(menus: MenuSet, hold: HoldStatus, music_url: str) -> VoiceResponse:
+def _said(menus: MenuSet, language: str | None, key: str, **values: str) -> tuple[Utterance, ...]:
+    return tuple(
+        Utterance(menus.message(lang, key, **values), lang) for lang in _languages(menus, language)
+    )
+
+
+def render_hold(
+    menus: MenuSet, hold: HoldStatus, music_url: str, urls: VoiceUrls, queue: str
+) -> VoiceResponse:
     """One turn of the hold loop: what is due (greeting, position and wait, comfort) in the
-    caller's language, then our music (Twilio fetches the waitUrl again when this ends)."""
+    caller's language, then our music (Twilio fetches the waitUrl again when this ends).
+
+    With a callback offer, all of it is inside a one-key <Gather>: pressing 1 at any moment
+    goes to `queue_offer`. At the queue's maximum wait the turn is a <Leave/> (after the
+    callback message if the action is a callback): the Enqueue action then carries it out.
+    """
     r = VoiceResponse()
-    for key, values in _hold_keys(hold):
-        said = tuple(
-            Utterance(menus.message(lang, key, **values), lang)
-            for lang in _languages(menus, hold.language)
+    if hold.leave:
+        if hold.leave_message:
+            _say(r, menus, _said(menus, hold.language, hold.leave_message))
+        r.leave()
+        return r
+    parent = r
+    if hold.offer_callback:
+        parent = r.gather(
+            input="dtmf",
+            num_digits=1,
+            action=urls.queue_offer(queue),
+            method="POST",
+            timeout=1,
+            action_on_empty_result=False,
         )
-        _say(r, menus, said)
-    r.play(music_url)
+    for key, values in _hold_keys(hold):
+        _say(parent, menus, _said(menus, hold.language, key, **values))
+    parent.play(music_url)
+    return r
+
+
+def render_callback_prompt(
+    menus: MenuSet,
+    language: str | None,
+    urls: VoiceUrls,
+    entry_id: int,
+    number: str,
+    attempt: int,
+    *,
+    invalid: bool = False,
+) -> VoiceResponse:
+    """Confirm the callback number (1) or key another one, ending with #."""
+    r = VoiceResponse()
+    if invalid:
+        _say(r, menus, _said(menus, language, "callback_invalid"))
+    gather = r.gather(
+        input="dtmf",
+        action=urls.callback_number(entry_id, attempt),
+        method="POST",
+        timeout=8,
+        finish_on_key="#",
+        action_on_empty_result=True,
+    )
+    _say(gather, menus, _said(menus, language, "callback_confirm", number=number))
+    return r
+
+
+def render_enqueue(
+    menus: MenuSet, language: str | None, urls: VoiceUrls, queue: str, message: str
+) -> VoiceResponse:
+    """Say a message, then wait in `queue` (an overflow, a caller returned to a queue)."""
+    r = VoiceResponse()
+    _say(r, menus, _said(menus, language, message))
+    r.enqueue(
+        queue,
+        wait_url=urls.queue_wait(queue),
+        wait_url_method="POST",
+        action=urls.queue_exit(queue),
+        method="POST",
+    )
+    return r
+
+
+def conference_name(entry_id: int) -> str:
+    """The conference of one queue entry: the caller and the agent who answered it."""
+    return f"cc-entry-{entry_id}"
+
+
+def render_agent_leg(
+    menus: MenuSet, language: str, urls: VoiceUrls, entry_id: int, whisper: str
+) -> VoiceResponse:
+    """The agent answered: the whisper (only they hear it), then into the caller's conference.
+
+    The agent's leg starts the conference and ends it on leaving; the caller is brought in
+    by the router (redirected out of the hold loop, or dialled for a callback).
+    """
+    r = VoiceResponse()
+    _say(r, menus, (Utterance(whisper, language),))
+    dial = r.dial(action=urls.agent_done(entry_id), method="POST")
+    dial.conference(
+        conference_name(entry_id),
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url="",
+        participant_label="agent",
+    )
+    return r
+
+
+def render_caller_leg(
+    menus: MenuSet,
+    language: str | None,
+    urls: VoiceUrls,
+    entry_id: int,
+    *,
+    callback: bool,
+    wait_url: str,
+) -> VoiceResponse:
+    """The caller joins the conference their agent is in (after a callback greeting); our
+    music plays if they arrive while the agent still hears the whisper."""
+    r = VoiceResponse()
+    if callback:
+        _say(r, menus, _said(menus, language, "callback_intro"))
+    dial = r.dial(action=urls.conference_done(entry_id), method="POST")
+    dial.conference(
+        conference_name(entry_id),
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url=wait_url,
+        wait_method="POST",
+        participant_label="customer",
+    )
     return r
 
 

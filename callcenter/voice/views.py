@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -14,6 +13,7 @@ from callcenter.app import runtime
 from callcenter.calls import StatusUpdate, apply_status
 from callcenter.db import UnitOfWork
 from callcenter.phones import mask
+from callcenter.speech import say_digits
 from callcenter.twilio_http import (
     CallStatusForm,
     GatherForm,
@@ -28,6 +28,8 @@ from callcenter.twilio_http import (
 from callcenter.voice.twiml import (
     VoiceUrls,
     render_apology,
+    render_callback_prompt,
+    render_enqueue,
     render_hold,
     render_last_resort,
     render_message,
@@ -35,7 +37,10 @@ from callcenter.voice.twiml import (
     render_voicemail,
 )
 from ivr_menus import services as ivr
+from queues import connect, jobs
 from queues import services as queue_services
+from queues.models import QueuedCall
+from queues.routing import WaitingCaller
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
@@ -57,11 +62,6 @@ def _info(form: VoiceForm) -> ivr.CallInfo:
     return ivr.CallInfo(form.call_sid, form.from_number, form.to_number, form.direction)
 
 
-def _after_commit(uow: UnitOfWork, fn: Callable[..., None]) -> Callable[[Any], None]:
-    """A callback that queues `fn(rt.waiting_list, value)` to run after the commit."""
-    return lambda value: uow.after_commit(fn, runtime().waiting_list, value)
-
-
 def _flow(uow: UnitOfWork) -> dict[str, Any]:
     """What every IVR service call needs from the runtime, for this unit of work."""
     rt = runtime()
@@ -69,17 +69,34 @@ def _flow(uow: UnitOfWork) -> dict[str, Any]:
         "hours": rt.hours,
         "country_code": rt.settings.default_country_code,
         "now": rt.clock(),
-        "on_enqueue": _after_commit(uow, queue_services.add_waiting),
+        "on_enqueue": lambda caller: _joined(uow, caller),
     }
 
 
-def _leaving(uow: UnitOfWork) -> dict[str, Any]:
+def _joined(uow: UnitOfWork, caller: WaitingCaller) -> None:
+    """After the commit: the caller is on the waiting list, and routed at once."""
+    rt = runtime()
+    uow.after_commit(queue_services.add_waiting, rt.waiting_list, caller)
+    uow.after_commit(rt.enqueue, jobs.route_caller, int(caller.entry_id))
+
+
+def _leaving(uow: UnitOfWork, left: list[QueuedCall]) -> dict[str, Any]:
     """What `ivr.leave_queue` needs from the runtime, for this unit of work."""
     rt = runtime()
+
+    def on_leave(entry: QueuedCall) -> None:
+        left.append(entry)
+        if entry.status not in connect.OPEN:
+            uow.after_commit(queue_services.remove_waiting, rt.waiting_list, str(entry.id))
+        follow = connect.caller_left(
+            uow.session, entry, now=rt.clock(), presence=rt.queues.presence
+        )
+        jobs.after_commit(uow, rt, follow)
+
     return {
         "country_code": rt.settings.default_country_code,
         "now": rt.clock(),
-        "on_leave": _after_commit(uow, queue_services.remove_waiting),
+        "on_leave": on_leave,
     }
 
 
@@ -129,17 +146,25 @@ def call_status() -> tuple[str, int]:
 @bp.post("/queue/wait")
 def queue_wait() -> Response:
     form, rt = QueueWaitForm.from_form(request.form), runtime()
+    queue = request.args.get("queue", "")[:40]
     with rt.unit_of_work() as uow:
         hold = queue_services.hold_status(
             uow.session,
             rt.waiting_list,
             rt.queues,
             form.call_sid,
-            request.args.get("queue", "")[:40],
+            queue,
             queue_time_s=form.queue_time,
             language=ivr.call_language(uow.session, form.call_sid),
+            now=rt.clock(),
         )
-    return twiml(render_hold(rt.menus, hold, _music_url()))
+        if hold.moved_to is not None:  # overflowed: the new entry replaces the old one
+            assert hold.entry_id is not None
+            uow.after_commit(queue_services.remove_waiting, rt.waiting_list, str(hold.entry_id))
+            moved = uow.session.get(QueuedCall, hold.moved_to)
+            assert moved is not None
+            _joined(uow, queue_services.waiting_caller(moved))
+    return twiml(render_hold(rt.menus, hold, _music_url(), _urls(), queue))
 
 
 def _music_url() -> str:
@@ -151,6 +176,7 @@ def _music_url() -> str:
 def queue_exit() -> Response:
     form, rt = QueueExitForm.from_form(request.form), runtime()
     queue = request.args.get("queue", "")[:40]
+    left: list[QueuedCall] = []
     with rt.unit_of_work() as uow:
         language = ivr.leave_queue(
             uow.session,
@@ -158,10 +184,17 @@ def queue_exit() -> Response:
             queue=queue,
             result=form.queue_result,
             waited_s=form.queue_time,
-            **_leaving(uow),
+            **_leaving(uow, left),
         )
+        entry = left[0] if left else None
+        moved = queue_services.overflowed_to(uow.session, entry) if entry else None
     if form.queue_result in ENDED_IN_QUEUE:
         return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
+    if entry is not None and entry.callback_to and entry.status in connect.OPEN:
+        number = say_digits(entry.callback_to, language or rt.menus.default_language)
+        return twiml(render_callback_prompt(rt.menus, language, _urls(), entry.id, number, 1))
+    if moved is not None:
+        return twiml(render_enqueue(rt.menus, language, _urls(), moved.queue, "queue_transfer"))
     return twiml(render_voicemail(rt.menus, language, _urls(), reason=f"queue:{queue}"))
 
 

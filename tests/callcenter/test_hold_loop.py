@@ -80,7 +80,9 @@ def hold(signed_post: Post_, sid: str, queue_time: int) -> tuple[list[str], str 
         "/twilio/voice/queue/wait?queue=general", call_params(sid, QueueTime=str(queue_time))
     )
     root = assert_valid_twiml(r.data)
-    play = root.find("Play")
+    gather = root.find("Gather")  # press 1 for a callback, at any moment of the turn
+    assert gather is None or gather.get("numDigits") == "1"
+    play = (root if gather is None else gather).find("Play")
     return [s.text or "" for s in root.iter("Say")], play.text if play is not None else None
 
 

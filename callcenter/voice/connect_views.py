@@ -1,0 +1,259 @@
+"""Webhooks of the connection between a waiting caller and an agent (same blueprint, signed).
+
+/queue/offer        the caller pressed a key in the hold loop (1: call me back)
+/queue/callback     the caller confirmed their callback number or keyed another
+/agent/answer       the agent's leg answered: whisper, then into the conference
+/agent/status       the agent's leg rang, answered, or ended (ring-no-answer, end of talk)
+/agent/done         the agent's conference ended
+/conference/caller  the caller (redirected, or dialled back) joins the conference
+/conference/done    the caller's conference ended
+/callback/status    the dialled-back customer's leg ended
+/recording/call     the recording of a connected call
+"""
+
+from __future__ import annotations
+
+from flask import Response, request
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from callcenter.app import runtime
+from callcenter.calls import get_call, log_event
+from callcenter.phones import to_e164
+from callcenter.speech import say_digits
+from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
+from callcenter.voice.twiml import (
+    render_agent_leg,
+    render_callback_prompt,
+    render_caller_leg,
+    render_message,
+)
+from callcenter.voice.views import _music_url, _urls, bp
+from ivr_menus import services as ivr
+from queues import connect, jobs
+from queues import services as queue_services
+from queues.models import Agent, QueuedCall, QueuedCallStatus
+
+CALLBACK_TRIES = 3
+
+
+def _entry_id() -> int:
+    try:
+        return int(request.args.get("entry", ""))
+    except ValueError:
+        return 0
+
+
+def _assignment() -> str:
+    return request.args.get("assignment", "")[:32]
+
+
+@bp.post("/queue/offer")
+def queue_offer() -> Response:
+    """A key pressed during the hold loop: 1 asks for a callback (when we know the number)."""
+    form, rt = GatherForm.from_form(request.form), runtime()
+    queue = request.args.get("queue", "")[:40]
+    r = twiml("<Response/>")
+    if form.digits != "1":
+        return r  # any other key: the hold loop goes on
+    with rt.unit_of_work() as uow:
+        call = get_call(uow.session, form.call_sid)
+        if call is None or call.caller_e164 is None:
+            return r
+        entry = queue_services.request_callback(uow.session, form.call_sid, queue, now=rt.clock())
+    if entry is None:
+        return r
+    return twiml("<Response><Leave/></Response>")
+
+
+@bp.post("/queue/callback")
+def callback_number() -> Response:
+    """Confirm the callback number (1, or nothing) or take the one keyed; then goodbye."""
+    form, rt = GatherForm.from_form(request.form), runtime()
+    entry_id = _entry_id()
+    attempt = request.args.get("attempt", 1, type=int)
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, entry_id)
+        language = ivr.call_language(uow.session, form.call_sid)
+        if entry is None or entry.call_sid != form.call_sid:
+            return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
+        digits = (form.digits or "").strip()
+        if digits and digits != "1":
+            number = to_e164(digits, rt.settings.default_country_code)
+            if number is None or len(number) < 8:
+                if attempt < CALLBACK_TRIES:
+                    return twiml(
+                        render_callback_prompt(
+                            rt.menus,
+                            language,
+                            _urls(),
+                            entry.id,
+                            _spoken(entry.callback_to, language),
+                            attempt + 1,
+                            invalid=True,
+                        )
+                    )
+            else:
+                queue_services.set_callback_number(uow.session, entry.id, number)
+        number = entry.callback_to or ""
+    return twiml(
+        render_message(
+            rt.menus, language, "callback_booked", hangup=True, number=_spoken(number, language)
+        )
+    )
+
+
+def _spoken(number: str | None, language: str | None) -> str:
+    return say_digits(number or "", language or "zh")
+
+
+@bp.post("/agent/answer")
+def agent_answer() -> Response:
+    form, rt = VoiceForm.from_form(request.form), runtime()
+    entry_id, assignment = _entry_id(), _assignment()
+    with rt.unit_of_work() as uow:
+        answered = connect.agent_answered(
+            uow.session,
+            entry_id,
+            assignment,
+            form.call_sid,
+            now=rt.clock(),
+            presence=rt.queues.presence,
+        )
+        jobs.after_commit(uow, rt, answered.followup)
+        if not answered.connect or answered.entry is None:
+            language = _agent_language(uow.session, answered.entry)
+            return twiml(render_message(rt.menus, language, "caller_gone", hangup=True))
+        entry = answered.entry
+        language = _agent_language(uow.session, entry)
+        whisper = _whisper(entry, language)
+        uow.after_commit(rt.enqueue, jobs.bridge_caller, entry.id)
+    return twiml(render_agent_leg(rt.menus, language, _urls(), entry.id, whisper))
+
+
+def _agent_language(session: Session, entry: QueuedCall | None) -> str:
+    """The agent hears the whisper in Mandarin if they speak it, else in their first language."""
+    agent = session.get(Agent, entry.agent_id) if entry and entry.agent_id else None
+    spoken = [lang.value for lang in agent.languages] if agent else []
+    menus = runtime().menus
+    for lang in ("zh", *spoken):
+        if lang in menus.languages and (not spoken or lang in spoken):
+            return lang
+    return menus.default_language
+
+
+def _whisper(entry: QueuedCall, language: str) -> str:
+    menus = runtime().menus
+    messages = menus.messages[language]
+    label = messages.get(f"label_{entry.queue}", entry.queue)
+    tier = messages.get(f"tier_{entry.tier}", entry.tier)
+    key = "whisper_callback" if entry.callback_to else "whisper"
+    return menus.message(language, key, queue=label, tier=tier)
+
+
+@bp.post("/agent/status")
+def agent_status() -> tuple[str, int]:
+    form, rt = CallStatusForm.from_form(request.form), runtime()
+    entry_id, assignment = _entry_id(), _assignment()
+    status = form.call_status.value
+    with rt.unit_of_work() as uow:
+        connect.record_agent_leg(uow.session, entry_id, assignment, form.call_sid)
+        if status in connect.NOT_ANSWERED:
+            follow = connect.ring_failed(
+                uow.session,
+                entry_id,
+                assignment,
+                status,
+                now=rt.clock(),
+                presence=rt.queues.presence,
+            )
+        elif status == "completed":
+            follow = connect.talk_ended(
+                uow.session, entry_id, assignment, now=rt.clock(), presence=rt.queues.presence
+            )
+        else:
+            follow = connect.Followup()
+        jobs.after_commit(uow, rt, follow)
+    return "", 204
+
+
+@bp.post("/agent/done")
+def agent_done() -> Response:
+    return twiml("<Response><Hangup/></Response>")
+
+
+@bp.post("/conference/caller")
+def conference_caller() -> Response:
+    form, rt = VoiceForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, _entry_id())
+        language = ivr.call_language(uow.session, entry.call_sid if entry else form.call_sid)
+        if entry is None or entry.status is not QueuedCallStatus.CONNECTED or entry.talk_ended_at:
+            return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
+        callback = form.call_sid != entry.call_sid
+    return twiml(
+        render_caller_leg(
+            rt.menus,
+            language,
+            _urls(),
+            entry.id,
+            callback=callback,
+            wait_url=_urls().conference_wait,
+        )
+    )
+
+
+@bp.post("/conference/wait")
+def conference_wait() -> Response:
+    """Our music for a caller who reaches the conference while the agent hears the whisper."""
+    r = VoiceResponse()
+    r.play(_music_url(), loop=0)
+    return twiml(r)
+
+
+@bp.post("/conference/done")
+def conference_done() -> Response:
+    form, rt = VoiceForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, _entry_id())
+        language = ivr.call_language(uow.session, entry.call_sid if entry else form.call_sid)
+    return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
+
+
+@bp.post("/callback/status")
+def callback_status() -> tuple[str, int]:
+    """The dialled-back customer did not answer: the callback ends; the agent is freed."""
+    form, rt = CallStatusForm.from_form(request.form), runtime()
+    if form.call_status.value not in connect.NOT_ANSWERED:
+        return "", 204
+    with rt.unit_of_work() as uow:
+        leg = connect.callback_unanswered(
+            uow.session, _entry_id(), form.call_status.value, now=rt.clock()
+        )
+    if leg:
+        rt.enqueue(jobs.hang_up, leg, retries=jobs.RING_RETRIES)
+    return "", 204
+
+
+@bp.post("/recording/call")
+def call_recording() -> tuple[str, int]:
+    """The recording of a connected call: kept on the call's event log (processed later)."""
+    form, rt = RecordingForm.from_form(request.form), runtime()
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, _entry_id())
+        call = get_call(uow.session, entry.call_sid) if entry else None
+        if call is not None:
+            log_event(
+                uow.session,
+                call,
+                "recording",
+                now=rt.clock(),
+                dedupe_key=f"recording:{form.recording_sid}:{form.recording_status}",
+                recording_sid=form.recording_sid,
+                url=form.recording_url,
+                status=form.recording_status,
+                duration_s=form.recording_duration,
+                agent_leg=form.call_sid,
+                entry_id=entry.id if entry else None,
+            )
+    return "", 204

@@ -1,0 +1,554 @@
+"""Connecting a waiting caller to an agent, as database decisions (flush, never commit).
+
+The life of one connection, with the status of the queue entry and the agent's state:
+
+    router claims caller + agent in Redis  →  `reserve`          entry assigned, agent reserved
+    the agent's leg is placed              →  `record_agent_leg` (the CallSid is kept)
+    the agent answers                      →  `agent_answered`   entry connected, agent on_call
+      (the caller is then redirected, or for a callback dialled, into the conference)
+    the agent's leg ends                   →  `talk_ended`       agent wrap_up
+    the agent saves notes and disposition  →  `wrap_up`          agent available
+
+and the ways it can go wrong:
+
+    the agent's leg is not answered        →  `ring_failed`      caller back in their place,
+                                                                  agent on break "missed"
+    the caller hangs up meanwhile          →  `caller_left`      entry abandoned, agent available
+    a status callback is lost              →  `stale_reservations` (the periodic tick)
+
+Every function reads the rows it changes and changes them only from the state it expects
+(compare-and-set on the entry's status and assignment, `presence.change_state` with
+`expected` for the agent), so Twilio's repeated and reordered callbacks, a retried job, or two
+processes racing on the same entry change things once. What must happen outside the database
+(Redis, Twilio) is returned as a `Followup` for the boundary to do after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.calls import get_call, log_event
+from queues.config import PresenceSettings
+from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
+from queues.presence import PresenceError, change_state
+from queues.routing import AVAILABLE, AgentCandidate, Assignment
+
+log = logging.getLogger(__name__)
+
+S = QueuedCallStatus
+#: Entries the router may give to an agent (they are on the Redis waiting list).
+ROUTABLE = (S.WAITING, S.CALLBACK)
+#: Entries that have not ended.
+OPEN = (S.WAITING, S.CALLBACK, S.ASSIGNED, S.CONNECTED)
+#: Twilio's final statuses of a leg that was never answered.
+NOT_ANSWERED = frozenset({"no-answer", "busy", "failed", "canceled"})
+MISSED = "missed"
+
+
+@dataclass
+class Followup:
+    """What the boundary does after the commit, in this order."""
+
+    requeue: list[int] = field(default_factory=list)  # entry ids back on the waiting list
+    publish: list[int] = field(default_factory=list)  # agents whose availability changed
+    hang_up: list[str] = field(default_factory=list)  # call legs to end
+    route_entries: list[int] = field(default_factory=list)  # route these callers now
+    route_agents: list[int] = field(default_factory=list)  # route these agents now
+
+    def merge(self, other: Followup) -> Followup:
+        for name in ("requeue", "publish", "hang_up", "route_entries", "route_agents"):
+            getattr(self, name).extend(
+                x for x in getattr(other, name) if x not in getattr(self, name)
+            )
+        return self
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.requeue, self.publish, self.hang_up, self.route_entries, self.route_agents)
+        )
+
+
+def candidate(agent: Agent) -> AgentCandidate:
+    """The router's view of an available agent (idle since their last call, or since available)."""
+    return AgentCandidate(
+        agent_id=str(agent.id),
+        skills=agent.skill_levels(),
+        languages=frozenset(lang.value for lang in agent.languages),
+        state=AVAILABLE,
+        idle_since=max(agent.state_since, agent.last_call_ended_at or agent.state_since),
+    )
+
+
+def _entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **values: Any) -> bool:
+    """Update the entry only if it is still in one of `expected` with the same assignment."""
+    query = update(QueuedCall).where(
+        QueuedCall.id == entry.id,
+        QueuedCall.status.in_(expected),
+        QueuedCall.assignment_id.is_(None)
+        if entry.assignment_id is None
+        else QueuedCall.assignment_id == entry.assignment_id,
+    )
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        query.values(**values), execution_options={"synchronize_session": False}
+    )
+    session.flush()
+    if result.rowcount != 1:
+        return False
+    session.refresh(entry)
+    return True
+
+
+def _event(
+    session: Session, entry: QueuedCall, kind: str, now: datetime, key: str, **data: Any
+) -> None:
+    call = get_call(session, entry.call_sid)
+    if call is not None:
+        log_event(session, call, kind, now=now, dedupe_key=key, entry_id=entry.id, **data)
+
+
+def _try_change(session: Session, agent_id: int, to: AgentState, **kwargs: Any) -> bool:
+    """A system state change that may find the agent elsewhere already: True if made (or no-op)."""
+    try:
+        with session.begin_nested():
+            change_state(session, agent_id, to, actor=Actor.SYSTEM, **kwargs)
+    except PresenceError as exc:
+        log.info("agent %s not moved to %s: %s", agent_id, to, exc.code)
+        return False
+    return True
+
+
+# --- the router's claim becomes a reservation ---------------------------------------------
+
+
+def reserve(
+    session: Session, assignment: Assignment, *, now: datetime, presence: PresenceSettings
+) -> tuple[QueuedCall | None, Followup]:
+    """Record a claim the router won in Redis: entry assigned, agent reserved. Flushes.
+
+    The claim took both out of Redis. If the database disagrees (the caller hung up, the
+    agent went on break a moment ago), nothing is reserved and the followup puts back on the
+    Redis lists whichever of the two is still free in the database, and routes it again.
+    Returns the assigned entry, or None.
+    """
+    entry_id, agent_id = int(assignment.caller.entry_id), int(assignment.agent.agent_id)
+    entry = session.get(QueuedCall, entry_id)
+    agent = session.get(Agent, agent_id)
+    undo = Followup()
+    if entry is None or agent is None:
+        return None, undo
+    if entry.assignment_id == assignment.assignment_id:  # this claim was recorded already
+        return (entry if entry.status is S.ASSIGNED else None), undo
+    entry_free = entry.status in ROUTABLE
+    agent_free = agent.active and agent.state is AgentState.AVAILABLE
+    if entry_free and agent_free:
+        try:
+            with session.begin_nested():
+                change_state(
+                    session,
+                    agent_id,
+                    AgentState.RESERVED,
+                    reason=None,
+                    actor=Actor.SYSTEM,
+                    now=now,
+                    call_sid=entry.call_sid,
+                    expected=AgentState.AVAILABLE,
+                    break_reasons=presence.break_reasons,
+                )
+                if not _entry_cas(
+                    session,
+                    entry,
+                    ROUTABLE,
+                    status=S.ASSIGNED,
+                    assignment_id=assignment.assignment_id,
+                    agent_id=agent_id,
+                    agent_call_sid=None,
+                    assigned_at=now,
+                    rings=entry.rings + 1,
+                ):
+                    raise _Lost()
+        except (PresenceError, _Lost):
+            session.expire_all()
+            entry, agent = session.get(QueuedCall, entry_id), session.get(Agent, agent_id)
+            assert entry is not None and agent is not None
+            entry_free = entry.status in ROUTABLE
+            agent_free = agent.active and agent.state is AgentState.AVAILABLE
+        else:
+            _event(
+                session,
+                entry,
+                "assigned",
+                now,
+                f"assigned:{assignment.assignment_id}",
+                agent_id=agent_id,
+                queue=entry.queue,
+            )
+            return entry, undo
+    if entry_free:
+        undo.requeue.append(entry_id)
+        undo.route_entries.append(entry_id)
+    if agent_free:
+        undo.publish.append(agent_id)
+        undo.route_agents.append(agent_id)
+    return None, undo
+
+
+class _Lost(Exception):
+    pass
+
+
+def record_agent_leg(session: Session, entry_id: int, assignment_id: str, call_sid: str) -> bool:
+    """Keep the CallSid of the agent's leg on the entry; False if the assignment has ended."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(QueuedCall)
+        .where(
+            QueuedCall.id == entry_id,
+            QueuedCall.assignment_id == assignment_id,
+            QueuedCall.agent_call_sid.is_(None),
+        )
+        .values(agent_call_sid=call_sid),
+        execution_options={"synchronize_session": False},
+    )
+    session.flush()
+    if result.rowcount == 1:
+        return True
+    entry = session.get(QueuedCall, entry_id, populate_existing=True)
+    return (
+        entry is not None
+        and entry.assignment_id == assignment_id
+        and entry.status
+        in (
+            S.ASSIGNED,
+            S.CONNECTED,
+        )
+    )
+
+
+# --- the agent's leg ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The agent answered: connect (entry and agent) or tell the agent the caller has gone."""
+
+    entry: QueuedCall | None
+    connect: bool
+    followup: Followup
+
+
+def agent_answered(
+    session: Session,
+    entry_id: int,
+    assignment_id: str,
+    agent_call_sid: str,
+    *,
+    now: datetime,
+    presence: PresenceSettings,
+) -> Answered:
+    """The agent's leg answered (its TwiML is being fetched). Flushes.
+
+    Connects when the entry is still assigned by this assignment: the wait ends now (the
+    answer is what service level and ASA count), the agent goes on call. A repeat of the
+    same webhook finds the entry connected by the same assignment and connects again (the
+    same TwiML; the bridge job is idempotent). Otherwise the caller has gone (hung up, or
+    given to another agent after this leg was given up): `connect` is False, and an agent
+    still reserved for the caller goes back to available.
+    """
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.assignment_id != assignment_id:
+        return Answered(entry, False, Followup())
+    if entry.status is S.CONNECTED:
+        return Answered(entry, True, Followup())
+    if entry.status is not S.ASSIGNED or entry.agent_id is None:
+        return Answered(entry, False, _release(session, entry, now, presence))
+    waited = max(0, round((now - entry.enqueued_at).total_seconds()))
+    if not _entry_cas(
+        session,
+        entry,
+        (S.ASSIGNED,),
+        status=S.CONNECTED,
+        answered_at=now,
+        left_at=now,
+        wait_s=waited,
+        reason="answered",
+        agent_call_sid=entry.agent_call_sid or agent_call_sid,
+    ):
+        return Answered(entry, False, Followup())
+    _try_change(
+        session,
+        entry.agent_id,
+        AgentState.ON_CALL,
+        reason=None,
+        now=now,
+        call_sid=entry.call_sid,
+        break_reasons=presence.break_reasons,
+    )
+    _event(
+        session,
+        entry,
+        "agent_answered",
+        now,
+        f"answered:{assignment_id}",
+        agent_id=entry.agent_id,
+        waited_s=waited,
+    )
+    return Answered(entry, True, Followup())
+
+
+def ring_failed(
+    session: Session,
+    entry_id: int,
+    assignment_id: str,
+    status: str,
+    *,
+    now: datetime,
+    presence: PresenceSettings,
+) -> Followup:
+    """The agent's leg ended unanswered (no-answer, busy, failed, canceled). Flushes.
+
+    While the entry is still assigned by this assignment: the caller goes back on the
+    waiting list in the same place (same entry, same score: at the head unless a caller of
+    higher priority arrived meanwhile) and is routed again; the agent goes on break
+    "missed", which the team lead sees on the wallboard, and which the agent ends at the
+    desk. Anything else (the caller had hung up, a repeat of the callback) changes nothing.
+    """
+    entry = session.get(QueuedCall, entry_id)
+    follow = Followup()
+    if entry is None or entry.assignment_id != assignment_id or entry.status is not S.ASSIGNED:
+        return follow
+    agent_id = entry.agent_id
+    back = S.CALLBACK if entry.callback_to else S.WAITING
+    if not _entry_cas(
+        session,
+        entry,
+        (S.ASSIGNED,),
+        status=back,
+        assignment_id=None,
+        agent_id=None,
+        agent_call_sid=None,
+        assigned_at=None,
+    ):
+        return follow
+    _event(
+        session,
+        entry,
+        "ring_failed",
+        now,
+        f"ring_failed:{assignment_id}",
+        agent_id=agent_id,
+        status=status,
+    )
+    follow.requeue.append(entry.id)
+    follow.route_entries.append(entry.id)
+    if agent_id is not None:
+        _try_change(
+            session,
+            agent_id,
+            AgentState.BREAK,
+            reason=MISSED,
+            now=now,
+            call_sid=None,
+            expected=AgentState.RESERVED,
+            break_reasons=presence.break_reasons,
+        )
+    return follow
+
+
+def talk_ended(
+    session: Session,
+    entry_id: int,
+    assignment_id: str,
+    *,
+    now: datetime,
+    presence: PresenceSettings,
+) -> Followup:
+    """The answered agent leg ended: the talk is over, the agent goes to wrap-up. Flushes."""
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.assignment_id != assignment_id or entry.answered_at is None:
+        return Followup()
+    if entry.talk_ended_at is None:
+        entry.talk_ended_at = now
+        session.flush()
+    if entry.agent_id is not None:
+        agent = session.get(Agent, entry.agent_id)
+        if (
+            agent is not None
+            and agent.state is AgentState.ON_CALL
+            and agent.call_sid == entry.call_sid
+        ):
+            _try_change(
+                session,
+                agent.id,
+                AgentState.WRAP_UP,
+                reason=None,
+                now=now,
+                call_sid=entry.call_sid,
+                expected=AgentState.ON_CALL,
+                break_reasons=presence.break_reasons,
+            )
+    return Followup()
+
+
+def caller_gone_before_bridge(session: Session, entry_id: int, *, now: datetime) -> None:
+    """The agent answered but the caller's call had ended before it joined: abandoned.
+
+    `answered_at` stays (the agent did answer); the agent's leg is hung up by the boundary,
+    and its end moves the agent to wrap-up as after any call.
+    """
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.status is not S.CONNECTED or entry.talk_ended_at is not None:
+        return
+    if _entry_cas(session, entry, (S.CONNECTED,), status=S.ABANDONED, reason="left_before_bridge"):
+        _event(session, entry, "abandoned", now, f"abandoned:{entry.id}", after_answer=True)
+
+
+def callback_unanswered(
+    session: Session, entry_id: int, status: str, *, now: datetime
+) -> str | None:
+    """The customer did not answer their callback: the entry ends abandoned. Flushes.
+
+    Returns the agent's leg to hang up (its end moves the agent to wrap-up), or None. Retrying
+    callbacks belongs to the outbound engine; here one attempt is made.
+    """
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.status is not S.CONNECTED or not entry.callback_to:
+        return None
+    if not _entry_cas(
+        session, entry, (S.CONNECTED,), status=S.ABANDONED, reason=f"callback_{status}"[:40]
+    ):
+        return None
+    _event(session, entry, "callback_unanswered", now, f"callback:{entry.id}", status=status)
+    return entry.agent_call_sid
+
+
+def caller_left(
+    session: Session, entry: QueuedCall, *, now: datetime, presence: PresenceSettings
+) -> Followup:
+    """After the caller left an assigned entry (hung up, or went to voicemail, while the agent
+    rang): release it.
+
+    The agent still reserved for this caller goes back to available (it was not their fault)
+    and their ringing leg is hung up. For any other entry, nothing to do.
+    """
+    if entry.status in OPEN or entry.agent_id is None or entry.answered_at is not None:
+        return Followup()
+    return _release(session, entry, now, presence)
+
+
+def _release(
+    session: Session, entry: QueuedCall, now: datetime, presence: PresenceSettings
+) -> Followup:
+    follow = Followup()
+    if entry.agent_id is None:
+        return follow
+    agent = session.get(Agent, entry.agent_id)
+    if agent is None or agent.state is not AgentState.RESERVED or agent.call_sid != entry.call_sid:
+        return follow
+    if _try_change(
+        session,
+        agent.id,
+        AgentState.AVAILABLE,
+        reason="caller_left",
+        now=now,
+        expected=AgentState.RESERVED,
+        break_reasons=presence.break_reasons,
+    ):
+        follow.publish.append(agent.id)
+        follow.route_agents.append(agent.id)
+    if entry.agent_call_sid:
+        follow.hang_up.append(entry.agent_call_sid)
+    return follow
+
+
+def stale_reservations(
+    session: Session, *, now: datetime, presence: PresenceSettings, grace_s: int = 30
+) -> Followup:
+    """Assignments still ringing well past the ring timeout (a lost status callback): give up.
+
+    Treated like a ring-no-answer (`ring_failed`); the leg, if any, is hung up.
+    """
+    cutoff = now - timedelta(seconds=presence.ring_timeout_s + grace_s)
+    stale = session.scalars(
+        select(QueuedCall).where(QueuedCall.status == S.ASSIGNED, QueuedCall.assigned_at <= cutoff)
+    ).all()
+    follow = Followup()
+    for entry in stale:
+        leg, aid = entry.agent_call_sid, entry.assignment_id
+        assert aid is not None
+        follow.merge(ring_failed(session, entry.id, aid, "timeout", now=now, presence=presence))
+        if leg:
+            follow.hang_up.append(leg)
+    return follow
+
+
+# --- wrap-up --------------------------------------------------------------------------------
+
+
+class WrapUpError(PresenceError):
+    code = "wrap-up-error"
+
+
+def wrap_up(
+    session: Session,
+    agent_id: int,
+    *,
+    disposition: str,
+    notes: str,
+    now: datetime,
+    presence: PresenceSettings,
+    then: AgentState = AgentState.AVAILABLE,
+    break_reason: str | None = None,
+) -> tuple[QueuedCall | None, Followup]:
+    """The agent saves the wrap-up of their last call and leaves wrap-up (to `then`). Flushes.
+
+    The disposition must be one of the queue file's; notes up to 2,000 characters. Writes
+    them on the agent's latest connected entry (the call they wrap up), once: a second save
+    of the same call overwrites nothing. Raises a PresenceError subclass when refused.
+    """
+    if disposition not in presence.dispositions:
+        raise WrapUpError(
+            f"disposition must be one of: {', '.join(presence.dispositions)}",
+            disposition=disposition,
+        )
+    if len(notes) > 2000:
+        raise WrapUpError("notes are at most 2,000 characters", length=len(notes))
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise WrapUpError("no such agent", agent_id=agent_id)
+    entry = latest_call_of(session, agent_id)
+    if entry is not None and entry.wrapped_up_at is None:
+        entry.disposition = disposition
+        entry.notes = notes.strip() or None
+        entry.wrapped_up_at = now
+        session.flush()
+    follow = Followup()
+    if agent.state is AgentState.WRAP_UP:
+        change_state(
+            session,
+            agent_id,
+            then,
+            reason=break_reason,
+            actor=Actor.AGENT,
+            now=now,
+            expected=AgentState.WRAP_UP,
+            break_reasons=presence.break_reasons,
+        )
+        if then is AgentState.AVAILABLE:
+            follow.publish.append(agent_id)
+            follow.route_agents.append(agent_id)
+    return entry, follow
+
+
+def latest_call_of(session: Session, agent_id: int) -> QueuedCall | None:
+    """The agent's most recent connected (or ringing) queue entry. Read-only."""
+    return session.scalar(
+        select(QueuedCall)
+        .where(QueuedCall.agent_id == agent_id)
+        .order_by(QueuedCall.assigned_at.desc(), QueuedCall.id.desc())
+        .limit(1)
+    )
