@@ -48,7 +48,7 @@ def _register() -> None:
         settings_command,
     )
     from callcenter.phone.cli import call_command, phone_network_command
-    from callcenter.stack import run_command, worker_command
+    from callcenter.stack import cron_command, run_command, worker_command
 
     for command in (
         db_group,
@@ -61,6 +61,7 @@ def _register() -> None:
         phone_network_command,
         run_command,
         worker_command,
+        cron_command,
         shell_command,
         routes_command,
     ):

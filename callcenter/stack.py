@@ -74,6 +74,35 @@ def worker_command(queue_names: tuple[str, ...], burst: bool, with_scheduler: bo
     )
 
 
+TICK_INTERVAL_S = 2
+
+
+@click.command("cron")
+@click.option(
+    "--interval",
+    default=TICK_INTERVAL_S,
+    show_default=True,
+    type=click.IntRange(1, 60),
+    help="Seconds between two ticks.",
+)
+@with_appcontext
+def cron_command(interval: int) -> None:
+    """Enqueue the router's tick on a timer (RQ's cron scheduler; one per deployment).
+
+    The tick ends wrap-ups that are due, gives up on rings whose status callback never came,
+    and routes every available agent who could take a waiting caller: the safety net behind
+    routing on every arrival and every agent becoming available.
+    """
+    from rq.cron import CronScheduler
+
+    from queues.jobs import tick
+
+    rt = runtime()
+    cron = CronScheduler(connection=rt.redis, logging_level=rt.settings.log_level.upper())
+    cron.register(tick, queue_name="high", interval=interval, result_ttl=0, ttl=interval * 5)
+    cron.start()
+
+
 def worker_queues(selected: Sequence[str]) -> list[str]:
     """The queues a worker serves in priority order: the selected ones, or all of them."""
     return [name for name in QUEUE_NAMES if not selected or name in selected]
@@ -185,7 +214,8 @@ def web_concurrency(settings: Settings, workers: int | None) -> tuple[int, int]:
 def child_specs(
     settings: Settings, *, host: str, port: int, web_workers: int | None, job_workers: int
 ) -> list[ChildSpec]:
-    """The processes of the stack: gunicorn, RQ workers, and the phone network if it is used."""
+    """The processes of the stack: gunicorn, RQ workers, the router's timer, and the phone
+    network if it is used."""
     callcenter = str(BIN / "callcenter")
     workers, threads = web_concurrency(settings, web_workers)
     specs = [
@@ -208,6 +238,7 @@ def child_specs(
     ]
     names = ["worker"] if job_workers == 1 else [f"worker-{i}" for i in range(1, job_workers + 1)]
     specs += [ChildSpec(name, (callcenter, "worker")) for name in names]
+    specs.append(ChildSpec("cron", (callcenter, "cron")))
     if settings.uses_local_network:
         phone_host, phone_port = url_address(settings.phone_network_url)
         specs.append(

@@ -50,12 +50,12 @@ def test_worker_serves_selected_queues_in_priority_order() -> None:
     assert worker_queues(("low", "high")) == ["high", "low"]
 
 
-def test_stack_runs_gunicorn_from_the_project_root_then_worker_then_phone_network() -> None:
+def test_stack_runs_gunicorn_from_the_project_root_then_worker_cron_and_phone_network() -> None:
     settings = Settings(phone_network_url="http://127.0.0.1:5999")
 
     specs = child_specs(settings, host="127.0.0.1", port=6000, web_workers=3, job_workers=1)
 
-    assert [spec.name for spec in specs] == ["web", "worker", "phone"]
+    assert [spec.name for spec in specs] == ["web", "worker", "cron", "phone"]
     web = specs[0].argv
     assert Path(web[0]).name == "gunicorn"
     assert web[web.index("--chdir") + 1] == str(ROOT)
@@ -63,7 +63,8 @@ def test_stack_runs_gunicorn_from_the_project_root_then_worker_then_phone_networ
     assert web[web.index("--workers") + 1] == "3"
     assert web[-1] == "wsgi:app"
     assert specs[1].argv[1:] == ("worker",)
-    assert specs[2].argv[1:] == ("phone-network", "--host", "127.0.0.1", "--port", "5999")
+    assert specs[2].argv[1:] == ("cron",)
+    assert specs[3].argv[1:] == ("phone-network", "--host", "127.0.0.1", "--port", "5999")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,7 @@ def test_stack_names_job_workers_and_skips_the_phone_network_on_real_twilio() ->
 
     specs = child_specs(settings, host="127.0.0.1", port=5000, web_workers=2, job_workers=2)
 
-    assert [spec.name for spec in specs] == ["web", "worker-1", "worker-2"]
+    assert [spec.name for spec in specs] == ["web", "worker-1", "worker-2", "cron"]
 
 
 def test_children_share_one_redis_and_get_absolute_configured_paths() -> None:
