@@ -5,6 +5,7 @@ REST face (the telephony gateway talks to it through the official SDK), agents w
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,6 +84,14 @@ class Centre:
     ) -> None:
         with self.app.app_context(), self.runtime.unit_of_work() as uow:
             jobs.set_agent_state(self.runtime, uow, agent_id, to, reason=reason, actor=actor)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+        """Poll `condition` (real seconds; virtual time runs on meanwhile) until it holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached within {timeout} s")
+            time.sleep(0.02)
 
     def tick(self) -> None:
         with self.app.app_context():
