@@ -44,7 +44,16 @@ from queues.routing import WaitingCaller
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
-CALLBACKS = frozenset({"voice.call_status", "voice.recording_status"})
+#: Status callbacks: Twilio ignores what they answer, so a failure is a 400/503, not TwiML.
+CALLBACKS = frozenset(
+    {
+        "voice.call_status",
+        "voice.recording_status",
+        "voice.agent_status",
+        "voice.callback_status",
+        "voice.call_recording",
+    }
+)
 ENDED_IN_QUEUE = frozenset({"bridged", "hangup"})
 
 
