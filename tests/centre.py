@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import Flask
@@ -20,7 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from callcenter.app import create_app
 from callcenter.models import Language
 from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.clock import VirtualClock
+from callcenter.phone.clock import RealClock, VirtualClock
 from callcenter.phone.network import PhoneNetwork
 from callcenter.phone.parties import Answering, ScriptedCaller
 from callcenter.phone.rest_api import Credentials
@@ -97,6 +97,33 @@ class Centre:
         with self.app.app_context():
             jobs.tick()
 
+    @contextmanager
+    def timer(self, every_s: float = 2.0) -> Iterator[None]:
+        """The router's tick every `every_s` seconds of clock time, as `callcenter cron` does.
+
+        The timer is one of the clock's actors, so virtual time keeps moving while nothing
+        else happens (wrap-ups end, stale rings are given up).
+        """
+        stop = threading.Event()
+        actor = self.clock.actor()
+
+        def run() -> None:
+            try:
+                while not stop.is_set():
+                    self.tick()
+                    actor.sleep(every_s, stop.is_set)
+            finally:
+                actor.close()
+
+        thread = threading.Thread(target=run, name="centre-timer", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            self.clock.notify()
+            thread.join(10)
+
     def entries(self, leg: NetworkCall | None = None) -> list[QueuedCall]:
         with self.factory() as s:
             query = select(QueuedCall).order_by(QueuedCall.id)
@@ -124,11 +151,14 @@ def running_centre(
     make_runtime: Callable[..., Runtime],
     *,
     start: datetime = NOW,
+    clock: VirtualClock | RealClock | None = None,
     **settings: object,
 ) -> Iterator[Centre]:
+    """`clock`: the network's and the app's (default virtual, from `start`); a RealClock for a
+    browser driving the desk in real time."""
     with factory.begin() as s:
         seed_demo(s, now=start)
-    clock = VirtualClock(start)
+    clock = clock or VirtualClock(start)
     app_server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda env, sr: [], threaded=True)
     base = f"http://127.0.0.1:{app_server.server_port}"
     runtime = make_runtime(factory, now=clock.now, public_base_url=base, **settings)
@@ -137,6 +167,7 @@ def running_centre(
     )
     net_server = NetworkServer(network, Credentials(runtime.settings.account_sid, AUTH_TOKEN))
     net_server.start()
+    runtime.settings = replace(runtime.settings, phone_network_url=net_server.url)  # the desk's
     sid = runtime.settings.account_sid
     runtime.telephony_factory = lambda: TwilioGateway(
         Client(sid, AUTH_TOKEN, sid, http_client=http_client_for(net_server.url))
@@ -154,7 +185,7 @@ def running_centre(
         all_status_events=True,
     )
     try:
-        yield Centre(network, clock, factory, runtime, app)
+        yield Centre(network, clock, factory, runtime, app)  # type: ignore[arg-type]
     finally:
         network.close()
         net_server.stop()

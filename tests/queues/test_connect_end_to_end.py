@@ -46,7 +46,8 @@ def test_ring_no_answer_puts_the_caller_back_and_the_agent_on_break_missed(centr
     assert centre.agent_row(sleepy).state_reason == "missed"
     (entry,) = centre.entries(leg)
     assert entry.status is QueuedCallStatus.WAITING and entry.rings == 1
-    assert centre.runtime.waiting_list.position(str(entry.id)) == 1
+    # Back on the waiting list (after the commit of the no-answer callback), at the head.
+    centre.wait_for(lambda: centre.runtime.waiting_list.position(str(entry.id)) == 1)
     centre.set_state(awake, AgentState.AVAILABLE)
     leg.wait(timeout=60)
     (entry,) = centre.entries(leg)
