@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
@@ -268,9 +268,10 @@ def hold_status(
     (`_at_max_wait`). Every other turn offers a callback.
 
     Recomputed at every turn: position from the Redis waiting list, staffing from the agents'
-    presence, handle time from recent calls (none are measured yet: the queue's
-    `default_handle_s`), then `estimates.estimate_wait`. A call with no waiting entry here
-    (e.g. the fallback queue after an error) hears the plain hold message every turn.
+    presence, handle time from the queue's recent calls (`recent_handle_times`; the queue's
+    `default_handle_s` until five are measured), then `estimates.estimate_wait`. A call with
+    no waiting entry here (e.g. the fallback queue after an error) hears the plain hold
+    message every turn.
     Running it twice for the same turn only repeats an announcement.
     """
     entry = _latest_entry(session, call_sid, queue, waiting_only=True)
@@ -297,7 +298,9 @@ def hold_status(
     if position is None:  # not on the list (Redis lost it): say nothing we cannot know
         return HoldStatus(entry.language, turn, offer_callback=True)
     serving, busy = staffing(session, entry.skill, entry.language)
-    aht = recent_handle_time((), default_s=config.default_handle_s)
+    aht = recent_handle_time(
+        recent_handle_times(session, entry.queue, now=now), default_s=config.default_handle_s
+    )
     return HoldStatus(
         entry.language,
         turn,
@@ -416,6 +419,33 @@ def set_callback_number(session: Session, entry_id: int, number: str) -> QueuedC
     entry.callback_to = number
     session.flush()
     return entry
+
+
+RECENT_CALLS = 50
+RECENT_WINDOW = timedelta(hours=2)
+
+
+def recent_handle_times(session: Session, queue: str, *, now: datetime) -> list[float]:
+    """Handle times (talk + wrap-up, seconds) of the queue's last calls in the past two hours.
+
+    Talk runs from the agent's answer to the end of their leg; wrap-up until the agent saved
+    it (or, if they never did, the queue's wrap-up is not counted). Read-only.
+    """
+    rows = session.execute(
+        select(QueuedCall.answered_at, QueuedCall.talk_ended_at, QueuedCall.wrapped_up_at)
+        .where(
+            QueuedCall.queue == queue,
+            QueuedCall.talk_ended_at.is_not(None),
+            QueuedCall.talk_ended_at >= now - RECENT_WINDOW,
+        )
+        .order_by(QueuedCall.talk_ended_at.desc())
+        .limit(RECENT_CALLS)
+    ).all()
+    return [
+        ((wrapped or ended) - answered).total_seconds()
+        for answered, ended, wrapped in rows
+        if answered is not None and ended is not None
+    ]
 
 
 # --- rebuild ---------------------------------------------------------------------------

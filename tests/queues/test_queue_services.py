@@ -264,3 +264,24 @@ def test_queued_call_timestamps_are_aware(session: Session, make_call: Callable[
     stored = session.get(QueuedCall, entry.id)
     assert stored is not None and isinstance(stored.enqueued_at, datetime)
     assert stored.enqueued_at.utcoffset() == timedelta(0)
+
+
+def test_recent_handle_times_are_talk_plus_saved_wrap_up_of_the_queue_s_recent_calls(
+    session: Session, make_call: Callable[[], Call]
+) -> None:
+    from queues.services import recent_handle_times
+
+    def handled(queue: str, talk_s: int, wrap_s: int | None, ended_ago_min: int) -> None:
+        entry = enqueue(session, make_call(), QueueRoute(queue, queue))
+        ended = NOW - timedelta(minutes=ended_ago_min)
+        entry.status = QueuedCallStatus.CONNECTED
+        entry.answered_at = ended - timedelta(seconds=talk_s)
+        entry.talk_ended_at = ended
+        entry.wrapped_up_at = None if wrap_s is None else ended + timedelta(seconds=wrap_s)
+        session.flush()
+
+    handled("general", 200, 40, 5)
+    handled("general", 100, None, 10)  # wrap-up never saved: talk only
+    handled("general", 300, 0, 180)  # too long ago
+    handled("orders", 999, 0, 1)  # another queue
+    assert sorted(recent_handle_times(session, "general", now=NOW)) == [100.0, 240.0]
