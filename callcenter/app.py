@@ -34,11 +34,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             x_prefix=settings.proxy_count,
         )
 
+    from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
 
+    app.register_blueprint(desk_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(voice_bp)

@@ -112,6 +112,18 @@ class Settings:
         "PROXY_COUNT", "Number of reverse proxies in front of the app (X-Forwarded-*)", default=0
     )
     log_level: str = _setting("LOG_LEVEL", "Python log level", default="INFO")
+    desk_token_ttl_s: int = _setting(
+        "DESK_TOKEN_TTL_S",
+        "Lifetime in seconds (60-3600) of the agent desk's Twilio Voice access token; "
+        "the page renews it before it expires",
+        default=600,
+    )
+    desk_voice_sdk_url: str = _setting(
+        "DESK_VOICE_SDK_URL",
+        "Twilio Voice JS SDK 2.x script the agent desk loads with real Twilio: "
+        "an https URL, or a path on this site for a copy you serve",
+        default="https://cdn.jsdelivr.net/npm/@twilio/voice-sdk@2.18.0/dist/twilio.min.js",
+    )
 
     @property
     def uses_local_network(self) -> bool:
@@ -207,6 +219,12 @@ class Settings:
             raise bad("SCORECARDS_PATH", f"{self.scorecards_path} does not exist")
         if self.proxy_count < 0:
             raise bad("PROXY_COUNT", "must not be negative")
+        if not 60 <= self.desk_token_ttl_s <= 3600:
+            raise bad("DESK_TOKEN_TTL_S", "must be 60-3600 seconds")
+        if not re.match(r"^(https://[^/\s]+)?/\S+$", self.desk_voice_sdk_url):
+            raise bad(
+                "DESK_VOICE_SDK_URL", f"{self.desk_voice_sdk_url!r} is not an https URL or a path"
+            )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise bad("LOG_LEVEL", f"{self.log_level!r} is not a log level")
         if self.database_url and not re.match(r"^[a-z0-9+]+://", self.database_url):

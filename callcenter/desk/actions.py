@@ -1,0 +1,129 @@
+"""The desk's call actions: find the leg to answer or end, answer it, save the wrap-up check.
+
+No Flask here. Functions that read take the session; those that talk to a phone network take
+the settings and hold no transaction open while they wait for it (answering makes the network
+fetch our agent-answer webhook, which writes).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
+
+from callcenter.desk.screen import current_entry
+from callcenter.errors import DomainError
+from callcenter.phone.remote import RemoteError, RemoteNetwork
+from callcenter.telephony import TelephonyUnavailable
+from config.settings import Settings
+from queues.models import Agent, AgentState, QueuedCallStatus
+
+
+class DeskError(DomainError):
+    """A desk action refused in the agent's present situation."""
+
+    code = "desk-error"
+
+
+class NotRinging(DeskError):
+    code = "not-ringing"
+
+
+class AnswerInBrowser(DeskError):
+    code = "answer-in-browser"
+
+
+class NotOnCall(DeskError):
+    code = "not-on-call"
+
+
+class NothingToWrapUp(DeskError):
+    code = "nothing-to-wrap-up"
+
+
+class WrapUpFirst(DeskError):
+    code = "wrap-up-first"
+
+
+class VoiceTokenUnavailable(DeskError):
+    code = "voice-token-unavailable"
+
+
+def ringing_leg(session: Session, agent: Agent) -> str:
+    """The CallSid of the agent's leg that rings now. Reads only; NotRinging if none (yet)."""
+    entry = current_entry(session, agent)
+    if (
+        agent.state is not AgentState.RESERVED
+        or entry is None
+        or entry.status is not QueuedCallStatus.ASSIGNED
+        or not entry.agent_call_sid
+    ):
+        raise NotRinging("no call is ringing for you (yet)", state=agent.state.value)
+    return entry.agent_call_sid
+
+
+def answer_on_local_network(settings: Settings, leg_sid: str) -> None:
+    """Pick up the ringing leg on the local phone network, as the agent's browser.
+
+    NotRinging if it stopped ringing meanwhile (the caller hung up, the ring timed out);
+    TelephonyUnavailable if the network cannot be reached. Idempotent in effect: a leg
+    answered already is not ringing.
+    """
+    if not settings.uses_local_network:
+        raise AnswerInBrowser("with Twilio, the call is answered in the browser (Voice SDK)")
+    try:
+        with RemoteNetwork(
+            settings.phone_network_url, settings.account_sid, settings.signing_token
+        ) as network:
+            answered = network.answer_call(leg_sid)
+    except RemoteError as exc:
+        raise TelephonyUnavailable(str(exc)) from None
+    if not answered:
+        raise NotRinging("the call stopped ringing", call_sid=leg_sid)
+
+
+def talking_leg(session: Session, agent: Agent) -> str:
+    """The CallSid of the agent's leg in the call they are on. Reads only; NotOnCall if none."""
+    entry = current_entry(session, agent)
+    if agent.state is not AgentState.ON_CALL or entry is None or not entry.agent_call_sid:
+        raise NotOnCall("you are not on a call", state=agent.state.value)
+    return entry.agent_call_sid
+
+
+def check_wrap_up(session: Session, agent: Agent) -> None:
+    """Refuse a wrap-up with no answered call to write it on, or while still talking."""
+    if agent.state is AgentState.ON_CALL:
+        raise NothingToWrapUp("hang up first: the call is still on", state=agent.state.value)
+    entry = current_entry(session, agent)
+    if entry is None or entry.answered_at is None or entry.wrapped_up_at is not None:
+        raise NothingToWrapUp("there is no call to wrap up", state=agent.state.value)
+
+
+def check_may_leave_wrap_up(session: Session, agent: Agent) -> None:
+    """At the desk, wrap-up ends by saving it (or by its timer): refuse leaving it unsaved."""
+    if agent.state is not AgentState.WRAP_UP:
+        return
+    entry = current_entry(session, agent)
+    if entry is not None and entry.answered_at is not None and entry.wrapped_up_at is None:
+        raise WrapUpFirst("save the wrap-up (disposition and notes) first", entry_id=entry.id)
+
+
+def voice_token(settings: Settings, identity: str) -> str:
+    """A Twilio Voice access token (JWT) letting `identity`'s browser receive calls.
+
+    Signed with the API key; lives `desk_token_ttl_s` seconds (the page renews it). No
+    outgoing grant: the desk only answers calls the router sends it.
+    """
+    if not (settings.twilio_api_key and settings.twilio_api_secret):
+        raise VoiceTokenUnavailable(
+            "CALLCENTER_TWILIO_API_KEY and CALLCENTER_TWILIO_API_SECRET are needed for the desk"
+        )
+    token = AccessToken(
+        settings.account_sid,
+        settings.twilio_api_key,
+        settings.twilio_api_secret,
+        identity=identity,
+        ttl=settings.desk_token_ttl_s,
+    )
+    token.add_grant(VoiceGrant(incoming_allow=True))
+    return str(token.to_jwt())

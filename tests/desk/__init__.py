@@ -1,0 +1,1 @@
+"""Tests of the agent desk (callcenter/desk)."""
