@@ -85,6 +85,11 @@ def candidate(agent: Agent) -> AgentCandidate:
     )
 
 
+def ring_address(agent: Agent) -> str:
+    """Where the agent's leg rings: their phone if they have one, else their browser desk."""
+    return agent.phone_e164 or f"client:{agent.client_identity}"
+
+
 def _entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **values: Any) -> bool:
     """Update the entry only if it is still in one of `expected` with the same assignment."""
     query = update(QueuedCall).where(

@@ -162,7 +162,7 @@ def ring_agent(entry_id: int, assignment_id: str) -> None:
         agent = uow.session.get(Agent, entry.agent_id) if entry.agent_id else None
         if agent is None:
             return
-        to = agent.phone_e164 or f"client:{agent.client_identity}"
+        to = connect.ring_address(agent)
         from_ = rt.settings.hotline_number
         call_sid = entry.call_sid
     claim = f"{rt.settings.redis_prefix}dial:{assignment_id}"

@@ -7,16 +7,21 @@ fetch our agent-answer webhook, which writes).
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from callcenter.desk.screen import current_entry
 from callcenter.errors import DomainError
+from callcenter.phone.parties import Answering
 from callcenter.phone.remote import RemoteError, RemoteNetwork
 from callcenter.telephony import TelephonyUnavailable
 from config.settings import Settings
 from queues.models import Agent, AgentState, QueuedCallStatus
+
+log = logging.getLogger(__name__)
 
 
 class DeskError(DomainError):
@@ -80,6 +85,25 @@ def answer_on_local_network(settings: Settings, leg_sid: str) -> None:
         raise TelephonyUnavailable(str(exc)) from None
     if not answered:
         raise NotRinging("the call stopped ringing", call_sid=leg_sid)
+
+
+def ring_at_desk(settings: Settings, address: str) -> None:
+    """On the local network, make the agent's ring address ring until answered at this desk.
+
+    Real Twilio rings the browser's Voice SDK (or the phone) by itself. On the local network
+    an unregistered `client:` would answer by itself after a second; registering it as a
+    manual endpoint lets the agent answer with the Answer button. Best effort: a network that
+    cannot be reached is logged, and the call then rings as the network decides.
+    """
+    if not settings.uses_local_network:
+        return
+    try:
+        with RemoteNetwork(
+            settings.phone_network_url, settings.account_sid, settings.signing_token
+        ) as network:
+            network.register_endpoint(address, Answering(mode="manual", talk=None))
+    except RemoteError:
+        log.warning("could not register %s on the local phone network", address)
 
 
 def talking_leg(session: Session, agent: Agent) -> str:

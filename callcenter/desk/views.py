@@ -181,6 +181,9 @@ def change_state() -> Response:
             actor=Actor.AGENT,
             expected=form.expected,
         )
+        address = connect.ring_address(_agent(uow.session))
+    if form.to is AgentState.AVAILABLE:
+        actions.ring_at_desk(rt.settings, address)
     return _state_response(rt)
 
 
