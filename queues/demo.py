@@ -1,9 +1,10 @@
 """Demo agents: a small Yintai-style floor of front, middle and back-office agents.
 
-Twelve agents: eight at the front desk with mixed skills and languages (one also rotates to
-the back office), two in the middle office (one also takes front-desk shifts) and two in the
-back office. Every skill is one the shipped queue file asks for. Each logs in with the
-password "demo"; all start offline.
+Sixteen accounts: eight agents at the front desk with mixed skills and languages (one also
+rotates to the back office), two in the middle office (one also takes front-desk shifts), two
+in the back office, and four staff with roles: a floor supervisor and a team lead (who also
+take calls), QC staff and the centre's manager. Every skill is one the shipped queue file asks
+for. Each logs in with the password "demo"; all start offline.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.models import Language
-from queues.models import Actor, Agent, Post
+from queues.models import Actor, Agent, Post, Role
 from queues.passwords import hash_password
 from queues.presence import create_agent
 
@@ -33,6 +34,7 @@ class DemoAgent:
     languages: tuple[Language, ...]
     team: str
     phone: str | None = None  # rings this number when not at a browser desk
+    roles: tuple[Role, ...] = ()
 
 
 DEMO_AGENTS: tuple[DemoAgent, ...] = (
@@ -94,6 +96,16 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     DemoAgent("zhou.qiang", "周强", (MIDDLE, FRONT), {"orders": 3, "general": 3}, (ZH,), "middle"),
     DemoAgent("wu.fang", "吴芳", (BACK,), {"aftersales": 4}, (ZH,), "back"),
     DemoAgent("xu.tao", "徐涛", (BACK,), {"aftersales": 3, "complaints": 2}, (ZH, EN), "back"),
+    # Staff beyond the desk: a floor supervisor and a team lead (who also take calls), QC
+    # staff and the centre's manager.
+    DemoAgent(
+        "ma.chao", "马超", (FRONT,), {"general": 5}, (ZH, EN), "front-a", roles=(Role.SUPERVISOR,)
+    ),
+    DemoAgent(
+        "he.jing", "何静", (FRONT,), {"general": 4}, (ZH,), "front-b", roles=(Role.TEAM_LEAD,)
+    ),
+    DemoAgent("zheng.xue", "郑雪", (), {}, (ZH,), "qc", roles=(Role.QC,)),
+    DemoAgent("feng.min", "冯敏", (), {}, (ZH, EN), "management", roles=(Role.MANAGER,)),
 )
 
 
@@ -109,7 +121,7 @@ def seed_agents(session: Session, *, now: datetime) -> AgentSeedSummary:
     Transaction contract: adds and flushes, never commits. Idempotent: when the first demo
     login already exists nothing is added and the summary says `created=False`. The
     password is hashed once and the hash shared: the demo password is public anyway, and
-    twelve scrypt runs would cost a second of every seed.
+    sixteen scrypt runs would cost a second of every seed.
     """
     if now.tzinfo is None:
         raise ValueError("seed_agents needs a timezone-aware `now`")
@@ -128,6 +140,7 @@ def seed_agents(session: Session, *, now: datetime) -> AgentSeedSummary:
             phone_e164=demo.phone,
             now=now,
             actor=Actor.SYSTEM,
+            roles=demo.roles,
         )
         agent.password_hash = shared_hash
     session.flush()

@@ -22,6 +22,15 @@ class Post(enum.StrEnum):
     BACK_OFFICE = "back_office"  # outbound: RMA review
 
 
+class Role(enum.StrEnum):
+    """What an account may see and do beyond its own desk (every account has the desk)."""
+
+    QC = "qc"  # quality control: replays and scores recordings
+    SUPERVISOR = "supervisor"  # floor supervisor: wallboard, dispatch, monitoring
+    TEAM_LEAD = "team_lead"  # a team's lead: wallboard, reports, recordings of the team
+    MANAGER = "manager"  # the centre's manager: everything
+
+
 class AgentState(enum.StrEnum):
     OFFLINE = "offline"
     AVAILABLE = "available"  # may be offered a caller
@@ -71,12 +80,23 @@ class Agent(Base):
     language_rows: Mapped[list[AgentLanguage]] = relationship(
         cascade="all, delete-orphan", order_by="AgentLanguage.language"
     )
+    role_rows: Mapped[list[AgentRole]] = relationship(
+        cascade="all, delete-orphan", order_by="AgentRole.role", lazy="selectin"
+    )
     posts: AssociationProxy[list[Post]] = association_proxy(
         "post_rows", "post", creator=lambda post: AgentPost(post=post)
     )
     languages: AssociationProxy[list[Language]] = association_proxy(
         "language_rows", "language", creator=lambda lang: AgentLanguage(language=lang)
     )
+    roles: AssociationProxy[list[Role]] = association_proxy(
+        "role_rows", "role", creator=lambda role: AgentRole(role=role)
+    )
+
+    def has_role(self, *wanted: Role) -> bool:
+        """True if the account holds any of `wanted` (the manager holds every role)."""
+        held = set(self.roles)
+        return Role.MANAGER in held or bool(held.intersection(wanted))
 
     def skill_levels(self) -> dict[str, int]:
         return {s.skill: s.level for s in self.skills}
@@ -89,6 +109,15 @@ class AgentPost(Base):
         ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
     )
     post: Mapped[Post] = mapped_column(str_enum(Post), primary_key=True)
+
+
+class AgentRole(Base):
+    __tablename__ = "agent_roles"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(str_enum(Role), primary_key=True)
 
 
 class AgentLanguage(Base):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from callcenter.errors import DomainError
 from callcenter.models import Language
-from queues.models import Actor, Agent, AgentEvent, AgentSkill, AgentState, Post
+from queues.models import Actor, Agent, AgentEvent, AgentSkill, AgentState, Post, Role
 from queues.passwords import hash_password
 
 log = logging.getLogger(__name__)
@@ -399,6 +399,7 @@ def create_agent(
     password: str | None = None,
     known_skills: Collection[str] | None = None,
     actor: Actor = A.SUPERVISOR,
+    roles: Sequence[Role] = (),
 ) -> Agent:
     """Create an agent, offline, with a first AgentEvent (None → offline, "created"). Flushes.
 
@@ -411,7 +412,7 @@ def create_agent(
     login = login.strip().lower()
     identity = client_identity or "agent_" + re.sub(r"[^A-Za-z0-9_]", "_", login)
     problems = _account_problems(
-        login, display_name, posts, skills, languages, phone_e164, known_skills
+        login, display_name, posts, skills, languages, phone_e164, known_skills, roles
     )
     if problems:
         raise InvalidAgent("; ".join(problems), problems=problems)
@@ -437,6 +438,7 @@ def create_agent(
     agent.skills = [AgentSkill(skill=s, level=level) for s, level in sorted(skills.items())]
     agent.posts.extend(dict.fromkeys(posts))
     agent.languages.extend(dict.fromkeys(languages))
+    agent.roles.extend(dict.fromkeys(roles))
     session.add(agent)
     session.flush()
     session.add(
@@ -461,14 +463,15 @@ def _account_problems(
     languages: Sequence[Language],
     phone_e164: str | None,
     known_skills: Collection[str] | None,
+    roles: Sequence[Role] = (),
 ) -> list[str]:
     problems = []
     if not LOGIN.match(login):
         problems.append(f"login {login!r} must be 2-40 lowercase letters, digits, '.', '_', '-'")
     if not display_name.strip() or len(display_name) > 120:
         problems.append("the display name must be 1-120 characters")
-    if not posts:
-        problems.append("an agent holds at least one post")
+    if not posts and not roles:
+        problems.append("an account holds at least one post or role")
     if not languages:
         problems.append("an agent speaks at least one language")
     for skill, level in sorted(skills.items()):
@@ -499,6 +502,7 @@ def list_agents(session: Session) -> list[Agent]:
                 selectinload(Agent.skills),
                 selectinload(Agent.post_rows),
                 selectinload(Agent.language_rows),
+                selectinload(Agent.role_rows),
             )
             .order_by(Agent.login)
         )

@@ -23,8 +23,8 @@ def test_seed_agents_once(session: Session) -> None:
     again = seed_agents(session, now=NOW)
     assert not again.created and again.agents == 0
     agents = list_agents(session)
-    assert len(agents) == 12 and all(a.state is AgentState.OFFLINE for a in agents)
-    assert session.scalar(select(func.count()).select_from(AgentEvent)) == 12
+    assert len(agents) == 16 and all(a.state is AgentState.OFFLINE for a in agents)
+    assert session.scalar(select(func.count()).select_from(AgentEvent)) == 16
     posts = [set(a.posts) for a in agents]
     assert sum(Post.MIDDLE_OFFICE in p for p in posts) == 2
     assert sum(Post.BACK_OFFICE in p for p in posts) == 3  # one front-desk agent rotates
