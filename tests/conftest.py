@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+import callcenter.audit  # noqa: F401
 import callcenter.models  # noqa: F401  (all tables on the metadata)
 from callcenter.app import create_app
 from callcenter.db import Base, make_engine

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection
 
+import callcenter.audit  # noqa: F401  (the audit log)
 import callcenter.models  # noqa: F401  (registers the kernel's tables on Base.metadata)
 import queues.models  # noqa: F401  (agents, their skills and presence log)
 from callcenter.db import Base, UTCDateTime, make_engine
