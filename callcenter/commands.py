@@ -267,8 +267,8 @@ def agents_list() -> None:
 @click.option("--reason", default=None, help="Break reason code, or a note.")
 @with_appcontext
 def agents_state(login: str, state: str, reason: str | None) -> None:
-    from queues.config import load_queues
-    from queues.presence import PresenceError, change_state, get_agent
+    from queues.jobs import set_agent_state
+    from queues.presence import PresenceError, get_agent
 
     rt = runtime()
     try:
@@ -277,14 +277,8 @@ def agents_state(login: str, state: str, reason: str | None) -> None:
             if agent is None:
                 raise click.ClickException(f"agent-not-found: no agent {login!r}")
             before = (agent.state, agent.state_reason)
-            agent = change_state(
-                uow.session,
-                agent.id,
-                AgentState(state),
-                reason=reason,
-                actor=Actor.SUPERVISOR,
-                now=rt.clock(),
-                break_reasons=load_queues(rt.settings.queues_path).presence.break_reasons,
+            agent = set_agent_state(  # the router hears of it after the commit
+                rt, uow, agent.id, AgentState(state), reason=reason, actor=Actor.SUPERVISOR
             )
             after = (agent.state, agent.state_reason)
     except PresenceError as exc:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 from functools import cache
 
-from pydub import AudioSegment
 from pydub.generators import Sine
+
+from recordings.ffmpeg import AudioSegment  # first: pydub without its ffmpeg and audioop warnings
 
 SAMPLE_RATE = 8000
 BEAT_MS = 400
