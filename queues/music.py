@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 from functools import cache
 
-from pydub.generators import Sine
-
 from recordings.ffmpeg import AudioSegment  # first: pydub without its ffmpeg and audioop warnings
 
 SAMPLE_RATE = 8000
@@ -68,6 +66,8 @@ BASS = ("A3", "A3", "F#3", "F#3", "D3", "D3", "E3", "E3")  # one entry per four 
 
 
 def _tone(freq: float, duration_ms: int, volume_db: float) -> AudioSegment:
+    from pydub.generators import Sine  # after recordings.ffmpeg has loaded pydub quietly
+
     tone = Sine(freq, sample_rate=SAMPLE_RATE).to_audio_segment(
         duration=duration_ms, volume=volume_db
     )
