@@ -30,7 +30,7 @@ from ivr_menus.engine import (
     answer,
     enter,
 )
-from ivr_menus.model import MenuSet, NodeKind
+from ivr_menus.model import MenuSet, NodeKind, QueueRoute
 from ivr_menus.readout import order_readout, rma_readout
 from queues import services as queue_services
 from queues.models import QueuedCall
@@ -247,19 +247,74 @@ def _record(
             tier=call.customer.tier.value if call.customer else None,
             vip=call.vip,
         )
-        entry = queue_services.enqueue_call(
+        _enqueue(
             session,
             call,
             step.route,
-            language=call.language.value if call.language else default_language,
-            tier=call.customer.tier.value if call.customer else None,
-            vip=call.vip,
             now=now,
+            default_language=default_language,
+            on_enqueue=on_enqueue,
         )
-        if on_enqueue is not None:
-            on_enqueue(queue_services.waiting_caller(entry))
     session.flush()
     return decision
+
+
+def _enqueue(
+    session: Session,
+    call: Call,
+    route: QueueRoute,
+    *,
+    now: datetime,
+    default_language: str,
+    on_enqueue: OnEnqueue | None,
+) -> None:
+    entry = queue_services.enqueue_call(
+        session,
+        call,
+        route,
+        language=call.language.value if call.language else default_language,
+        tier=call.customer.tier.value if call.customer else None,
+        vip=call.vip,
+        now=now,
+    )
+    if on_enqueue is not None:
+        on_enqueue(queue_services.waiting_caller(entry))
+
+
+def enqueue_after_failure(
+    session: Session,
+    call_sid: str,
+    route: QueueRoute,
+    *,
+    now: datetime,
+    default_language: str,
+    on_enqueue: OnEnqueue | None = None,
+) -> bool:
+    """After an apology, the caller waits in the fallback queue: record that entry too.
+
+    Without it the caller would hold in Twilio's queue with nobody routing them. Nothing is
+    added (False) for a call we do not know or one that still has an entry waiting, ringing an
+    agent or booked for a callback, so a caller is never in line twice.
+    """
+    call = get_call(session, call_sid)
+    if call is None or queue_services.open_entry(session, call_sid) is not None:
+        return False  # unknown, or still waiting somewhere: one place in line only
+    log_event(
+        session,
+        call,
+        "enqueued",
+        now=now,
+        dedupe_key=f"enqueued:{route.queue}",
+        queue=route.queue,
+        skill=route.skill,
+        priority=route.priority,
+        fallback=True,
+    )
+    _enqueue(
+        session, call, route, now=now, default_language=default_language, on_enqueue=on_enqueue
+    )
+    session.flush()
+    return True
 
 
 def leave_queue(

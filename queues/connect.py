@@ -431,6 +431,26 @@ def callback_unanswered(
     return entry.agent_call_sid
 
 
+def caller_call_ended(session: Session, call_sid: str) -> Followup:
+    """The caller's call has ended (or is lost to an error): free an agent left alone.
+
+    For each connected entry of the call whose talk has not ended, the agent's leg is hung up:
+    normally the conference already ended with the caller, and this changes nothing; but if
+    the caller never reached the conference (hung up just after the redirect, or their TwiML
+    fetch failed) the agent would otherwise wait there alone. The leg's end then moves the
+    agent to wrap-up as after any call. Read-only.
+    """
+    entries = session.scalars(
+        select(QueuedCall).where(
+            QueuedCall.call_sid == call_sid,
+            QueuedCall.status == S.CONNECTED,
+            QueuedCall.talk_ended_at.is_(None),
+            QueuedCall.agent_call_sid.is_not(None),
+        )
+    ).all()
+    return Followup(hang_up=[e.agent_call_sid for e in entries if e.agent_call_sid])
+
+
 def caller_left(
     session: Session, entry: QueuedCall, *, now: datetime, presence: PresenceSettings
 ) -> Followup:

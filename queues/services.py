@@ -65,6 +65,20 @@ def _latest_entry(
     )
 
 
+def open_entry(session: Session, call_sid: str) -> QueuedCall | None:
+    """The call's entry that is waiting, ringing an agent or booked for a callback, if any."""
+    return session.scalar(
+        select(QueuedCall)
+        .where(
+            QueuedCall.call_sid == call_sid,
+            QueuedCall.status.in_(
+                (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED, QueuedCallStatus.CALLBACK)
+            ),
+        )
+        .limit(1)
+    )
+
+
 def enqueue_call(
     session: Session,
     call: Call,

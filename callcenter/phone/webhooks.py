@@ -86,16 +86,21 @@ class WebhookClient:
         headers = {"X-Twilio-Signature": signature}
         if idempotency:
             headers["I-Twilio-Idempotency-Token"] = str(uuid.uuid4())
-        try:
-            response = self._session.request(
-                method.upper(), target, data=body or None, headers=headers,
-                timeout=_timeouts(url, self._timeout))
-        except requests.Timeout:
-            raise Unreachable(f"no answer within {self._timeout:g} s") from None
-        except requests.ConnectionError:
-            raise Unreachable("cannot connect") from None
-        except requests.RequestException as exc:
-            raise Unreachable(f"{type(exc).__name__}: {exc}") from None
+        for attempt in (1, 2):
+            try:
+                response = self._session.request(
+                    method.upper(), target, data=body or None, headers=headers,
+                    timeout=_timeouts(url, self._timeout))
+                break
+            except requests.Timeout:
+                raise Unreachable(f"no answer within {self._timeout:g} s") from None
+            except requests.ConnectionError:
+                # A kept-alive connection the server closed meanwhile fails at once; try
+                # again once on a new one, as Twilio's HTTP client does, before giving up.
+                if attempt == 2:
+                    raise Unreachable("cannot connect") from None
+            except requests.RequestException as exc:
+                raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         with response:
             kind, _, options = response.headers.get("Content-Type", "").partition(";")
             charset = options.partition("charset=")[2].strip().strip('"') or "utf-8"

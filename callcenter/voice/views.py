@@ -37,6 +37,7 @@ from callcenter.voice.twiml import (
     render_voicemail,
 )
 from ivr_menus import services as ivr
+from ivr_menus.model import QueueRoute
 from queues import connect, jobs
 from queues import services as queue_services
 from queues.models import QueuedCall
@@ -55,6 +56,7 @@ CALLBACKS = frozenset(
     }
 )
 ENDED_IN_QUEUE = frozenset({"bridged", "hangup"})
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @bp.before_request
@@ -149,6 +151,8 @@ def call_status() -> tuple[str, int]:
                 form.call_duration,
             ),
         )
+        if form.call_status.value in FINAL_STATUSES:
+            jobs.after_commit(uow, rt, connect.caller_call_ended(uow.session, form.call_sid))
     return "", 204
 
 
@@ -264,6 +268,7 @@ def _language_of(call_sid: str) -> str | None:
 
 def _apology(call_sid: str) -> Response:
     rt = runtime()
+    _rescue(call_sid[:64])
     try:
         return twiml(
             render_apology(
@@ -277,6 +282,33 @@ def _apology(call_sid: str) -> Response:
     except Exception:  # the apology itself failed: the fixed bilingual one cannot
         log.exception("apology TwiML failed for call %s", call_sid[:40])
         return twiml(render_last_resort())
+
+
+def _rescue(call_sid: str) -> None:
+    """Before the apology sends the caller to the fallback queue: make that a real queue entry
+    (so the router serves them), and free an agent who was waiting for them in a conference.
+
+    Best effort: this runs because something failed, so its own failure is only logged.
+    """
+    rt = runtime()
+    if not call_sid:
+        return
+    queue = rt.settings.fallback_queue
+    try:
+        with rt.unit_of_work() as uow:
+            jobs.after_commit(uow, rt, connect.caller_call_ended(uow.session, call_sid))
+            if rt.hours.is_open(rt.clock()) and queue in rt.queues:
+                route = QueueRoute(queue, rt.queues[queue].skills[0])
+                ivr.enqueue_after_failure(
+                    uow.session,
+                    call_sid,
+                    route,
+                    now=rt.clock(),
+                    default_language=rt.menus.default_language,
+                    on_enqueue=lambda caller: _joined(uow, caller),
+                )
+    except Exception:
+        log.exception("could not put call %s in the fallback queue", call_sid[:40])
 
 
 @bp.errorhandler(Exception)

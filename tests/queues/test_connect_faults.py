@@ -380,3 +380,66 @@ def test_after_a_redis_restart_the_rebuild_keeps_every_caller_in_place(router: R
     router.set_state(agent, AgentState.AVAILABLE)
     assert router.entry(entries[1].id).status is QueuedCallStatus.ASSIGNED
     assert only(router.phone.placed)["to"] == "client:agent_agent"  # type: ignore[index]
+
+
+# --- a caller lost between the agent's answer and the conference ---------------------------------
+
+
+def test_when_the_caller_never_reaches_the_conference_the_agent_is_freed(router: Router) -> None:
+    agent = router.agent("agent")
+    entry = router.caller()
+    router.run(jobs.route_caller, entry.id)
+    leg = agent_leg(router, entry.id)
+    aid = router.entry(entry.id).assignment_id
+    path = f"/twilio/voice/agent/answer?entry={entry.id}&assignment={aid}"
+    params = call_params(leg, Direction="outbound-api")
+    url = f"{router.rt.settings.public_base_url}{path}"
+    router.client.post(path, data=params, headers={"X-Twilio-Signature": sign(url, params)})
+    assert router.phone.redirected  # the caller was sent to the conference ...
+    # ... but hung up before getting there: their call's final status frees the agent's leg.
+    done = call_params(entry.call_sid, CallStatus="completed", CallDuration="40")
+    assert router.post("/twilio/voice/status", done) == 204
+    assert router.phone.hung_up == [leg]
+    assert status(router, entry, leg, "completed") == 204
+    assert router.state(agent)[0] is AgentState.WRAP_UP
+
+
+def test_a_caller_sent_to_the_fallback_queue_is_routed_from_it(router: Router) -> None:
+    with router.factory.begin() as s:
+        call, _ = upsert_call(
+            s,
+            sid := new_call_sid(),
+            direction="inbound",
+            from_number="+8613800138000",
+            to_number="+864008001234",
+            now=NOW,
+        )
+    agent = router.agent("agent")
+    params = call_params(sid, ErrorCode="11200", ErrorUrl="https://x.test/twilio/voice/incoming")
+    r = router.client.post(
+        "/twilio/voice/fallback",
+        data=params,
+        headers={
+            "X-Twilio-Signature": sign(
+                f"{router.rt.settings.public_base_url}/twilio/voice/fallback", params
+            )
+        },
+    )
+    assert r.status_code == 200 and b"<Enqueue" in r.data
+    with router.factory() as s:
+        entry = s.scalar(select(QueuedCall).where(QueuedCall.call_sid == sid))
+    assert entry is not None and entry.queue == router.rt.settings.fallback_queue
+    assert entry.status is QueuedCallStatus.ASSIGNED and entry.agent_id == agent
+    # A second failure of the same call does not put the caller in line twice.
+    router.client.post(
+        "/twilio/voice/fallback",
+        data=params,
+        headers={
+            "X-Twilio-Signature": sign(
+                f"{router.rt.settings.public_base_url}/twilio/voice/fallback", params
+            )
+        },
+    )
+    with router.factory() as s:
+        n = s.scalar(select(func.count()).select_from(QueuedCall).where(QueuedCall.call_sid == sid))
+    assert n == 1
