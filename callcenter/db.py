@@ -160,8 +160,11 @@ def insert_ignoring_conflict(
         stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    result = session.execute(stmt)
-    return bool(result.rowcount)
+    # RETURNING tells what happened: psycopg's rowcount for a skipped ORM-enabled insert is
+    # not 0 (SQLAlchemy 2.1), so the row the insert returns, or none, is the answer.
+    primary_key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+    result = session.execute(stmt.returning(*primary_key))
+    return result.first() is not None
 
 
 def utcnow() -> datetime:

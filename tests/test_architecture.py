@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from callcenter.db import Base
 
@@ -79,3 +80,16 @@ def test_sqlite_writers_take_turns_and_a_lost_connection_frees_the_lock(tmp_path
     with engine.begin() as other:  # would wait 30 s if the lock had leaked
         assert other.scalar(text("SELECT count(*) FROM t")) == 80
     engine.dispose()
+
+
+def test_insert_ignoring_conflict_tells_an_insert_from_a_skipped_duplicate(
+    session: Session,
+) -> None:
+    from callcenter.calls import log_event, upsert_call
+    from tests.conftest import NOW, new_call_sid
+
+    call, _ = upsert_call(
+        session, new_call_sid(), direction="inbound", from_number="", to_number="", now=NOW
+    )
+    assert log_event(session, call, "x", now=NOW, dedupe_key="k")
+    assert not log_event(session, call, "x", now=NOW, dedupe_key="k")  # on both databases
