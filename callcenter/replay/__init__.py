@@ -1,0 +1,1 @@
+"""Replaying call recordings: the staff pages and the `callcenter recordings` commands."""

@@ -1,0 +1,225 @@
+"""Replaying recordings: roles on every route, signed links, Range requests, audit, legal hold."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.audit import AuditEvent
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.models import Language
+from callcenter.runtime import Runtime
+from queues.models import Agent, Post, Role
+from queues.passwords import hash_password
+from queues.presence import create_agent
+from recordings import services
+from recordings.jobs import storage_for
+from recordings.links import sign_playback
+from recordings.models import Recording, RecordingStatus
+from tests.conftest import NOW
+
+AUDIO = bytes(range(256)) * 40  # 10,240 bytes standing in for the stored MP3
+
+
+@pytest.fixture
+def rt(app: Flask) -> Runtime:
+    runtime: Runtime = app.extensions["callcenter"]
+    return runtime
+
+
+def account(session: Session, login: str, *roles: Role) -> Agent:
+    agent = create_agent(
+        session,
+        login=login,
+        display_name=login,
+        posts=[] if roles else [Post.FRONT_DESK],
+        skills={} if roles else {"general": 3},
+        languages=[Language.ZH],
+        roles=roles,
+        now=NOW,
+    )
+    agent.password_hash = hash_password("pw")
+    session.commit()
+    return agent
+
+
+def signed_in(app: Flask, agent: Agent) -> FlaskClient:
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent.id, _fingerprint(agent), "t"
+    return client
+
+
+@pytest.fixture
+def recording(rt: Runtime, session: Session) -> Recording:
+    sid = "RE" + secrets.token_hex(16)
+    source = Path(rt.settings.instance_path) / "upload.mp3"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(AUDIO)
+    stored = storage_for(rt).put(services.storage_key(sid), source)
+    rec = Recording(
+        sid=sid,
+        status=RecordingStatus.STORED,
+        twilio_status="completed",
+        created_at=NOW,
+        updated_at=NOW,
+        queue="billing",
+        storage_key=stored.key,
+        size_bytes=stored.size,
+        audio_seconds=60.0,
+        peaks={"version": 2, "channels": 2, "length": 1, "data": [-1, 1, -2, 2]},
+        measures=None,
+        attempts=1,
+        legal_hold=False,
+    )
+    session.add(rec)
+    session.commit()
+    return rec
+
+
+@pytest.fixture
+def qc(app: Flask, session: Session) -> FlaskClient:
+    return signed_in(app, account(session, "ma.chao", Role.QC))
+
+
+def media_url(app: Flask, client: FlaskClient, rec: Recording) -> str:
+    page = client.get(f"/recordings/{rec.id}")
+    assert page.status_code == 200
+    found = re.search(r'<audio[^>]+src="([^"]+)"', page.get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def replays(session: Session, rec: Recording) -> list[str]:
+    session.expire_all()
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "recording.replay", AuditEvent.subject_id == str(rec.id)
+        )
+    )
+    return [e.data["via"] for e in events]
+
+
+def test_every_route_refuses_a_plain_agent_and_admits_qc(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    plain = signed_in(app, account(session, "li.na"))
+    url = media_url(app, qc, recording)
+    routes = [
+        ("get", "/recordings/"),
+        ("get", "/recordings/api/recordings"),
+        ("get", f"/recordings/{recording.id}"),
+        ("get", url),
+        ("post", f"/recordings/{recording.id}/legal-hold"),
+    ]
+    for method, path in routes:
+        assert status(plain, method, path, data={"csrf_token": "t"}) == 403, path
+        assert status(app.test_client(), method, path) in (302, 401), path
+    for method, path in routes[:4]:
+        assert status(qc, method, path) == 200, path
+
+
+def status(client: FlaskClient, method: str, path: str, **kwargs: object) -> int:
+    with getattr(client, method)(path, **kwargs) as response:
+        return int(response.status_code)
+
+
+def test_a_range_request_for_the_middle_returns_206_with_those_bytes(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    url = media_url(app, qc, recording)
+    with qc.get(url, headers={"Range": "bytes=4000-4999"}) as response:
+        assert response.status_code == 206
+        assert response.data == AUDIO[4000:5000]
+        assert response.headers["Content-Range"] == f"bytes 4000-4999/{len(AUDIO)}"
+        assert response.headers["Accept-Ranges"] == "bytes"
+        assert response.headers["Content-Length"] == "1000"
+        assert response.mimetype == "audio/mpeg"
+
+
+def test_whole_file_and_unsatisfiable_ranges(
+    app: Flask, recording: Recording, qc: FlaskClient
+) -> None:
+    url = media_url(app, qc, recording)
+    with qc.get(url) as whole:
+        assert whole.status_code == 200 and whole.data == AUDIO
+        assert whole.headers["Accept-Ranges"] == "bytes"
+    with qc.get(url, headers={"Range": f"bytes={len(AUDIO)}-"}) as beyond:
+        assert beyond.status_code == 416
+        assert beyond.headers["Content-Range"] == f"bytes */{len(AUDIO)}"
+
+
+def test_every_replay_is_audited_but_not_every_seek(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    url = media_url(app, qc, recording)
+    for headers in ({"Range": "bytes=0-"}, {"Range": "bytes=5000-"}, {}):
+        qc.get(url, headers=headers).close()
+    assert replays(session, recording) == ["page", "media", "media"]
+
+
+@pytest.mark.parametrize("fault", ["expired", "tampered", "other-viewer", "other-recording"])
+def test_a_bad_link_is_403(
+    app: Flask, rt: Runtime, session: Session, recording: Recording, qc: FlaskClient, fault: str
+) -> None:
+    secret = app.config["SECRET_KEY"]
+    token = sign_playback(secret, recording.id, "ma.chao", now=NOW)
+    if fault == "expired":
+        token = sign_playback(
+            secret, recording.id, "ma.chao", now=NOW - timedelta(hours=1), ttl=timedelta(minutes=5)
+        )
+    elif fault == "tampered":
+        token = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    elif fault == "other-viewer":
+        token = sign_playback(secret, recording.id, "he.jing", now=NOW)
+    recording_id = recording.id + 1000 if fault == "other-recording" else recording.id
+    response = qc.get(f"/recordings/{recording_id}/media/{token}")
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"].startswith("link-")
+    assert replays(session, recording) == []
+
+
+def test_the_link_outlives_the_recording(rt: Runtime, recording: Recording) -> None:
+    assert services.playback_ttl(recording) >= timedelta(seconds=60) + timedelta(minutes=5)
+
+
+def test_only_the_manager_sets_a_legal_hold(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    path = f"/recordings/{recording.id}/legal-hold"
+    assert qc.post(path, data={"csrf_token": "t", "hold": "1"}).status_code == 403
+    manager = signed_in(app, account(session, "feng.min", Role.MANAGER))
+    assert manager.post(path, data={"hold": "1"}).status_code == 403  # no CSRF token
+    response = manager.post(
+        path, data={"csrf_token": "t", "hold": "1"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200 and response.get_json()["recording"]["legal_hold"] is True
+    session.expire_all()
+    assert session.get(Recording, recording.id).legal_hold is True  # type: ignore[union-attr]
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "recording.legal_hold"))
+
+
+def test_the_list_filters_by_agent_queue_and_date(
+    recording: Recording, qc: FlaskClient, session: Session
+) -> None:
+    def sids(query: str) -> list[str]:
+        response = qc.get(f"/recordings/api/recordings?{query}")
+        assert response.status_code == 200
+        return [r["sid"] for r in response.get_json()["recordings"]]
+
+    assert sids("queue=billing") == [recording.sid]
+    assert sids("queue=general") == []
+    assert sids(f"from={NOW.date()}&to={NOW.date()}") == [recording.sid]
+    assert sids(f"from={NOW.date() + timedelta(days=1)}") == []
+    assert sids("agent=999999") == []
+    assert qc.get("/recordings/api/recordings?from=yesterday").status_code == 400
+    page = qc.get("/recordings/?queue=billing").get_data(as_text=True)
+    assert f"/recordings/{recording.id}" in page
