@@ -1,0 +1,1 @@
+"""KPI reports: service level, ASA, abandon rate, handle time and occupancy (docs/METRICS.md)."""
