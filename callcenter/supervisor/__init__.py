@@ -1,0 +1,1 @@
+"""The floor supervisor's desk: live wallboard, alerts, dispatch, and listen/whisper/barge."""

@@ -1,0 +1,279 @@
+"""The wallboard's figures, read from the queue entries and agents (read-only, no Flask).
+
+Service level here is *answered within the queue's threshold / (answered + abandoned)*, over
+the entries that joined the queue in the window and have ended their wait (connected or
+abandoned); entries still waiting, overflowed or sent to voicemail do not count. ASA is the
+mean of (answered_at - enqueued_at) over answered entries; the abandon rate is abandoned /
+(answered + abandoned). `docs/METRICS.md` (the reports) gives the published formulas and the
+alternatives; these are the live approximations the floor watches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from queues.config import QueueSet
+from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
+
+S = QueuedCallStatus
+RECENT = timedelta(minutes=30)
+WAITING_LIST_LIMIT = 50  # callers listed for dispatch (the longest waits)
+
+
+def day_start(now: datetime, timezone: str) -> datetime:
+    """Midnight of the centre's current day, as an aware datetime."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class WindowStats:
+    """Answered/abandoned counts of one queue over one window."""
+
+    answered: int = 0
+    within: int = 0  # answered within the queue's service-level threshold
+    abandoned: int = 0
+    wait_sum_s: float = 0.0
+
+    @property
+    def ended(self) -> int:
+        return self.answered + self.abandoned
+
+    def service_level(self) -> float | None:
+        return None if not self.ended else round(100 * self.within / self.ended, 1)
+
+    def asa_s(self) -> float | None:
+        return None if not self.answered else round(self.wait_sum_s / self.answered, 1)
+
+    def abandon_rate(self) -> float | None:
+        return None if not self.ended else round(100 * self.abandoned / self.ended, 1)
+
+
+@dataclass
+class Waiting:
+    count: int = 0
+    oldest: datetime | None = None
+    vip_oldest: datetime | None = None
+
+
+@dataclass
+class QueueLive:
+    waiting: Waiting = field(default_factory=Waiting)
+    today: WindowStats = field(default_factory=WindowStats)
+    recent: WindowStats = field(default_factory=WindowStats)
+
+
+def waiting_by_queue(session: Session) -> dict[str, Waiting]:
+    """Callers waiting per queue, with the oldest arrival and the oldest VIP arrival."""
+    found: dict[str, Waiting] = defaultdict(Waiting)
+    rows = session.execute(
+        select(QueuedCall.queue, QueuedCall.vip, func.count(), func.min(QueuedCall.enqueued_at))
+        .where(QueuedCall.status == S.WAITING)
+        .group_by(QueuedCall.queue, QueuedCall.vip)
+    ).all()
+    for queue, vip, count, oldest in rows:
+        w = found[queue]
+        w.count += count
+        w.oldest = oldest if w.oldest is None else min(w.oldest, oldest)
+        if vip:
+            w.vip_oldest = oldest
+    return found
+
+
+def window_stats(
+    session: Session, queues: QueueSet, since: datetime, recent_since: datetime
+) -> tuple[dict[str, WindowStats], dict[str, WindowStats]]:
+    """(since `since`, since `recent_since`) answered/abandoned figures per queue."""
+    today: dict[str, WindowStats] = defaultdict(WindowStats)
+    recent: dict[str, WindowStats] = defaultdict(WindowStats)
+    rows = session.execute(
+        select(
+            QueuedCall.queue,
+            QueuedCall.status,
+            QueuedCall.enqueued_at,
+            QueuedCall.answered_at,
+        ).where(
+            QueuedCall.enqueued_at >= since,
+            QueuedCall.status.in_((S.CONNECTED, S.ABANDONED)),
+        )
+    ).all()
+    for queue, status, enqueued_at, answered_at in rows:
+        threshold = queues[queue].service_level.answer_within_s if queue in queues else 20
+        targets = [today[queue]] + ([recent[queue]] if enqueued_at >= recent_since else [])
+        for stats in targets:
+            if status is S.CONNECTED and answered_at is not None:
+                wait = (answered_at - enqueued_at).total_seconds()
+                stats.answered += 1
+                stats.wait_sum_s += wait
+                stats.within += wait <= threshold
+            else:
+                stats.abandoned += 1
+    return today, recent
+
+
+def queue_live(
+    session: Session, queues: QueueSet, *, now: datetime, timezone: str
+) -> dict[str, QueueLive]:
+    """Waiting callers and today's / the last 30 minutes' figures of every queue."""
+    waiting = waiting_by_queue(session)
+    today, recent = window_stats(session, queues, day_start(now, timezone), now - RECENT)
+    return {
+        name: QueueLive(waiting.get(name, Waiting()), today[name], recent[name])
+        for name in [*queues, *sorted(set(waiting) - set(queues))]
+    }
+
+
+def serves(agent: Agent, skills: Iterable[str], languages: Iterable[str]) -> bool:
+    """Whether the agent has every skill of a queue and speaks one of its languages."""
+    levels = agent.skill_levels()
+    spoken = {lang.value for lang in agent.languages}
+    return all(levels.get(s, 0) > 0 for s in skills) and bool(spoken.intersection(languages))
+
+
+def _seconds(since: datetime | None, now: datetime) -> int | None:
+    return None if since is None else max(0, round((now - since).total_seconds()))
+
+
+def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str) -> dict[str, Any]:
+    """Everything the wallboard shows, as plain JSON data (read-only)."""
+    live = queue_live(session, queues, now=now, timezone=timezone)
+    agents = list(
+        session.scalars(
+            select(Agent)
+            .where(Agent.active.is_(True), Agent.state != AgentState.OFFLINE)
+            .options(selectinload(Agent.skills), selectinload(Agent.language_rows))
+            .order_by(Agent.display_name)
+        )
+    )
+    handled = _handled_today(session, day_start(now, timezone))
+    open_entries = {
+        e.agent_id: e
+        for e in session.scalars(
+            select(QueuedCall).where(
+                QueuedCall.status.in_((S.ASSIGNED, S.CONNECTED)), QueuedCall.agent_id.is_not(None)
+            )
+        )
+    }
+    rows = []
+    for name, q in live.items():
+        config = queues.queues.get(name)
+        by_state: dict[str, int] = defaultdict(int)
+        if config is not None:
+            for a in agents:
+                if serves(a, config.skills, config.languages):
+                    by_state[a.state.value] += 1
+        rows.append(
+            {
+                "queue": name,
+                "waiting": q.waiting.count,
+                "longest_wait_s": _seconds(q.waiting.oldest, now),
+                "vip_wait_s": _seconds(q.waiting.vip_oldest, now),
+                "sl_target": config.service_level.target_percent if config else None,
+                "sl_within_s": config.service_level.answer_within_s if config else None,
+                "sl_today": q.today.service_level(),
+                "sl_30m": q.recent.service_level(),
+                "asa_s": q.today.asa_s(),
+                "abandon_rate": q.today.abandon_rate(),
+                "answered": q.today.answered,
+                "abandoned": q.today.abandoned,
+                "agents": dict(by_state),
+            }
+        )
+    agent_rows = []
+    for a in agents:
+        count, aht = handled.get(a.id, (0, None))
+        entry = open_entries.get(a.id)
+        agent_rows.append(
+            {
+                "id": a.id,
+                "name": a.display_name,
+                "login": a.login,
+                "team": a.team,
+                "state": a.state.value,
+                "reason": a.state_reason,
+                "in_state_s": _seconds(a.state_since, now),
+                "call": None
+                if entry is None
+                else {
+                    "entry_id": entry.id,
+                    "queue": entry.queue,
+                    "tier": entry.tier,
+                    "connected": entry.status is S.CONNECTED,
+                    "since_s": _seconds(entry.answered_at or entry.assigned_at, now),
+                },
+                "handled": count,
+                "aht_s": aht,
+                "skills": a.skill_levels(),
+            }
+        )
+    return {
+        "at": now.isoformat(),
+        "queues": rows,
+        "agents": agent_rows,
+        "waiting": waiting_callers(session, now=now),
+        "totals": _totals(live),
+    }
+
+
+def waiting_callers(session: Session, *, now: datetime) -> list[dict[str, Any]]:
+    """The longest-waiting callers (for dispatch), oldest first."""
+    entries = session.scalars(
+        select(QueuedCall)
+        .where(QueuedCall.status.in_((S.WAITING, S.CALLBACK)))
+        .order_by(QueuedCall.enqueued_at, QueuedCall.id)
+        .limit(WAITING_LIST_LIMIT)
+    )
+    return [
+        {
+            "entry_id": e.id,
+            "queue": e.queue,
+            "tier": e.tier,
+            "vip": e.vip,
+            "priority": e.route_priority,
+            "callback": e.status is S.CALLBACK,
+            "waited_s": _seconds(e.enqueued_at, now),
+        }
+        for e in entries
+    ]
+
+
+def _handled_today(session: Session, since: datetime) -> dict[int, tuple[int, float | None]]:
+    """Per agent: calls answered since `since`, and their mean handle time (talk + wrap-up)."""
+    rows = session.execute(
+        select(
+            QueuedCall.agent_id,
+            QueuedCall.answered_at,
+            QueuedCall.talk_ended_at,
+            QueuedCall.wrapped_up_at,
+        ).where(QueuedCall.answered_at >= since, QueuedCall.agent_id.is_not(None))
+    ).all()
+    counts: dict[int, int] = defaultdict(int)
+    handle: dict[int, list[float]] = defaultdict(list)
+    for agent_id, answered, ended, wrapped in rows:
+        counts[agent_id] += 1
+        if ended is not None:
+            handle[agent_id].append(((wrapped or ended) - answered).total_seconds())
+    return {
+        a: (n, round(sum(handle[a]) / len(handle[a]), 1) if handle[a] else None)
+        for a, n in counts.items()
+    }
+
+
+def _totals(live: Mapping[str, QueueLive]) -> dict[str, Any]:
+    recent = WindowStats()
+    for q in live.values():
+        recent.answered += q.recent.answered
+        recent.within += q.recent.within
+        recent.abandoned += q.recent.abandoned
+    return {
+        "waiting": sum(q.waiting.count for q in live.values()),
+        "sl_30m": recent.service_level(),
+    }

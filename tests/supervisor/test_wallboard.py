@@ -1,0 +1,95 @@
+"""The wallboard's figures, its shared cache, and the Server-Sent Events stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from callcenter.runtime import Runtime
+from callcenter.supervisor import board, figures
+from queues.models import AgentState, QueuedCallStatus
+from tests.conftest import NOW
+
+C, A = QueuedCallStatus.CONNECTED, QueuedCallStatus.ABANDONED
+
+
+def test_queue_figures_follow_the_formulas(
+    runtime: Runtime,
+    session: Session,
+    make_entry: Callable[..., int],
+    make_agent: Callable[..., int],
+) -> None:
+    agent = make_agent("li.na", state=AgentState.AVAILABLE)
+    make_entry("general", waited_s=95)
+    make_entry("general", waited_s=12, vip=True)
+    make_entry("general", status=C, waited_s=600, answered_after_s=10, agent_id=agent)  # in time
+    make_entry("general", status=C, waited_s=600, answered_after_s=30, agent_id=agent)  # late
+    make_entry("general", status=C, waited_s=40 * 60, answered_after_s=5)  # today, not in 30 min
+    make_entry("general", status=A, waited_s=100)
+    make_entry("general", status=C, waited_s=2 * 86400, answered_after_s=1)  # another day
+    snap = figures.snapshot(session, runtime.queues, now=NOW, timezone="Asia/Shanghai")
+    general = next(q for q in snap["queues"] if q["queue"] == "general")
+    assert (
+        general["waiting"] == 2 and general["longest_wait_s"] == 95 and general["vip_wait_s"] == 12
+    )
+    assert general["sl_today"] == 50.0  # 2 of 4 within 20 s (3 answered + 1 abandoned)
+    assert general["sl_30m"] == 33.3  # 1 of 3 (the 40-minute-old one is out)
+    assert general["asa_s"] == 15.0 and general["abandon_rate"] == 25.0
+    assert general["agents"] == {"available": 1}
+    row = next(a for a in snap["agents"] if a["id"] == agent)
+    assert row["handled"] == 2 and row["state"] == "available"
+    assert [w["waited_s"] for w in snap["waiting"]] == [95, 12]
+
+
+def test_one_computation_is_shared_by_every_viewer_per_refresh(
+    runtime: Runtime, make_entry: Callable[..., int]
+) -> None:
+    runtime.settings = replace(runtime.settings, wallboard_refresh_ms=60_000)
+    first = json.loads(board.cached(runtime))
+    make_entry("general", waited_s=5)
+    assert json.loads(board.cached(runtime)) == first  # from the cache
+    runtime.redis.delete(f"{runtime.settings.redis_prefix}wallboard:snapshot")
+    assert json.loads(board.cached(runtime))["totals"]["waiting"] == 1
+    assert len(first["history"]) == 1  # sampled once per history period
+
+
+def test_the_stream_pushes_snapshots_then_ends_for_the_browser_to_reconnect(
+    runtime: Runtime, supervisor: FlaskClient, make_entry: Callable[..., int]
+) -> None:
+    runtime.settings = replace(runtime.settings, wallboard_refresh_ms=100)
+    events = list(board.stream(runtime, lifetime_s=0.35))
+    assert events[0] == "retry: 500\n\n"
+    snapshots = [e for e in events if e.startswith("event: snapshot")]
+    assert snapshots and json.loads(snapshots[0].split("data: ", 1)[1])["at"] == NOW.isoformat()
+    response = supervisor.get("/supervisor/api/stream", buffered=False)
+    assert response.mimetype == "text/event-stream"
+    chunks = iter(response.response)  # type: ignore[arg-type]
+    assert next(chunks) == b"retry: 500\n\n"
+    assert next(chunks).startswith(b"event: snapshot\ndata: {")
+    response.close()
+    page = supervisor.get("/supervisor/")
+    assert page.status_code == 200 and b"EventSource" not in page.data  # the script is a file
+    script = supervisor.get("/supervisor/static/wallboard.js")
+    assert script.status_code == 200 and b"EventSource" in script.data
+    script.close()
+
+
+def test_a_process_serves_a_few_streams_and_tells_more_viewers_to_poll(
+    supervisor: FlaskClient,
+) -> None:
+    from callcenter.supervisor import views
+
+    held = [views._streams.acquire(blocking=False) for _ in range(views.MAX_STREAMS)]
+    try:
+        assert all(held)
+        busy = supervisor.get("/supervisor/api/stream")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+        assert busy.get_json()["error"]["code"] == "streams-busy"
+        assert supervisor.get("/supervisor/api/snapshot").status_code == 200
+    finally:
+        for _ in held:
+            views._streams.release()
