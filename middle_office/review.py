@@ -1,0 +1,218 @@
+"""Finishing a review: complete the missing fields (validated), then approve or cancel.
+
+Every step is audited in the same transaction; a decision queues a signed webhook to the
+order system (`webhooks.queue_delivery`) and closes the review's open calls. Services flush.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.audit import record
+from callcenter.errors import DomainError
+from callcenter.models import Order, OrderStatus
+from callcenter.phones import to_e164
+from middle_office import outbound, webhooks
+from middle_office.models import OrderIntake, ReviewStatus, ReviewTask, WebhookDelivery
+from middle_office.rules import OrderFacts, Reason
+
+EDITABLE = {
+    "recipient_name": 120,
+    "recipient_phone": 20,
+    "province": 40,
+    "city": 40,
+    "address": 255,
+    "postal_code": 12,
+    "invoice_title": 120,
+}
+
+
+class ReviewError(DomainError):
+    code = "review-error"
+
+
+class ReviewNotFound(ReviewError):
+    code = "review-not-found"
+
+
+class ReviewClosed(ReviewError):
+    code = "review-closed"
+
+
+class InvalidFields(ReviewError):
+    code = "invalid-fields"
+
+
+class StillIncomplete(ReviewError):
+    code = "still-incomplete"
+
+
+class ReasonRequired(ReviewError):
+    code = "reason-required"
+
+
+def _open(session: Session, review_id: int) -> tuple[ReviewTask, Order]:
+    review = session.get(ReviewTask, review_id)
+    if review is None:
+        raise ReviewNotFound(f"no review {review_id}", review_id=review_id)
+    if review.status is not ReviewStatus.OPEN:
+        raise ReviewClosed(f"review {review_id} is {review.status.value}", review_id=review_id)
+    order = session.get(Order, review.order_id)
+    assert order is not None
+    return review, order
+
+
+def complete_fields(
+    session: Session,
+    review_id: int,
+    values: dict[str, Any],
+    *,
+    agent_id: int,
+    actor: str,
+    now: datetime,
+    country_code: str = "86",
+) -> dict[str, str]:
+    """Fill in missing or wrong fields of the order under review; the fields changed.
+
+    Validates every field first (InvalidFields names each bad one; nothing changes); blank
+    values are ignored. Audited with old and new values. Flushes.
+    """
+    review, order = _open(session, review_id)
+    errors: dict[str, str] = {}
+    clean: dict[str, str] = {}
+    for name, raw in values.items():
+        if name not in EDITABLE:
+            errors[name] = "not an editable field"
+            continue
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        if not isinstance(raw, str) or len(raw.strip()) > EDITABLE[name]:
+            errors[name] = f"text of at most {EDITABLE[name]} characters"
+            continue
+        value = raw.strip()
+        if name == "recipient_phone":
+            phone = to_e164(value, country_code)
+            if phone is None:
+                errors[name] = "not a phone number"
+                continue
+            value = phone
+        clean[name] = value
+    if errors:
+        raise InvalidFields(f"{len(errors)} bad field(s)", fields=errors)
+    changed = {n: v for n, v in clean.items() if getattr(order, n) != v}
+    before = {n: getattr(order, n) for n in changed}
+    for name, value in changed.items():
+        setattr(order, name, value)
+    session.flush()
+    if changed:
+        record(
+            session,
+            actor_id=agent_id,
+            actor=actor,
+            action="review.fields_completed",
+            subject_type="order",
+            subject_id=order.number,
+            now=now,
+            review_id=review.id,
+            before=before,
+            after=changed,
+        )
+    return changed
+
+
+def missing(session: Session, order: Order) -> list[str]:
+    """The missing-information reasons the order still has (address, phone, invoice title)."""
+    intake = session.scalar(select(OrderIntake).where(OrderIntake.order_id == order.id))
+    facts = OrderFacts(
+        number=order.number,
+        amount_fen=order.amount_fen,
+        payment_type=order.payment_type.value,
+        placed_at=order.placed_at,
+        phone=order.recipient_phone,
+        province=order.province,
+        city=order.city,
+        address=order.address,
+        invoice_requested=bool(intake and intake.invoice_requested),
+        invoice_title=order.invoice_title,
+        items=(),
+    )
+    gaps = []
+    if not facts.has_address:
+        gaps.append(Reason.MISSING_ADDRESS.value)
+    if not (facts.phone or "").strip():
+        gaps.append(Reason.MISSING_PHONE.value)
+    if facts.invoice_requested and not (facts.invoice_title or "").strip():
+        gaps.append(Reason.MISSING_INVOICE_TITLE.value)
+    return gaps
+
+
+def decide(
+    session: Session,
+    review_id: int,
+    *,
+    approve: bool,
+    reason: str,
+    agent_id: int,
+    actor: str,
+    now: datetime,
+) -> WebhookDelivery:
+    """Approve (only once no information is missing) or cancel (a reason is required).
+
+    The order's status changes, the review closes, its pending calls are cancelled, the
+    decision is audited, and a webhook delivery is queued: all in this transaction; send the
+    delivery after the commit. Flushes.
+    """
+    review, order = _open(session, review_id)
+    reason = (reason or "").strip()[:200]
+    if not approve and not reason:
+        raise ReasonRequired("a cancellation needs a reason", review_id=review_id)
+    if approve:
+        gaps = missing(session, order)
+        if gaps:
+            raise StillIncomplete("complete the missing fields first", missing=gaps)
+    review.status = ReviewStatus.APPROVED if approve else ReviewStatus.CANCELLED
+    review.decided_at = now
+    review.decided_by = agent_id
+    review.decision_reason = reason or None
+    order.status = OrderStatus.APPROVED if approve else OrderStatus.CANCELLED
+    outbound.cancel_tasks_for(session, "review", review.id, now=now)
+    event = "order.approved" if approve else "order.cancelled"
+    payload = {
+        "order": order.number,
+        "status": order.status.value,
+        "reason": reason or None,
+        "review_reasons": list(review.reasons),
+        "decided_at": now.isoformat(),
+        "decided_by": actor,
+        "recipient_name": order.recipient_name,
+        "recipient_phone": order.recipient_phone,
+        "province": order.province,
+        "city": order.city,
+        "address": order.address,
+        "postal_code": order.postal_code,
+        "invoice_title": order.invoice_title,
+    }
+    delivery = webhooks.queue_delivery(
+        session,
+        key=f"review:{review.id}:{review.status.value}",
+        event=event,
+        payload=payload,
+        now=now,
+    )
+    record(
+        session,
+        actor_id=agent_id,
+        actor=actor,
+        action=f"review.{review.status.value}",
+        subject_type="order",
+        subject_id=order.number,
+        now=now,
+        review_id=review.id,
+        reason=reason,
+        delivery_id=delivery.id,
+    )
+    return delivery

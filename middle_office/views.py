@@ -1,0 +1,374 @@
+"""HTTP entry points of the middle office (thin): the order intake API, the outbound work list
+with its actions, and the Twilio webhooks of outbound calls (signed, like the voice ones).
+
+/api/orders                       POST  the order system (Bearer ORDER_API_TOKEN)
+/middle/                          GET   the work list (middle-office post, team lead, manager)
+/middle/tasks/<id>/call           POST  click-to-call: agent first, then the customer
+/middle/tasks/<id>/outcome        POST  outcome and notes
+/middle/reviews/<id>/fields       POST  complete missing fields
+/middle/reviews/<id>/decision     POST  approve or cancel, with a reason
+/twilio/outbound/...                    the calls' webhooks (agent, customer, statuses, recording)
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from sqlalchemy import select
+from twilio.twiml.voice_response import VoiceResponse
+
+from callcenter.app import runtime
+from callcenter.desk import auth
+from callcenter.errors import DomainError
+from callcenter.models import Order
+from callcenter.twilio_http import (
+    CallStatusForm,
+    MalformedWebhook,
+    RecordingForm,
+    VoiceForm,
+    twiml,
+    verify_signature,
+)
+from middle_office import intake, jobs, outbound, review
+from middle_office.models import OutboundAttempt, OutboundTask, ReviewTask
+from middle_office.rules import checklist
+from queues.models import Post, Role
+
+bp = Blueprint("middle_office", __name__, template_folder="templates")
+STATUS = {
+    "invalid-order": 422,
+    "invalid-fields": 422,
+    "bad-outcome": 422,
+    "reason-required": 422,
+    "still-incomplete": 409,
+    "order-closed": 409,
+    "task-not-open": 409,
+    "not-due": 409,
+    "outside-calling-hours": 409,
+    "do-not-call": 409,
+    "review-closed": 409,
+    "not-your-task": 403,
+    "task-not-found": 404,
+    "review-not-found": 404,
+}
+
+
+@bp.before_request
+def _guard() -> Any:
+    rt, path = runtime(), request.path
+    if path.startswith("/twilio/outbound"):
+        verify_signature(rt.settings.signing_token, rt.settings.public_base_url)
+        return None
+    if path.startswith("/api/orders"):
+        token = rt.settings.order_api_token
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+            return _error("unauthorised", "a valid Bearer token is required", 401)
+        return None
+    with rt.session_factory() as db:
+        staff = auth.signed_in_agent(db)
+        allowed = staff is not None and (
+            Post.MIDDLE_OFFICE in staff.posts or staff.has_role(Role.TEAM_LEAD)
+        )
+        if staff is not None:
+            db.expunge(staff)
+    if staff is None:
+        return _error("not-signed-in", "sign in at /desk/login", 401)
+    if not allowed:
+        return _error("forbidden", "needs the middle-office post", 403)
+    if request.method == "POST" and not auth.csrf_valid():
+        return _error("csrf-failed", "missing or wrong CSRF token; reload the page", 403)
+    g.staff = staff
+    return None
+
+
+def _error(code: str, message: str, status: int, **details: Any) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message, "details": details}), status
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> tuple[Response, int]:
+    return jsonify(error=exc.as_dict()), STATUS.get(exc.code, 400)
+
+
+@bp.errorhandler(MalformedWebhook)
+def _malformed(exc: MalformedWebhook) -> tuple[str, int]:
+    return str(exc), 400
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+@bp.post("/api/orders")
+def orders() -> tuple[Response, int]:
+    rt = runtime()
+    data = intake.parse_order(
+        request.get_json(silent=True), country_code=rt.settings.default_country_code
+    )
+    with rt.unit_of_work() as uow:
+        result = intake.ingest(
+            uow.session, data, source="api", now=rt.clock(), policy=jobs.policy_for(rt)
+        )
+    return jsonify(asdict(result)), 201 if result.outcome == "created" else 200
+
+
+# --- the work list --------------------------------------------------------------------------
+
+
+@bp.get("/middle/")
+def work_list() -> str:
+    rt = runtime()
+    with rt.session_factory() as db:
+        mine = request.args.get("all") is None
+        tasks = outbound.work_list(db, g.staff.id if mine else None)
+        rows = [_row(db, t) for t in tasks]
+        reviews = db.scalars(
+            select(ReviewTask).where(ReviewTask.status == "open").order_by(ReviewTask.created_at)
+        ).all()
+        review_rows = [_review_row(db, r) for r in reviews]
+    return render_template(
+        "middle_office/work_list.html",
+        rows=rows,
+        reviews=review_rows,
+        csrf=auth.csrf_token(),
+        outcomes=[o.value for o in outbound.AGENT_OUTCOMES],
+        staff=g.staff,
+        now=rt.clock(),
+    )
+
+
+def _row(db: Any, task: OutboundTask) -> dict[str, Any]:
+    last = task.attempt_rows[-1] if task.attempt_rows else None
+    subject = db.get(ReviewTask, task.subject_id) if task.subject_type == "review" else None
+    order = db.get(Order, subject.order_id) if subject else None
+    return {
+        "task": task,
+        "kind": outbound.KINDS[task.kind].label,
+        "order": order,
+        "review": subject,
+        "last": last,
+        "needs_outcome": last is not None and last.outcome is None and last.status == "ended",
+    }
+
+
+def _review_row(db: Any, r: ReviewTask) -> dict[str, Any]:
+    order = db.get(Order, r.order_id)
+    return {
+        "review": r,
+        "order": order,
+        "checklist": checklist(order.payment_type.value, r.reasons),
+        "missing": review.missing(db, order),
+    }
+
+
+@bp.get("/middle/api/tasks")
+def tasks_json() -> Response:
+    with runtime().session_factory() as db:
+        tasks = outbound.work_list(db, g.staff.id)
+        return jsonify(
+            tasks=[
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "status": t.status.value,
+                    "to": t.to_number,
+                    "priority": t.priority,
+                    "next_attempt_at": t.next_attempt_at.isoformat(),
+                    "attempts": t.attempts,
+                }
+                for t in tasks
+            ]
+        )
+
+
+@bp.post("/middle/tasks/<int:task_id>/call")
+def call(task_id: int) -> tuple[Response, int]:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        attempt = outbound.start_attempt(
+            uow.session, task_id, agent_id=g.staff.id, now=rt.clock(), policy=jobs.policy_for(rt)
+        )
+        uow.after_commit(rt.enqueue, jobs.dial_agent, attempt.id, retries=jobs.DIAL_RETRIES)
+    return jsonify(attempt=attempt.id, conference=outbound.conference_name(attempt.id)), 202
+
+
+@bp.post("/middle/tasks/<int:task_id>/outcome")
+def outcome(task_id: int) -> Response:
+    rt, form = runtime(), _form()
+    with rt.unit_of_work() as uow:
+        task = outbound.record_outcome(
+            uow.session,
+            task_id,
+            agent_id=g.staff.id,
+            actor=g.staff.login,
+            outcome=str(form.get("outcome", "")),
+            notes=str(form.get("notes", "")),
+            now=rt.clock(),
+            policy=jobs.policy_for(rt),
+        )
+    return jsonify(task=task.id, status=task.status.value, next=task.next_attempt_at.isoformat())
+
+
+@bp.post("/middle/reviews/<int:review_id>/fields")
+def fields(review_id: int) -> Response:
+    rt, form = runtime(), _form()
+    values = {k: v for k, v in form.items() if k != auth.CSRF_FIELD}
+    with rt.unit_of_work() as uow:
+        changed = review.complete_fields(
+            uow.session,
+            review_id,
+            values,
+            agent_id=g.staff.id,
+            actor=g.staff.login,
+            now=rt.clock(),
+            country_code=rt.settings.default_country_code,
+        )
+    return jsonify(changed=changed)
+
+
+@bp.post("/middle/reviews/<int:review_id>/decision")
+def decision(review_id: int) -> Response:
+    rt, form = runtime(), _form()
+    with rt.unit_of_work() as uow:
+        delivery = review.decide(
+            uow.session,
+            review_id,
+            approve=form.get("decision") == "approve",
+            reason=str(form.get("reason", "")),
+            agent_id=g.staff.id,
+            actor=g.staff.login,
+            now=rt.clock(),
+        )
+        uow.after_commit(rt.enqueue, jobs.deliver_decision, delivery.id, queue="low")
+    return jsonify(review=review_id, event=delivery.event, delivery=delivery.id)
+
+
+def _form() -> dict[str, Any]:
+    data = request.get_json(silent=True) if request.is_json else None
+    return dict(data) if isinstance(data, dict) else request.form.to_dict()
+
+
+# --- Twilio webhooks of outbound calls ------------------------------------------------------
+
+
+def _attempt_id() -> int:
+    value = request.args.get("attempt", "")
+    if not value.isdigit():
+        abort(400)
+    return int(value)
+
+
+@bp.post("/twilio/outbound/agent")
+def agent_leg() -> Response:
+    rt, form, attempt_id = runtime(), VoiceForm.from_form(request.form), _attempt_id()
+    with rt.unit_of_work() as uow:
+        go = outbound.agent_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
+        attempt = uow.session.get(OutboundAttempt, attempt_id)
+        whisper = _whisper(attempt)
+        if go:
+            uow.after_commit(rt.enqueue, jobs.dial_customer, attempt_id, retries=jobs.DIAL_RETRIES)
+    if not go:
+        return twiml("<Response><Hangup/></Response>")
+    return twiml(render_agent(whisper, outbound.conference_name(attempt_id), jobs.urls_for(rt)))
+
+
+def _whisper(attempt: OutboundAttempt | None) -> str:
+    if attempt is None:
+        return ""
+    task = attempt.task
+    return f"{outbound.KINDS[task.kind].label} {task.subject_id}. Calling the customer now."
+
+
+def render_agent(whisper: str, conference: str, urls: jobs.OutboundUrls) -> VoiceResponse:
+    """The agent hears what the call is about, then waits in the conference (silence)."""
+    r = VoiceResponse()
+    r.say(whisper, language="en-US")
+    dial = r.dial()
+    dial.conference(
+        conference,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url="",
+        participant_label="agent",
+    )
+    return r
+
+
+def render_customer(language: str, conference: str) -> VoiceResponse:
+    """The customer hears who calls, then joins the agent's conference."""
+    r = VoiceResponse()
+    if language == "en":
+        r.say("Hello, this is the customer service hotline about your order.", language="en-US")
+    else:
+        r.say("您好，这里是客服中心，关于您的订单。", language="zh-CN")
+    dial = r.dial()
+    dial.conference(
+        conference,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        participant_label="customer",
+    )
+    return r
+
+
+@bp.post("/twilio/outbound/agent/status")
+def agent_status() -> tuple[str, int]:
+    rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
+    status = form.call_status.value
+    with rt.unit_of_work() as uow:
+        outbound.record_agent_call(uow.session, attempt_id, form.call_sid)
+        leg = None
+        if form.call_status.is_final:
+            leg = outbound.agent_leg_ended(
+                uow.session, attempt_id, status, now=rt.clock(), policy=jobs.policy_for(rt)
+            )
+    if leg:
+        rt.enqueue(jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)
+    return "", 204
+
+
+@bp.post("/twilio/outbound/customer")
+def customer_leg() -> Response:
+    rt, form, attempt_id = runtime(), VoiceForm.from_form(request.form), _attempt_id()
+    with rt.unit_of_work() as uow:
+        joined = outbound.customer_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
+        attempt = uow.session.get(OutboundAttempt, attempt_id)
+        language = attempt.task.language if attempt else "zh"
+    if not joined:
+        return twiml("<Response><Hangup/></Response>")
+    return twiml(render_customer(language, outbound.conference_name(attempt_id)))
+
+
+@bp.post("/twilio/outbound/customer/status")
+def customer_status() -> tuple[str, int]:
+    rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
+    with rt.unit_of_work() as uow:
+        outbound.record_customer_call(uow.session, attempt_id, form.call_sid)
+        leg = None
+        if form.call_status.is_final:
+            leg = outbound.customer_leg_ended(
+                uow.session,
+                attempt_id,
+                form.call_status.value,
+                now=rt.clock(),
+                policy=jobs.policy_for(rt),
+            )
+    if leg:
+        rt.enqueue(jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)
+    return "", 204
+
+
+@bp.post("/twilio/outbound/recording")
+def recording() -> tuple[str, int]:
+    rt, form = runtime(), RecordingForm.from_form(request.form)
+    with rt.unit_of_work() as uow:
+        attempt = uow.session.get(OutboundAttempt, _attempt_id())
+        if attempt is not None and form.recording_status == "completed":
+            attempt.recording_sid = form.recording_sid
+            attempt.recording_url = form.recording_url
+    return "", 204
