@@ -37,13 +37,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
+    from callcenter.replay.views import bp as recordings_bp
+    from callcenter.supervisor.views import bp as supervisor_bp
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
+    from middle_office.views import bp as middle_office_bp
+    from reports.views import bp as reports_bp
 
     app.register_blueprint(desk_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(media_bp)
+    app.register_blueprint(supervisor_bp)
+    app.register_blueprint(recordings_bp)
     app.register_blueprint(voice_bp)
+    app.register_blueprint(middle_office_bp)
+    app.register_blueprint(reports_bp)
     return app
 
 

@@ -48,7 +48,9 @@ def _register() -> None:
         settings_command,
     )
     from callcenter.phone.cli import call_command, phone_network_command
+    from callcenter.replay.commands import recordings_group
     from callcenter.stack import cron_command, run_command, worker_command
+    from middle_office.cli import middle_office_group
 
     for command in (
         db_group,
@@ -57,6 +59,7 @@ def _register() -> None:
         queues_group,
         seed_demo_command,
         settings_command,
+        recordings_group,
         call_command,
         phone_network_command,
         run_command,
@@ -64,6 +67,7 @@ def _register() -> None:
         cron_command,
         shell_command,
         routes_command,
+        middle_office_group,
     ):
         cli.add_command(command)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -80,37 +82,62 @@ def worker_command(queue_names: tuple[str, ...], burst: bool, with_scheduler: bo
 TICK_INTERVAL_S = 2
 
 
-@click.command("cron")
-@click.option(
-    "--interval",
-    default=TICK_INTERVAL_S,
-    show_default=True,
-    type=click.FloatRange(0.5, 60),
-    help="Seconds between two ticks.",
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """A periodic task of `callcenter cron`: what to call (module:function) and how often."""
+
+    name: str
+    every_s: float
+    target: str
+
+    def load(self) -> Callable[[], object]:
+        module, _, function = self.target.partition(":")
+        fn: Callable[[], object] = getattr(importlib.import_module(module), function)
+        return fn
+
+
+#: Everything the centre does on a timer. The router's tick is the fastest (it is the safety
+#: net behind routing on every arrival and every agent becoming available); the others are
+#: cheap reads when there is nothing to do.
+DUTIES = (
+    Duty("router", TICK_INTERVAL_S, "queues.jobs:tick"),
+    Duty("alerts", 5, "callcenter.supervisor.alerts:tick"),
+    Duty("outbound", 5, "middle_office.jobs:tick"),
+    Duty("recordings-stuck", 300, "recordings.jobs:requeue_stuck"),
+    Duty("recordings-retention", 3600, "recordings.jobs:purge_expired"),
 )
+
+
+def due_duties(last_run: Mapping[str, float], now: float) -> list[Duty]:
+    """The duties whose interval has passed since they last ran (pure; never run: due)."""
+    return [d for d in DUTIES if now - last_run.get(d.name, -math.inf) >= d.every_s]
+
+
+@click.command("cron")
 @with_appcontext
-def cron_command(interval: float) -> None:
-    """Run the router's tick on a timer (one per deployment).
+def cron_command() -> None:
+    """Run the centre's periodic duties (`DUTIES`) on their timers; one per deployment.
 
-    The tick ends wrap-ups that are due, gives up on rings whose status callback never came,
-    and routes every available agent who could take a waiting caller: the safety net behind
-    routing on every arrival and every agent becoming available. It runs here, in this
-    process, rather than as a queued job every two seconds (which would fill the workers'
-    logs); a tick that fails is logged and the next one runs on time.
+    The router's tick ends wrap-ups that are due, gives up on rings whose status callback
+    never came, and routes every available agent who could take a waiting caller; the others
+    pace the outbound engine, re-queue stuck recording jobs and apply the retention. They run
+    here, in this process, rather than as queued jobs every few seconds (which would fill the
+    workers' logs); a duty that fails is logged and runs again on its next turn.
     """
-    from queues.jobs import tick
-
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("router tick every %.1f s", interval)
+    duties = {d.name: d.load() for d in DUTIES}
+    log.info("cron: %s", ", ".join(f"{d.name} every {d.every_s:g} s" for d in DUTIES))
+    last_run: dict[str, float] = {}
     while not stop.is_set():
-        started = time.monotonic()
-        try:
-            tick()
-        except Exception:
-            log.exception("tick failed")
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        for duty in due_duties(last_run, time.monotonic()):
+            last_run[duty.name] = time.monotonic()
+            try:
+                duties[duty.name]()
+            except Exception:
+                log.exception("cron duty %s failed", duty.name)
+        stop.wait(0.5)
 
 
 def worker_queues(selected: Sequence[str]) -> list[str]:

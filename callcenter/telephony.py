@@ -104,6 +104,10 @@ class Telephony(Protocol):
 
     def end_conference(self, conference_sid: str) -> None: ...
 
+    def find_conference(self, friendly_name: str) -> str | None: ...
+
+    def delete_recording(self, recording_sid: str) -> None: ...
+
 
 def _translated(action: str, fn: Callable[[], T]) -> T:
     try:
@@ -239,6 +243,29 @@ class TwilioGateway:
             "end conference",
             lambda: self.client.conferences(conference_sid).update(status="completed"),
         )
+
+    def find_conference(self, friendly_name: str) -> str | None:
+        """The SID of the in-progress conference named `friendly_name`, or None.
+
+        Participants are added by the conference's name, but updated by its SID
+        (REST `GET /Conferences?FriendlyName=…&Status=in-progress`).
+        """
+        found = _translated(
+            "find conference",
+            lambda: self.client.conferences.list(
+                friendly_name=friendly_name, status="in-progress", limit=1
+            ),
+        )
+        return str(found[0].sid) if found else None
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording from Twilio (REST `DELETE /Recordings/RE…`); one already gone
+        (404) counts as deleted, so a repeated delete is harmless."""
+        try:
+            _translated("delete recording", lambda: self.client.recordings(recording_sid).delete())
+        except TelephonyRejected as exc:
+            if exc.status != 404:
+                raise
 
 
 def gateway_for(settings: Settings) -> TwilioGateway:

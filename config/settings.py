@@ -124,6 +124,139 @@ class Settings:
         "an https URL, or a path on this site for a copy you serve",
         default="https://cdn.jsdelivr.net/npm/@twilio/voice-sdk@2.18.0/dist/twilio.min.js",
     )
+    # --- floor supervisor: wallboard, alerts, support groups, monitoring ---
+    supervisor_alert_wait_s: int = _setting(
+        "SUPERVISOR_ALERT_WAIT_S", "Alert when a caller has waited longer than this", default=120
+    )
+    supervisor_alert_vip_wait_s: int = _setting(
+        "SUPERVISOR_ALERT_VIP_WAIT_S",
+        "Alert when a VIP caller has waited longer than this",
+        default=10,
+    )
+    supervisor_alert_away_min: int = _setting(
+        "SUPERVISOR_ALERT_AWAY_MIN",
+        "Alert when an agent has been on break (any reason, 'missed' included) this many minutes",
+        default=15,
+    )
+    supervisor_alert_sl_min_calls: int = _setting(
+        "SUPERVISOR_ALERT_SL_MIN_CALLS",
+        "Alert when a queue's service level over the last 30 minutes is below its target, "
+        "once at least this many calls were answered or abandoned there",
+        default=5,
+    )
+    supervisor_support_groups: str = _setting(
+        "SUPERVISOR_SUPPORT_GROUPS",
+        "Temporary support groups a supervisor can pull into a queue: 'name=selector; …', "
+        "selector post:<post>, team:<team> or comma-separated logins",
+        default="backoffice=post:back_office; middleoffice=post:middle_office",
+    )
+    supervisor_support_level: int = _setting(
+        "SUPERVISOR_SUPPORT_LEVEL",
+        "Skill level (1-5) a pulled support agent gets in the queue's skills",
+        default=1,
+    )
+    supervisor_auto_support_group: str = _setting(
+        "SUPERVISOR_AUTO_SUPPORT_GROUP",
+        "Support group pulled by itself into a queue when a wait or service-level alert is "
+        "raised there, and released when it clears; empty: only by hand",
+        default="",
+    )
+    supervisor_monitor_visible: int = _setting(
+        "SUPERVISOR_MONITOR_VISIBLE",
+        "1: the agent's desk shows when a supervisor listens, whispers or barges; 0: it does not",
+        default=1,
+    )
+    wallboard_refresh_ms: int = _setting(
+        "WALLBOARD_REFRESH_MS",
+        "How often the wallboard's figures are pushed (100-60000 ms)",
+        default=1000,
+    )
+    wallboard_stream_s: int = _setting(
+        "WALLBOARD_STREAM_S",
+        "Lifetime of one wallboard event stream; the browser reconnects (10-3600 s)",
+        default=300,
+    )
+    wallboard_history_every_s: int = _setting(
+        "WALLBOARD_HISTORY_EVERY_S",
+        "Seconds between two samples of the wallboard chart (kept for 8 hours)",
+        default=30,
+    )
+    # --- middle office: review rules, the outbound engine, the order system ---
+    review_amount_fen: int = _setting(
+        "REVIEW_AMOUNT_FEN",
+        "Orders above this amount (in fen, 1/100 CNY) are reviewed by the middle office",
+        default=200_000,
+    )
+    review_duplicate_window_s: int = _setting(
+        "REVIEW_DUPLICATE_WINDOW_S",
+        "Two orders of one customer with the same items and address within this many seconds "
+        "are duplicates",
+        default=1800,
+    )
+    review_burst_count: int = _setting(
+        "REVIEW_BURST_COUNT",
+        "This many orders (or more) from one account within REVIEW_BURST_WINDOW_S are reviewed",
+        default=4,
+    )
+    review_burst_window_s: int = _setting(
+        "REVIEW_BURST_WINDOW_S", "Window in seconds of the many-orders rule", default=3600
+    )
+    calling_hours: str = _setting(
+        "CALLING_HOURS",
+        "When outbound calls may reach customers, in each customer's own time zone "
+        "(HOLIDAYS apply too)",
+        default="mon-sun 09:00-21:00",
+    )
+    calling_timezones: str = _setting(
+        "CALLING_TIMEZONES",
+        "Customer time zone by calling code, e.g. '86=Asia/Shanghai,1=America/New_York'; "
+        "other numbers use TIMEZONE",
+        default="86=Asia/Shanghai,852=Asia/Hong_Kong,853=Asia/Macau,886=Asia/Taipei",
+    )
+    outbound_cps: int = _setting(
+        "OUTBOUND_CPS",
+        "Outbound calls per second the account may create (Twilio queues the excess silently)",
+        default=1,
+    )
+    outbound_max_attempts: int = _setting(
+        "OUTBOUND_MAX_ATTEMPTS", "Calls made for one outbound task before it fails", default=4
+    )
+    outbound_backoff_s: str = _setting(
+        "OUTBOUND_BACKOFF_S",
+        "Waits in seconds before the 2nd, 3rd, … attempt of an unanswered outbound task",
+        default="900,3600,14400",
+    )
+    outbound_ring_timeout_s: int = _setting(
+        "OUTBOUND_RING_TIMEOUT_S", "Seconds an outbound call to a customer rings", default=30
+    )
+    order_api_token: str = _setting(
+        "ORDER_API_TOKEN",
+        "Bearer token the order system sends to /api/orders; empty refuses every request",
+        secret=True,
+        default="",
+    )
+    order_webhook_url: str = _setting(
+        "ORDER_WEBHOOK_URL",
+        "Where review decisions are POSTed (signed); empty: use `middle-office export`",
+        default="",
+    )
+    order_webhook_secret: str = _setting(
+        "ORDER_WEBHOOK_SECRET",
+        "HMAC-SHA256 key of the decision webhook's X-Callcenter-Signature",
+        secret=True,
+        default="",
+    )
+    recordings_retention_days: int = _setting(
+        "RECORDINGS_RETENTION_DAYS",
+        "Days a stored call recording is kept before `callcenter recordings purge` deletes it "
+        "(recordings under legal hold are kept)",
+        default=365,
+    )
+    recordings_delete_from_twilio: bool = _setting(
+        "RECORDINGS_DELETE_FROM_TWILIO",
+        "true: delete each recording from Twilio once its copy is stored and verified",
+        default=False,
+    )
 
     @property
     def uses_local_network(self) -> bool:
@@ -162,6 +295,10 @@ class Settings:
                 continue
             if f.type in ("Path", Path):
                 values[f.name] = Path(raw).expanduser()
+            elif f.type in ("bool", bool):
+                if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise SettingsError(f"{f.metadata['env']}: {raw!r} is not true or false")
+                values[f.name] = raw.strip().lower() in ("true", "1", "yes")
             elif f.type in ("int", int):
                 try:
                     values[f.name] = int(raw)
@@ -217,6 +354,8 @@ class Settings:
             raise bad("QUEUES_PATH", f"{self.queues_path} is not a file")
         if self.scorecards_path != DEFAULT_SCORECARDS and not self.scorecards_path.exists():
             raise bad("SCORECARDS_PATH", f"{self.scorecards_path} does not exist")
+        if self.recordings_retention_days < 1:
+            raise bad("RECORDINGS_RETENTION_DAYS", "must be at least 1 day")
         if self.proxy_count < 0:
             raise bad("PROXY_COUNT", "must not be negative")
         if not 60 <= self.desk_token_ttl_s <= 3600:
@@ -225,6 +364,20 @@ class Settings:
             raise bad(
                 "DESK_VOICE_SDK_URL", f"{self.desk_voice_sdk_url!r} is not an https URL or a path"
             )
+        self._validate_middle_office(bad)
+        for name, value, low, high in (
+            ("SUPERVISOR_ALERT_WAIT_S", self.supervisor_alert_wait_s, 1, 86400),
+            ("SUPERVISOR_ALERT_VIP_WAIT_S", self.supervisor_alert_vip_wait_s, 1, 86400),
+            ("SUPERVISOR_ALERT_AWAY_MIN", self.supervisor_alert_away_min, 1, 1440),
+            ("SUPERVISOR_ALERT_SL_MIN_CALLS", self.supervisor_alert_sl_min_calls, 1, 100000),
+            ("SUPERVISOR_SUPPORT_LEVEL", self.supervisor_support_level, 1, 5),
+            ("SUPERVISOR_MONITOR_VISIBLE", self.supervisor_monitor_visible, 0, 1),
+            ("WALLBOARD_REFRESH_MS", self.wallboard_refresh_ms, 100, 60000),
+            ("WALLBOARD_STREAM_S", self.wallboard_stream_s, 10, 3600),
+            ("WALLBOARD_HISTORY_EVERY_S", self.wallboard_history_every_s, 1, 3600),
+        ):
+            if not low <= value <= high:
+                raise bad(name, f"must be {low}-{high}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise bad("LOG_LEVEL", f"{self.log_level!r} is not a log level")
         if self.database_url and not re.match(r"^[a-z0-9+]+://", self.database_url):
@@ -233,6 +386,37 @@ class Settings:
             raise bad(
                 "REDIS_URL", f"{self.redis_url!r} is not a redis://, rediss:// or unix:// URL"
             )
+
+
+    def _validate_middle_office(self, bad: Any) -> None:
+        try:
+            parse_hours(self.calling_hours)
+        except HoursError as exc:
+            raise bad("CALLING_HOURS", str(exc)) from None
+        for item in filter(None, (p.strip() for p in self.calling_timezones.split(","))):
+            code, _, zone = item.partition("=")
+            try:
+                ZoneInfo(zone.strip())
+            except (ZoneInfoNotFoundError, ValueError):
+                raise bad("CALLING_TIMEZONES", f"{item!r}: expected CODE=Area/City") from None
+            if not code.strip().isdigit():
+                raise bad("CALLING_TIMEZONES", f"{item!r}: {code!r} is not a calling code")
+        backoff = [p.strip() for p in self.outbound_backoff_s.split(",") if p.strip()]
+        if not backoff or not all(p.isdigit() for p in backoff):
+            raise bad("OUTBOUND_BACKOFF_S", "expected seconds separated by commas")
+        for name, value in (
+            ("OUTBOUND_CPS", self.outbound_cps),
+            ("OUTBOUND_MAX_ATTEMPTS", self.outbound_max_attempts),
+            ("OUTBOUND_RING_TIMEOUT_S", self.outbound_ring_timeout_s),
+            ("REVIEW_BURST_COUNT", self.review_burst_count),
+        ):
+            if value < 1:
+                raise bad(name, "must be at least 1")
+        if self.order_webhook_url:
+            if not re.match(r"^https?://[^/\s]+(/\S*)?$", self.order_webhook_url):
+                raise bad("ORDER_WEBHOOK_URL", f"{self.order_webhook_url!r} is not an http(s) URL")
+            if not self.order_webhook_secret:
+                raise bad("ORDER_WEBHOOK_SECRET", "required when ORDER_WEBHOOK_URL is set")
 
 
 def local_secret(instance_path: Path, name: str) -> str:

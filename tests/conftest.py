@@ -27,6 +27,9 @@ from werkzeug.test import TestResponse
 
 import callcenter.audit  # noqa: F401
 import callcenter.models  # noqa: F401  (all tables on the metadata)
+import callcenter.supervisor.models  # noqa: F401  (alerts, support pulls, monitoring)
+import middle_office.models  # noqa: F401
+import recordings.models  # noqa: F401
 from callcenter.app import create_app
 from callcenter.db import Base, make_engine
 from callcenter.migrate import upgrade

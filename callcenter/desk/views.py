@@ -33,9 +33,10 @@ from callcenter.desk.forms import Invalid, LoginForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
 from callcenter.errors import DomainError
 from callcenter.runtime import Runtime
+from callcenter.supervisor.monitor import monitoring_of
 from callcenter.telephony import TelephonyUnavailable
 from queues import connect, jobs
-from queues.models import Actor, Agent, AgentState
+from queues.models import Actor, Agent, AgentState, Post, Role
 from queues.passwords import authenticate
 from queues.presence import PresenceError
 
@@ -149,14 +150,32 @@ def page() -> str:
     rt = runtime()
     with rt.session_factory() as db:
         agent = _agent(db)
+        links = staff_links(agent)
     local = rt.settings.uses_local_network
     return render_template(
         "desk/desk.html",
         agent=agent,
+        links=links,
         csrf=auth.csrf_token(),
         mode="local" if local else "twilio",
         sdk_url=None if local else rt.settings.desk_voice_sdk_url,
     )
+
+
+#: The other staff pages, and who may open them (the manager may open all).
+STAFF_PAGES = (
+    ("/supervisor/", "现场监控 Wallboard", (Role.SUPERVISOR, Role.TEAM_LEAD)),
+    ("/reports/", "报表 Reports", (Role.SUPERVISOR, Role.TEAM_LEAD)),
+    ("/recordings/", "录音 Recordings", (Role.QC, Role.SUPERVISOR, Role.TEAM_LEAD)),
+)
+
+
+def staff_links(agent: Agent) -> list[tuple[str, str]]:
+    """Links to the staff pages this account may open (and to the middle office's work list)."""
+    links = [(href, label) for href, label, roles in STAFF_PAGES if agent.has_role(*roles)]
+    if Post.MIDDLE_OFFICE in agent.posts or agent.has_role(Role.TEAM_LEAD):
+        links.append(("/middle/", "中台工单 Work list"))
+    return links
 
 
 # --- the JSON API -------------------------------------------------------------------------------
@@ -247,12 +266,16 @@ def _agent(db: Session) -> Agent:
 
 def _state_response(rt: Runtime) -> Response:
     with rt.session_factory() as db:
+        agent = _agent(db)
         view = desk_view(
             db,
-            _agent(db),
+            agent,
             now=rt.clock(),
             tz=ZoneInfo(rt.settings.timezone),
             presence=rt.queues.presence,
+        )
+        view["monitored"] = monitoring_of(
+            db, agent.id, visible=bool(rt.settings.supervisor_monitor_visible)
         )
     return jsonify(view)
 

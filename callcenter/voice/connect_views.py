@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.app import runtime
-from callcenter.calls import get_call, log_event
+from callcenter.calls import get_call
 from callcenter.phones import to_e164
 from callcenter.speech import say_digits
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
@@ -33,6 +33,8 @@ from ivr_menus import services as ivr
 from queues import connect, jobs
 from queues import services as queue_services
 from queues.models import Agent, QueuedCall, QueuedCallStatus
+from recordings import jobs as recording_jobs
+from recordings import services as recording_services
 
 CALLBACK_TRIES = 3
 
@@ -237,23 +239,25 @@ def callback_status() -> tuple[str, int]:
 
 @bp.post("/recording/call")
 def call_recording() -> tuple[str, int]:
-    """The recording of a connected call: kept on the call's event log (processed later)."""
+    """The recording of a connected call: upsert it, then queue its processing job (once)."""
     form, rt = RecordingForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        entry = uow.session.get(QueuedCall, _entry_id())
-        call = get_call(uow.session, entry.call_sid) if entry else None
-        if call is not None:
-            log_event(
-                uow.session,
-                call,
-                "recording",
-                now=rt.clock(),
-                dedupe_key=f"recording:{form.recording_sid}:{form.recording_status}",
-                recording_sid=form.recording_sid,
-                url=form.recording_url,
-                status=form.recording_status,
-                duration_s=form.recording_duration,
-                agent_leg=form.call_sid,
-                entry_id=entry.id if entry else None,
-            )
+        claimed = recording_services.record_status(
+            uow.session, _recording_update(form), entry_id=_entry_id(), now=rt.clock()
+        )
+        if claimed is not None:
+            uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
     return "", 204
+
+
+def _recording_update(form: RecordingForm) -> recording_services.StatusUpdate:
+    channels = request.form.get("RecordingChannels", "")
+    return recording_services.StatusUpdate(
+        recording_sid=form.recording_sid,
+        status=form.recording_status,
+        url=form.recording_url,
+        duration_s=form.recording_duration,
+        channels=int(channels) if channels in ("1", "2") else None,
+        error_code=form.error_code,
+        call_sid=form.call_sid,
+    )

@@ -381,3 +381,13 @@ def _kill_survivors(tree: list[Proc]) -> list[str]:
     for proc in survivors:
         os.kill(proc.pid, signal.SIGKILL)
     return [proc.cmdline for proc in survivors]
+
+
+def test_cron_duties_load_and_fall_due_on_their_own_timers() -> None:
+    from callcenter.stack import DUTIES, due_duties
+
+    assert all(callable(d.load()) for d in DUTIES)
+    assert [d.name for d in due_duties({}, 0.0)] == [d.name for d in DUTIES]  # never run: due
+    ran = {d.name: 100.0 for d in DUTIES}
+    assert [d.name for d in due_duties(ran, 103.0)] == ["router"]
+    assert {d.name for d in due_duties(ran, 106.0)} == {"router", "alerts", "outbound"}

@@ -91,6 +91,7 @@ def test_the_agent_changes_state_and_each_change_is_logged(desk: Desk) -> None:
     desk.sign_in()
     status, view = desk.post("/desk/api/state", {"to": "available", "from": "offline"})
     assert status == 200 and view["agent"]["state"] == "available"
+    assert view["monitored"] is None  # nobody listens (the wallboard's monitor sets it)
     status, view = desk.post("/desk/api/state", {"to": "break", "reason": "lunch"})
     assert status == 200 and view["agent"]["state"] == "break"
     assert view["agent"]["reason_label"].startswith("午餐")
@@ -310,3 +311,32 @@ def test_desk_pages_forbid_inline_scripts_and_framing(desk: Desk) -> None:
     assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
+    from callcenter.desk.views import staff_links
+    from queues.models import Agent, AgentPost, AgentRole, Post, Role
+
+    def account(posts: tuple[Post, ...], roles: tuple[Role, ...]) -> Agent:
+        agent = Agent(login="x", display_name="x", client_identity="agent_x")
+        agent.post_rows = [AgentPost(post=p) for p in posts]
+        agent.role_rows = [AgentRole(role=r) for r in roles]
+        return agent
+
+    def hrefs(agent: Agent) -> list[str]:
+        return [href for href, _ in staff_links(agent)]
+
+    assert hrefs(account((Post.FRONT_DESK,), ())) == []
+    assert hrefs(account((Post.MIDDLE_OFFICE,), ())) == ["/middle/"]
+    assert hrefs(account((), (Role.QC,))) == ["/recordings/"]
+    assert hrefs(account((Post.FRONT_DESK,), (Role.SUPERVISOR,))) == [
+        "/supervisor/",
+        "/reports/",
+        "/recordings/",
+    ]
+    assert hrefs(account((), (Role.MANAGER,))) == [
+        "/supervisor/",
+        "/reports/",
+        "/recordings/",
+        "/middle/",
+    ]

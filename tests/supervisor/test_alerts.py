@@ -62,7 +62,6 @@ def test_an_alert_is_not_duplicated_and_stays_until_acknowledged(
         first = alerts.evaluate_alerts(s, runtime.queues, T, now=NOW)
     with session_factory.begin() as s:
         again = alerts.evaluate_alerts(s, runtime.queues, T, now=NOW + timedelta(seconds=2))
-        print("DBG", first, again, [(a.id, a.kind, a.open_key) for a in s.scalars(select(alerts.Alert))])
         assert again.raised == [] and again.cleared == []
         s.get(QueuedCall, entry).status = QueuedCallStatus.CONNECTED  # type: ignore[union-attr]
     with session_factory.begin() as s:

@@ -169,6 +169,12 @@
     fillSelect($('disposition'), view.options.dispositions);
     renderState(view.agent);
     renderCall(view.call);
+    var watched = view.monitored;
+    show($('monitored'), !!watched);
+    if (watched) {
+      var modes = { listen: '旁听 listening', whisper: '耳语 whispering', barge: '插话 barged in' };
+      setText($('monitored-by'), watched.supervisor + ' · ' + (modes[watched.mode] || watched.mode));
+    }
     tick();
     return view;
   }
