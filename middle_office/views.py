@@ -32,10 +32,13 @@ from callcenter.twilio_http import (
     twiml,
     verify_signature,
 )
+from callcenter.voice.connect_views import recording_update
 from middle_office import intake, jobs, outbound, review
 from middle_office.models import OutboundAttempt, OutboundTask, ReviewTask
 from middle_office.rules import checklist
 from queues.models import Post, Role
+from recordings import jobs as recording_jobs
+from recordings import services as recording_services
 
 bp = Blueprint("middle_office", __name__, template_folder="templates")
 STATUS = {
@@ -365,10 +368,24 @@ def customer_status() -> tuple[str, int]:
 
 @bp.post("/twilio/outbound/recording")
 def recording() -> tuple[str, int]:
+    """An outbound call's recording: kept on the attempt and processed like every recording."""
     rt, form = runtime(), RecordingForm.from_form(request.form)
     with rt.unit_of_work() as uow:
         attempt = uow.session.get(OutboundAttempt, _attempt_id())
-        if attempt is not None and form.recording_status == "completed":
+        if attempt is None:
+            return "", 204
+        if form.recording_status == "completed":
             attempt.recording_sid = form.recording_sid
             attempt.recording_url = form.recording_url
+        task = uow.session.get(OutboundTask, attempt.task_id)
+        owner = recording_services.Owner(
+            agent_id=attempt.agent_id,
+            customer_id=task.customer_id if task else None,
+            queue=f"outbound:{task.kind}"[:40] if task else "outbound",
+        )
+        claimed = recording_services.record_status(
+            uow.session, recording_update(form), entry_id=None, now=rt.clock(), owner=owner
+        )
+        if claimed is not None:
+            uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
     return "", 204

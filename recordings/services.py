@@ -50,17 +50,31 @@ class StatusUpdate:
     call_sid: str  # the recorded leg (the agent's, for a connected call)
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose recording it is, for a call that was not a queue entry (an outbound call)."""
+
+    agent_id: int | None
+    customer_id: int | None
+    queue: str  # what the call was for, e.g. "outbound:order_review"
+
+
 def record_status(
-    session: Session, update_: StatusUpdate, *, entry_id: int | None, now: datetime
+    session: Session,
+    update_: StatusUpdate,
+    *,
+    entry_id: int | None,
+    now: datetime,
+    owner: Owner | None = None,
 ) -> int | None:
     """Create or update the recording of a status callback; the id to enqueue a job for, if any.
 
     Idempotent and order-proof: the row is keyed by RecordingSid; a final Twilio status
     (completed, absent, failed) is never replaced by a late ``in-progress``, nor by another
     final one. Links the row to the queue entry `entry_id` (its agent, queue, call and the
-    call's customer). Returns the recording's id only to the one caller that claims its
-    processing job (`job_enqueued_at` set by compare-and-set): enqueue it after the commit.
-    Flushes.
+    call's customer), or, for an outbound call, to its `owner`. Returns the recording's id
+    only to the one caller that claims its processing job (`job_enqueued_at` set by
+    compare-and-set): enqueue it after the commit. Flushes.
     """
     rec = session.scalar(select(Recording).where(Recording.sid == update_.recording_sid))
     if rec is None:
@@ -77,6 +91,8 @@ def record_status(
         elif update_.status in ("absent", "failed"):
             _fail(rec, f"twilio-{update_.status}", f"Twilio reports the recording {update_.status}")
     _link(session, rec, entry_id)
+    if owner is not None and rec.agent_id is None and rec.customer_id is None:
+        rec.agent_id, rec.customer_id, rec.queue = owner.agent_id, owner.customer_id, owner.queue
     session.flush()
     if rec.status is not RecordingStatus.PENDING or rec.job_enqueued_at is not None:
         return None

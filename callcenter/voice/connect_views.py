@@ -243,14 +243,15 @@ def call_recording() -> tuple[str, int]:
     form, rt = RecordingForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
         claimed = recording_services.record_status(
-            uow.session, _recording_update(form), entry_id=_entry_id(), now=rt.clock()
+            uow.session, recording_update(form), entry_id=_entry_id(), now=rt.clock()
         )
         if claimed is not None:
             uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
     return "", 204
 
 
-def _recording_update(form: RecordingForm) -> recording_services.StatusUpdate:
+def recording_update(form: RecordingForm) -> recording_services.StatusUpdate:
+    """A recording status callback as the pipeline takes it (inbound and outbound calls)."""
     channels = request.form.get("RecordingChannels", "")
     return recording_services.StatusUpdate(
         recording_sid=form.recording_sid,

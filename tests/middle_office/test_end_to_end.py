@@ -25,6 +25,7 @@ from middle_office import webhooks
 from middle_office.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from queues.models import Post
 from queues.presence import create_agent
+from recordings.models import Recording, RecordingStatus
 from tests.centre import Centre, running_centre
 from tests.middle_office.conftest import API_TOKEN, WEBHOOK_SECRET, order
 
@@ -180,6 +181,12 @@ def test_an_agent_completes_a_review_by_phone_and_the_order_system_is_told(
         kinds = " ".join(e.kind for e in customer_leg.transcript())
         assert "conference" in kinds, kinds
         centre.wait_for(lambda: last_attempt(centre, task.id).recording_sid is not None)  # type: ignore[union-attr]
+        # The outbound call's recording goes through the same pipeline as inbound ones.
+        sid = last_attempt(centre, task.id).recording_sid  # type: ignore[union-attr]
+        with centre.factory() as s:
+            rec = s.scalar(select(Recording).where(Recording.sid == sid))
+            assert rec is not None and rec.status is RecordingStatus.STORED
+            assert rec.queue == "outbound:order_review" and rec.agent_id == attempt.agent_id
 
         review_id = created["review_id"]
         bad = client.post(
