@@ -92,7 +92,7 @@ def conditions(
                         {"queue": queue, "waited_s": round(waited)},
                     )
                 )
-    recent, _ = window_stats(session, queues, now - RECENT, now - RECENT)
+    recent, _ = window_stats(session, queues, now - RECENT, now - RECENT, now=now)
     for queue, stats in recent.items():
         level = stats.service_level()
         if queue not in queues or level is None or stats.ended < thresholds.sl_min_calls:

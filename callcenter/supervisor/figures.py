@@ -1,11 +1,9 @@
 """The wallboard's figures, read from the queue entries and agents (read-only, no Flask).
 
-Service level here is *answered within the queue's threshold / (answered + abandoned)*, over
-the entries that joined the queue in the window and have ended their wait (connected or
-abandoned); entries still waiting, overflowed or sent to voicemail do not count. ASA is the
-mean of (answered_at - enqueued_at) over answered entries; the abandon rate is abandoned /
-(answered + abandoned). `docs/METRICS.md` (the reports) gives the published formulas and the
-alternatives; these are the live approximations the floor watches.
+Service level, ASA and abandon rate are computed by `reports.metrics.queue_figures`, the
+published formulas of docs/METRICS.md, over the entries that joined the queue in the window
+(today, in the centre's time zone, and the last 30 minutes): the wallboard and the reports
+never disagree about what a figure means.
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from queues.config import QueueSet
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
+from reports.metrics import Entry, QueueFigures, queue_figures
+from reports.queries import load_entries
 
 S = QueuedCallStatus
 RECENT = timedelta(minutes=30)
@@ -36,25 +36,32 @@ def day_start(now: datetime, timezone: str) -> datetime:
 
 @dataclass
 class WindowStats:
-    """Answered/abandoned counts of one queue over one window."""
+    """One queue's figures over one window, by the published formulas (docs/METRICS.md)."""
 
-    answered: int = 0
-    within: int = 0  # answered within the queue's service-level threshold
-    abandoned: int = 0
-    wait_sum_s: float = 0.0
+    figures: QueueFigures | None = None
+
+    @property
+    def answered(self) -> int:
+        return self.figures.answered if self.figures else 0
+
+    @property
+    def abandoned(self) -> int:
+        return self.figures.abandoned if self.figures else 0
 
     @property
     def ended(self) -> int:
-        return self.answered + self.abandoned
+        """Calls that count for service level (answered, abandoned, voicemail, overdue)."""
+        f = self.figures
+        return f.answered + f.abandoned + f.voicemail + f.waiting_past_threshold if f else 0
 
     def service_level(self) -> float | None:
-        return None if not self.ended else round(100 * self.within / self.ended, 1)
+        return self.figures.service_level if self.figures else None
 
     def asa_s(self) -> float | None:
-        return None if not self.answered else round(self.wait_sum_s / self.answered, 1)
+        return self.figures.asa_s if self.figures else None
 
     def abandon_rate(self) -> float | None:
-        return None if not self.ended else round(100 * self.abandoned / self.ended, 1)
+        return self.figures.abandon_rate if self.figures else None
 
 
 @dataclass
@@ -89,34 +96,29 @@ def waiting_by_queue(session: Session) -> dict[str, Waiting]:
 
 
 def window_stats(
-    session: Session, queues: QueueSet, since: datetime, recent_since: datetime
+    session: Session, queues: QueueSet, since: datetime, recent_since: datetime, *, now: datetime
 ) -> tuple[dict[str, WindowStats], dict[str, WindowStats]]:
-    """(since `since`, since `recent_since`) answered/abandoned figures per queue."""
-    today: dict[str, WindowStats] = defaultdict(WindowStats)
-    recent: dict[str, WindowStats] = defaultdict(WindowStats)
-    rows = session.execute(
-        select(
-            QueuedCall.queue,
-            QueuedCall.status,
-            QueuedCall.enqueued_at,
-            QueuedCall.answered_at,
-        ).where(
-            QueuedCall.enqueued_at >= since,
-            QueuedCall.status.in_((S.CONNECTED, S.ABANDONED)),
+    """(since `since`, since `recent_since`) figures per queue, computed by
+    `reports.metrics.queue_figures` so the wallboard and the reports agree."""
+    entries = load_entries(session, min(since, recent_since), now + timedelta(seconds=1))
+    limits = {name: queues[name].service_level.answer_within_s for name in queues}
+
+    def per_queue(start: datetime) -> dict[str, WindowStats]:
+        grouped: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            if entry.enqueued_at >= start:
+                grouped[entry.queue].append(entry)
+        return defaultdict(
+            WindowStats,
+            {
+                queue: WindowStats(
+                    queue_figures(items, answer_within_s=limits, handles={}, now=now)
+                )
+                for queue, items in grouped.items()
+            },
         )
-    ).all()
-    for queue, status, enqueued_at, answered_at in rows:
-        threshold = queues[queue].service_level.answer_within_s if queue in queues else 20
-        targets = [today[queue]] + ([recent[queue]] if enqueued_at >= recent_since else [])
-        for stats in targets:
-            if status is S.CONNECTED and answered_at is not None:
-                wait = (answered_at - enqueued_at).total_seconds()
-                stats.answered += 1
-                stats.wait_sum_s += wait
-                stats.within += wait <= threshold
-            else:
-                stats.abandoned += 1
-    return today, recent
+
+    return per_queue(since), per_queue(recent_since)
 
 
 def queue_live(
@@ -124,7 +126,7 @@ def queue_live(
 ) -> dict[str, QueueLive]:
     """Waiting callers and today's / the last 30 minutes' figures of every queue."""
     waiting = waiting_by_queue(session)
-    today, recent = window_stats(session, queues, day_start(now, timezone), now - RECENT)
+    today, recent = window_stats(session, queues, day_start(now, timezone), now - RECENT, now=now)
     return {
         name: QueueLive(waiting.get(name, Waiting()), today[name], recent[name])
         for name in [*queues, *sorted(set(waiting) - set(queues))]
@@ -268,12 +270,11 @@ def _handled_today(session: Session, since: datetime) -> dict[int, tuple[int, fl
 
 
 def _totals(live: Mapping[str, QueueLive]) -> dict[str, Any]:
-    recent = WindowStats()
-    for q in live.values():
-        recent.answered += q.recent.answered
-        recent.within += q.recent.within
-        recent.abandoned += q.recent.abandoned
+    """The centre's waiting callers, and its service level over the last 30 minutes (the
+    queues' answered-within counts over their service-level bases, each with its own T)."""
+    within = sum(q.recent.figures.answered_within for q in live.values() if q.recent.figures)
+    base = sum(q.recent.ended for q in live.values())
     return {
         "waiting": sum(q.waiting.count for q in live.values()),
-        "sl_30m": recent.service_level(),
+        "sl_30m": round(100 * within / base, 1) if base else None,
     }
