@@ -42,6 +42,8 @@ REQUIRED_MESSAGES = frozenset(
         "whisper",
         "whisper_callback",
         "caller_gone",
+        "outbound_whisper",
+        "outbound_greeting",
         "tier_vip",
         "tier_returning",
         "tier_new",

@@ -36,7 +36,7 @@ from callcenter.voice.connect_views import recording_update
 from middle_office import intake, jobs, outbound, review
 from middle_office.models import OutboundAttempt, OutboundTask, ReviewTask
 from middle_office.rules import checklist
-from queues.models import Post, Role
+from queues.models import Agent, Post, Role
 from recordings import jobs as recording_jobs
 from recordings import services as recording_services
 
@@ -270,25 +270,42 @@ def agent_leg() -> Response:
     with rt.unit_of_work() as uow:
         go = outbound.agent_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
         attempt = uow.session.get(OutboundAttempt, attempt_id)
-        whisper = _whisper(attempt)
+        language = _agent_language(uow.session, attempt)
+        whisper = _whisper(attempt, language)
         if go:
             uow.after_commit(rt.enqueue, jobs.dial_customer, attempt_id, retries=jobs.DIAL_RETRIES)
     if not go:
         return twiml("<Response><Hangup/></Response>")
-    return twiml(render_agent(whisper, outbound.conference_name(attempt_id), jobs.urls_for(rt)))
+    voice = rt.menus.voices[language].language
+    return twiml(
+        render_agent(whisper, voice, outbound.conference_name(attempt_id), jobs.urls_for(rt))
+    )
 
 
-def _whisper(attempt: OutboundAttempt | None) -> str:
+def _agent_language(session: Any, attempt: OutboundAttempt | None) -> str:
+    """Mandarin if the agent speaks it (or is unknown), else their first language."""
+    menus = runtime().menus
+    agent = session.get(Agent, attempt.agent_id) if attempt and attempt.agent_id else None
+    spoken = [lang.value for lang in agent.languages] if agent else []
+    usable = [lang for lang in spoken if lang in menus.languages]
+    return "zh" if not usable or "zh" in usable else usable[0]
+
+
+def _whisper(attempt: OutboundAttempt | None, language: str) -> str:
+    """What the call is about, in the agent's language (messages.toml: outbound_whisper)."""
     if attempt is None:
         return ""
-    task = attempt.task
-    return f"{outbound.KINDS[task.kind].label} {task.subject_id}. Calling the customer now."
+    menus, task = runtime().menus, attempt.task
+    kind = menus.messages[language].get(f"kind_{task.kind}", outbound.KINDS[task.kind].label)
+    return menus.message(language, "outbound_whisper", kind=kind, subject=str(task.subject_id))
 
 
-def render_agent(whisper: str, conference: str, urls: jobs.OutboundUrls) -> VoiceResponse:
+def render_agent(
+    whisper: str, voice: str, conference: str, urls: jobs.OutboundUrls
+) -> VoiceResponse:
     """The agent hears what the call is about, then waits in the conference (silence)."""
     r = VoiceResponse()
-    r.say(whisper, language="en-US")
+    r.say(whisper, language=voice)
     dial = r.dial()
     dial.conference(
         conference,
@@ -302,12 +319,12 @@ def render_agent(whisper: str, conference: str, urls: jobs.OutboundUrls) -> Voic
 
 
 def render_customer(language: str, conference: str) -> VoiceResponse:
-    """The customer hears who calls, then joins the agent's conference."""
+    """The customer hears who calls (messages.toml: outbound_greeting), then joins the
+    agent's conference."""
+    menus = runtime().menus
+    lang = language if language in menus.languages else menus.default_language
     r = VoiceResponse()
-    if language == "en":
-        r.say("Hello, this is the customer service hotline about your order.", language="en-US")
-    else:
-        r.say("您好，这里是客服中心，关于您的订单。", language="zh-CN")
+    r.say(menus.message(lang, "outbound_greeting"), language=menus.voices[lang].language)
     dial = r.dial()
     dial.conference(
         conference,

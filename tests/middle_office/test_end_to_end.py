@@ -180,6 +180,10 @@ def test_an_agent_completes_a_review_by_phone_and_the_order_system_is_told(
         assert len([c for c in legs if c.to == CUSTOMER]) == 1
         kinds = " ".join(e.kind for e in customer_leg.transcript())
         assert "conference" in kinds, kinds
+        said = [e.args[0] for e in agent_leg.transcript() if e.kind == "say"]
+        assert said[0].startswith("外呼：订单审核"), said  # the whisper, in the agent's Mandarin
+        said = [e.args[0] for e in customer_leg.transcript() if e.kind == "say"]
+        assert said[0].startswith("您好，这里是银泰客服"), said
         centre.wait_for(lambda: last_attempt(centre, task.id).recording_sid is not None)  # type: ignore[union-attr]
         # The outbound call's recording goes through the same pipeline as inbound ones.
         sid = last_attempt(centre, task.id).recording_sid  # type: ignore[union-attr]
