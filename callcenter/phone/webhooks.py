@@ -97,8 +97,11 @@ class WebhookClient:
             except requests.ConnectionError:
                 # A kept-alive connection the server closed meanwhile fails at once; try
                 # again once on a new one, as Twilio's HTTP client does, before giving up.
+                # Closing the pool first makes sure the retry does not take another idle
+                # connection that the server has closed too.
                 if attempt == 2:
                     raise Unreachable("cannot connect") from None
+                self._session.close()
             except requests.RequestException as exc:
                 raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         with response:

@@ -24,6 +24,7 @@ from callcenter.speech import say_digits
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice.twiml import (
     render_agent_leg,
+    render_callback_greeting,
     render_callback_prompt,
     render_caller_leg,
     render_message,
@@ -193,15 +194,13 @@ def conference_caller() -> Response:
         if entry is None or entry.status is not QueuedCallStatus.CONNECTED or entry.talk_ended_at:
             return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
         callback = form.call_sid != entry.call_sid
+    if callback and request.args.get("greeted") != "1":
+        # The greeting first, then this URL again: the agent is checked to be still there
+        # right before the customer enters (an agent who left during the greeting would
+        # otherwise leave the customer alone in a new conference).
+        return twiml(render_callback_greeting(rt.menus, language, _urls(), entry.id))
     return twiml(
-        render_caller_leg(
-            rt.menus,
-            language,
-            _urls(),
-            entry.id,
-            callback=callback,
-            wait_url=_urls().conference_wait,
-        )
+        render_caller_leg(rt.menus, language, _urls(), entry.id, wait_url=_urls().conference_wait)
     )
 
 

@@ -56,8 +56,8 @@ class VoiceUrls:
     def agent_done(self, entry_id: int) -> str:
         return f"{self.base}/agent/done?entry={entry_id}"
 
-    def conference_caller(self, entry_id: int) -> str:
-        return f"{self.base}/conference/caller?entry={entry_id}"
+    def conference_caller(self, entry_id: int, *, greeted: bool = False) -> str:
+        return f"{self.base}/conference/caller?entry={entry_id}" + ("&greeted=1" if greeted else "")
 
     def conference_done(self, entry_id: int) -> str:
         return f"{self.base}/conference/done?entry={entry_id}"
@@ -288,14 +288,11 @@ def render_caller_leg(
     urls: VoiceUrls,
     entry_id: int,
     *,
-    callback: bool,
     wait_url: str,
 ) -> VoiceResponse:
-    """The caller joins the conference their agent is in (after a callback greeting); our
-    music plays if they arrive while the agent still hears the whisper."""
+    """The caller joins the conference their agent is in; our music plays if they arrive
+    while the agent still hears the whisper."""
     r = VoiceResponse()
-    if callback:
-        _say(r, menus, _said(menus, language, "callback_intro"))
     dial = r.dial(action=urls.conference_done(entry_id), method="POST")
     dial.conference(
         conference_name(entry_id),
@@ -306,6 +303,16 @@ def render_caller_leg(
         wait_method="POST",
         participant_label="customer",
     )
+    return r
+
+
+def render_callback_greeting(
+    menus: MenuSet, language: str | None, urls: VoiceUrls, entry_id: int
+) -> VoiceResponse:
+    """A called-back customer hears who calls, then fetches the conference TwiML again."""
+    r = VoiceResponse()
+    _say(r, menus, _said(menus, language, "callback_intro"))
+    r.redirect(urls.conference_caller(entry_id, greeted=True), method="POST")
     return r
 
 

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcenter.phone.clock import VirtualClock
 from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_PHONE
 from queues.models import AgentState, QueuedCallStatus
 from tests.centre import Centre, running_centre
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -96,3 +98,28 @@ def test_a_caller_keys_another_callback_number(centre: Centre) -> None:
     leg.wait(timeout=60)
     (entry,) = centre.entries(leg)
     assert entry.status is QueuedCallStatus.CALLBACK and entry.callback_to == "+8613912345678"
+
+
+def test_an_agent_who_leaves_during_the_callback_greeting_does_not_strand_the_customer(
+    live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime], redis: object
+) -> None:
+    # Time waits half a real second after each activity, so the test can act mid-greeting.
+    clock = VirtualClock(NOW, settle=0.5)
+    with running_centre(live_session_factory, make_runtime, clock=clock) as centre:
+        centre.network.add_endpoint(DEMO_VIP_PHONE, Answering(after=3, talk=20, max_hold=3600))
+        leg = centre.call(DEMO_VIP_PHONE, "press 1", "press 0", "press 1", "press 1")
+        leg.wait(timeout=60)
+        centre.agent("brief")
+        centre.wait_for(lambda: any(c.to == DEMO_VIP_PHONE for c in centre.network.calls()))
+        back = next(c for c in centre.network.calls() if c.to == DEMO_VIP_PHONE)
+        centre.wait_for(lambda: any(e.kind == "say" for e in back.transcript()))
+        with clock.hold():  # the customer is hearing who calls: the agent leaves now
+            (entry,) = centre.entries(leg)
+            assert entry.agent_call_sid is not None
+            centre.network.hang_up(entry.agent_call_sid)
+            centre.wait_for(lambda: centre.entries(leg)[0].talk_ended_at is not None)
+        assert back.wait(timeout=60).status == "completed"  # not left alone in a conference
+        heard = [e.args[0] for e in back.transcript() if e.kind == "say"]
+        assert heard[0].startswith("您好，这里是银泰客服，您之前请求了回电")
+        assert heard[-1] == "客服人员已结束通话，感谢您的来电，再见。"
+        assert "conference" not in [e.kind for e in back.transcript()]
