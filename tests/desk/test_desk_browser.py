@@ -7,8 +7,6 @@ Needs the system's chromium and the `playwright` package; skipped without either
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,20 +19,11 @@ from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_NAME, DEMO_VIP_PHONE, DEMO_VIP_SHIPPED_ORDER
 from queues.models import Agent, AgentState, QueuedCallStatus
+from tests.browser import BROWSER_MARKS, Page, chromium_page, expect, screenshots
 from tests.centre import Centre, running_centre
 from tests.desk.conftest import PASSWORD, _password_hash
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (dev extra)"),
-]
+pytestmark = BROWSER_MARKS
 WAIT_MS = 20_000
 
 
@@ -56,26 +45,13 @@ def centre(
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Callable[[Page, str], None]:
-    folder = Path(os.environ.get("CALLCENTER_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def shot(page: Page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    return shot
+    return screenshots(tmp_path)
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    assert sync_playwright is not None and CHROMIUM is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(1280, 900) as p:
+        yield p
 
 
 def test_an_agent_takes_a_vip_call_at_the_desk(

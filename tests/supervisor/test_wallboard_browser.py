@@ -8,8 +8,6 @@ chromium and the `playwright` package; skipped without either.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,20 +23,11 @@ from callcenter.seed import DEMO_NEW_PHONE, DEMO_RETURNING_PHONE
 from callcenter.supervisor.alerts import run_alerts
 from queues.models import AgentState, QueuedCallStatus, Role
 from queues.presence import create_agent
+from tests.browser import BROWSER_MARKS, Page, chromium_page, expect, screenshots
 from tests.centre import Centre, running_centre
 from tests.desk.conftest import PASSWORD, _password_hash
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (dev extra)"),
-]
+pytestmark = BROWSER_MARKS
 WAIT_MS = 30_000
 CALLERS = (DEMO_RETURNING_PHONE, DEMO_NEW_PHONE)  # identified by number: straight to the menu
 
@@ -64,26 +53,13 @@ def centre(
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Callable[[Page, str], None]:
-    folder = Path(os.environ.get("CALLCENTER_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def shot(page: Page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    return shot
+    return screenshots(tmp_path)
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    assert sync_playwright is not None and CHROMIUM is not None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(1400, 1000) as p:
+        yield p
 
 
 @pytest.fixture
