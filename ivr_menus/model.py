@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +101,14 @@ class MenuSet:
     @property
     def default_language(self) -> str:
         return self.languages[0]
+
+    def agent_language(self, spoken: Sequence[str]) -> str:
+        """The language an agent hears whispers in: the hotline's default language if they
+        speak it (or we do not know what they speak), else the first of theirs it has."""
+        usable = [lang for lang in spoken if lang in self.languages]
+        if not usable or self.default_language in usable:
+            return self.default_language
+        return usable[0]
 
     def message(self, language: str, key: str, **values: str) -> str:
         return self.messages[language][key].format(**values)

@@ -283,12 +283,8 @@ def agent_leg() -> Response:
 
 
 def _agent_language(session: Any, attempt: OutboundAttempt | None) -> str:
-    """Mandarin if the agent speaks it (or is unknown), else their first language."""
-    menus = runtime().menus
     agent = session.get(Agent, attempt.agent_id) if attempt and attempt.agent_id else None
-    spoken = [lang.value for lang in agent.languages] if agent else []
-    usable = [lang for lang in spoken if lang in menus.languages]
-    return "zh" if not usable or "zh" in usable else usable[0]
+    return runtime().menus.agent_language([lang.value for lang in agent.languages] if agent else [])
 
 
 def _whisper(attempt: OutboundAttempt | None, language: str) -> str:

@@ -135,14 +135,8 @@ def agent_answer() -> Response:
 
 
 def _agent_language(session: Session, entry: QueuedCall | None) -> str:
-    """The agent hears the whisper in Mandarin if they speak it, else in their first language."""
     agent = session.get(Agent, entry.agent_id) if entry and entry.agent_id else None
-    spoken = [lang.value for lang in agent.languages] if agent else []
-    menus = runtime().menus
-    for lang in ("zh", *spoken):
-        if lang in menus.languages and (not spoken or lang in spoken):
-            return lang
-    return menus.default_language
+    return runtime().menus.agent_language([lang.value for lang in agent.languages] if agent else [])
 
 
 def _whisper(entry: QueuedCall, language: str) -> str:

@@ -226,3 +226,14 @@ def test_every_node_is_reachable_and_every_menu_option_leads_somewhere() -> None
         return seen
 
     assert walk(MENUS) == set(MENUS.nodes)
+
+
+def test_an_agent_hears_whispers_in_the_default_language_if_they_speak_it() -> None:
+    from config.settings import DEFAULT_MENUS, DEFAULT_QUEUES
+    from ivr_menus.loader import load_menus
+
+    menus = load_menus(DEFAULT_MENUS, queues_path=DEFAULT_QUEUES)
+    assert menus.agent_language([]) == "zh"
+    assert menus.agent_language(["en", "zh"]) == "zh"
+    assert menus.agent_language(["en"]) == "en"
+    assert menus.agent_language(["fr"]) == "zh"
