@@ -257,12 +257,9 @@ def tick() -> None:
     presence = rt.queues.presence
     with rt.unit_of_work() as uow:
         ended = finish_wrap_up_due(uow.session, now=now, wrap_up_s=presence.wrap_up_s)
-        follow = Followup(publish=list(ended))
+        follow = Followup(publish=list(ended), route_agents=list(ended))
         follow.merge(connect.stale_reservations(uow.session, now=now, presence=presence))
-    with rt.unit_of_work() as uow:
-        _sync_redis(rt, uow.session, follow)
-    for sid in follow.hang_up:
-        rt.enqueue(hang_up, sid, retries=RING_RETRIES)
+        after_commit(uow, rt, follow)
     try:
         made = rt.waiting_list.sweep(now)
     except RedisError:
