@@ -33,6 +33,7 @@ from callcenter.twilio_http import (
     verify_signature,
 )
 from callcenter.voice.connect_views import recording_update
+from callcenter.voice.twiml import join_as_agent
 from middle_office import intake, jobs, outbound, review
 from middle_office.models import OutboundAttempt, OutboundTask, ReviewTask
 from middle_office.rules import checklist
@@ -277,9 +278,7 @@ def agent_leg() -> Response:
     if not go:
         return twiml("<Response><Hangup/></Response>")
     voice = rt.menus.voices[language].language
-    return twiml(
-        render_agent(whisper, voice, outbound.conference_name(attempt_id), jobs.urls_for(rt))
-    )
+    return twiml(render_agent(whisper, voice, outbound.conference_name(attempt_id)))
 
 
 def _agent_language(session: Any, attempt: OutboundAttempt | None) -> str:
@@ -296,21 +295,11 @@ def _whisper(attempt: OutboundAttempt | None, language: str) -> str:
     return menus.message(language, "outbound_whisper", kind=kind, subject=str(task.subject_id))
 
 
-def render_agent(
-    whisper: str, voice: str, conference: str, urls: jobs.OutboundUrls
-) -> VoiceResponse:
+def render_agent(whisper: str, voice: str, conference: str) -> VoiceResponse:
     """The agent hears what the call is about, then waits in the conference (silence)."""
     r = VoiceResponse()
     r.say(whisper, language=voice)
-    dial = r.dial()
-    dial.conference(
-        conference,
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-        wait_url="",
-        participant_label="agent",
-    )
+    join_as_agent(r.dial(), conference)
     return r
 
 

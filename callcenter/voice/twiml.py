@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callcenter.speech import say_count
 from ivr_menus.engine import Ask, End, LeaveMessage, Step, Transfer, Utterance
@@ -270,16 +270,23 @@ def render_agent_leg(
     """
     r = VoiceResponse()
     _say(r, menus, (Utterance(whisper, language),))
-    dial = r.dial(action=urls.agent_done(entry_id), method="POST")
+    join_as_agent(
+        r.dial(action=urls.agent_done(entry_id), method="POST"), conference_name(entry_id)
+    )
+    return r
+
+
+def join_as_agent(dial: Dial, conference: str) -> None:
+    """The agent's side of a call's conference: it starts when they enter (in silence) and
+    ends when they leave; the customer is brought in by the engine that placed the call."""
     dial.conference(
-        conference_name(entry_id),
+        conference,
         start_conference_on_enter=True,
         end_conference_on_exit=True,
         beep=False,
         wait_url="",
         participant_label="agent",
     )
-    return r
 
 
 def render_caller_leg(
