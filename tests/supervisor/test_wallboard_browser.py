@@ -9,6 +9,7 @@ chromium and the `playwright` package; skipped without either.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,23 @@ def shots(tmp_path: Path) -> Callable[[Page, str], None]:
 def page() -> Iterator[Page]:
     with chromium_page(1400, 1000) as p:
         yield p
+    _streams_ended()
+
+
+def _streams_ended(timeout_s: float = 10.0) -> None:
+    """Wait until the server has noticed the closed browser and ended its event streams, so
+    none writes to Redis after the test has cleaned it up."""
+    from callcenter.supervisor import views
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        held = [views._streams.acquire(blocking=False) for _ in range(views.MAX_STREAMS)]
+        for got in held:
+            if got:
+                views._streams.release()
+        if all(held):
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
