@@ -94,6 +94,7 @@ def stack_environment(
             "CALLCENTER_PHONE_NETWORK_URL": network_url,
             "CALLCENTER_QUEUES_PATH": str(queues_file(directory, wrap_up_s=wrap_up_s)),
             "CALLCENTER_BUSINESS_HOURS": ALWAYS_OPEN,
+            "CALLCENTER_CALLING_HOURS": ALWAYS_OPEN,  # runs at any hour: callbacks are made
             "CALLCENTER_LOG_LEVEL": log_level,
             "PYTHONUNBUFFERED": "1",
             # The working tree's packages, as gunicorn (--chdir) sees them, also for the

@@ -3,8 +3,9 @@
 - `dial_agent(attempt_id)`: paced; claim, commit, dial the agent's leg, record its CallSid.
 - `dial_customer(attempt_id)`: after the agent answered; the same pattern for the customer.
 - `deliver_decision(delivery_id)`: the signed webhook to the order system (RQ retries).
-- `tick()`: every few seconds (`callcenter cron`): assign new tasks, start auto-dial tasks
-  (queue callbacks), reconcile lost dials, re-send due webhooks.
+- `tick()`: every few seconds (`callcenter cron`): assign new tasks, reconcile lost dials,
+  re-send due webhooks. (Queue callbacks are started by the inbound router when it reaches
+  them in line: `queues.jobs`.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from middle_office import outbound, webhooks
 from middle_office.models import AttemptStatus, OutboundAttempt
 from middle_office.pacing import DialPacer
 from middle_office.policy import Policy
+from queues import jobs as router_jobs
 
 log = logging.getLogger(__name__)
 DIAL_RETRIES = 3
@@ -45,6 +47,9 @@ class OutboundUrls:
 
     def customer(self, attempt_id: int) -> str:
         return f"{self.base}/customer?attempt={attempt_id}"
+
+    def customer_join(self, attempt_id: int) -> str:
+        return f"{self.base}/customer/join?attempt={attempt_id}"
 
     def customer_status(self, attempt_id: int) -> str:
         return f"{self.base}/customer/status?attempt={attempt_id}"
@@ -91,7 +96,7 @@ def dial_agent(attempt_id: int) -> None:
             url=urls.agent(attempt_id),
             status_callback=urls.agent_status(attempt_id),
             status_events=("initiated", "ringing", "answered", "completed"),
-            timeout_s=30,
+            timeout_s=outbound.AGENT_RING_TIMEOUT_S,
             record=True,
             recording_status_callback=urls.recording(attempt_id),
         )
@@ -190,15 +195,15 @@ def deliver_decision(delivery_id: int) -> None:
 
 
 def tick() -> None:
-    """The engine's periodic safety net and auto-dialler (queue callbacks)."""
+    """The engine's periodic safety net."""
     rt = runtime()
     now, policy = rt.clock(), policy_for(rt)
     with rt.unit_of_work() as uow:
         outbound.assign_unassigned(uow.session)
-        redial = outbound.reconcile(uow.session, now=now, policy=policy)
-        started = outbound.auto_starts(uow.session, now=now, policy=policy)
+        redial, follow = outbound.reconcile(uow.session, now=now, policy=policy)
+        router_jobs.after_commit(uow, rt, follow)
         due = webhooks.due(uow.session, now=now) if rt.settings.order_webhook_url else []
-    for attempt_id in [*redial, *started]:
+    for attempt_id in redial:
         rt.enqueue(dial_agent, attempt_id, retries=DIAL_RETRIES)
     for delivery_id in due:
         rt.enqueue(deliver_decision, delivery_id, queue="low")

@@ -1,9 +1,16 @@
 """The outbound call engine: one mechanism for every reason to phone a customer.
 
-A task kind (`KINDS`) is data: which post and skill may work it, whether the engine dials on
-its own when the assignee is free (queue callbacks) or waits for a click (order reviews).
+A task kind (`KINDS`) is data: which post may work it, whether it is worked from the work
+list by click-to-call (order reviews) or offered by the inbound router at the caller's place in
+line (queue callbacks, `routed`), and what the call's events mean for its subject (`Subject`:
+nothing for a review; the queue entry's statuses for a callback, `queues.callbacks`).
 Decisions are pure and take `now`: who gets a task (`choose_assignee`), when the next attempt
 may be (`schedule_after`, `next_calling_time`). Services below flush and never commit.
+
+The agent's presence follows the attempt, as for an inbound call, so the router never offers
+a caller to an agent on an outbound call: reserved when the attempt starts (from available),
+on call when their leg answers, wrap-up when it ends after answering, break "missed" when it
+was never answered. Saving the outcome ends the wrap-up.
 
 Dialling is the two-transaction pattern (STYLE §4.9), twice per attempt (agent leg first,
 then the customer):
@@ -20,17 +27,18 @@ task goes back to the work list), never dialled again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.audit import record
 from callcenter.errors import DomainError
-from callcenter.models import Customer, Order
+from callcenter.models import Call, Customer, Order
 from config.hours import BusinessHours
 from middle_office.models import (
     OPEN_TASK,
@@ -43,9 +51,15 @@ from middle_office.models import (
     TaskStatus,
 )
 from middle_office.policy import Policy
-from queues.models import Agent, AgentState, Post
+from queues import callbacks
+from queues.callbacks import QueueEntrySubject
+from queues.connect import MISSED, Followup, entry_cas, release_agent
+from queues.models import Actor, Agent, AgentState, Post, QueuedCall, QueuedCallStatus
+from queues.presence import PresenceError, change_state
 
+log = logging.getLogger(__name__)
 RECONCILE_AFTER = timedelta(minutes=2)
+AGENT_RING_TIMEOUT_S = 30  # how long the agent's leg rings before it counts as unanswered
 AGENT_OUTCOMES = (
     Outcome.REACHED_RESOLVED,
     Outcome.REACHED_MISSING_INFO,
@@ -57,24 +71,92 @@ AGENT_OUTCOMES = (
 NOT_ANSWERED = {"no-answer": Outcome.NO_ANSWER, "busy": Outcome.BUSY, "failed": Outcome.NO_ANSWER}
 
 
+class Subject(Protocol):
+    """What an outbound call's events mean for the thing the task is about (in the engine's
+    transaction; flush, never commit)."""
+
+    def call_key(self, session: Session, task: OutboundTask) -> str | None:
+        """The call the agent is reserved for (None: the attempt's conference name)."""
+
+    def agent_leg(self, session: Session, task: OutboundTask, attempt: OutboundAttempt) -> None:
+        """The agent's leg has its CallSid."""
+
+    def reached(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt, now: datetime
+    ) -> None:
+        """The customer answered."""
+
+    def talk_ended(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt, now: datetime
+    ) -> None:
+        """The agent's leg ended after the customer answered."""
+
+    def attempt_over(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt | None, now: datetime
+    ) -> None:
+        """An attempt ended without a talk, or the task closed (`task.status` says which)."""
+
+
+class NoSubject:
+    """A subject the call's events do not change (an order review is worked on the work list)."""
+
+    def call_key(self, session: Session, task: OutboundTask) -> str | None:
+        return None
+
+    def agent_leg(self, session: Session, task: OutboundTask, attempt: OutboundAttempt) -> None:
+        return None
+
+    def reached(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt, now: datetime
+    ) -> None:
+        return None
+
+    def talk_ended(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt, now: datetime
+    ) -> None:
+        return None
+
+    def attempt_over(
+        self, session: Session, task: OutboundTask, attempt: OutboundAttempt | None, now: datetime
+    ) -> None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class TaskKind:
     name: str
     subject_type: str
     post: Post
-    auto_dial: bool  # the engine starts attempts itself when the assignee is available
+    #: Offered by the inbound router at the caller's place in line, to whichever eligible
+    #: agent is free then (not assigned ahead, not on a work list); a talk that took place
+    #: is its outcome (reached and resolved), the notes go in the desk's wrap-up.
+    routed: bool
     label: str
+    greeting: str = "outbound_greeting"  # what the customer hears first (messages.toml)
+    subject: Subject = field(default_factory=NoSubject)
 
 
 KINDS: dict[str, TaskKind] = {
     k.name: k
     for k in (
         TaskKind("order_review", "review", Post.MIDDLE_OFFICE, False, "Order review"),
-        TaskKind("queue_callback", "queue_entry", Post.FRONT_DESK, True, "Queue callback"),
+        TaskKind(
+            "queue_callback",
+            "queue_entry",
+            Post.FRONT_DESK,
+            True,
+            "Queue callback",
+            "callback_intro",
+            QueueEntrySubject(),
+        ),
         # Later, with no change to the engine: TaskKind("rma_notice", "rma", BACK_OFFICE, …),
         # TaskKind("ticket_callback", "ticket", FRONT_DESK, …).
     )
 }
+
+
+def _subject(task: OutboundTask) -> Subject:
+    return KINDS[task.kind].subject
 
 
 class OutboundError(DomainError):
@@ -103,6 +185,10 @@ class OutsideCallingHours(OutboundError):
 
 class DoNotCallListed(OutboundError):
     code = "do-not-call"
+
+
+class AgentNotAvailable(OutboundError):
+    code = "agent-not-available"
 
 
 class BadOutcome(OutboundError):
@@ -248,8 +334,8 @@ def create_task(
     session.add(task)
     session.flush()
     if on_do_not_call(session, to_number):
-        _close(task, TaskStatus.BLOCKED, now)
-    else:
+        _close(session, task, TaskStatus.BLOCKED, now)
+    elif not spec.routed:
         assign(session, task)
     record(
         session,
@@ -323,6 +409,95 @@ def plan_queue_callback(
     )
 
 
+def book_queue_callback(
+    session: Session, entry: QueuedCall, *, priority: int, now: datetime, policy: Policy
+) -> Followup:
+    """Hand a caller who left the line to be called back to the engine (once per entry).
+
+    The entry keeps its place but leaves the waiting list (`scheduled`) until the caller's
+    call has ended and the task is due (`queues.callbacks.release_due`). An agent already
+    ringing for the caller is released (back to available, their leg hung up): only the
+    engine dials callbacks. A number on the do-not-call list ends the entry. Flushes; the
+    followup updates Redis and the agent.
+    """
+    follow = Followup()
+    if entry.callback_to is None or callbacks.task_of(session, entry.id) is not None:
+        return follow
+    if entry.status is QueuedCallStatus.ASSIGNED:
+        follow.merge(release_agent(session, entry, now=now))
+    entry_cas(
+        session,
+        entry,
+        (QueuedCallStatus.WAITING, QueuedCallStatus.CALLBACK, QueuedCallStatus.ASSIGNED),
+        status=QueuedCallStatus.SCHEDULED,
+        assignment_id=None,
+        agent_id=None,
+        agent_call_sid=None,
+        assigned_at=None,
+    )
+    follow.dequeue.append(entry.id)
+    call = session.get(Call, entry.call_id)
+    plan_queue_callback(
+        session,
+        entry_id=entry.id,
+        to_number=entry.callback_to,
+        skill=entry.skill,
+        language=entry.language,
+        priority=priority,
+        enqueued_at=entry.enqueued_at,
+        customer_id=call.customer_id if call else None,
+        now=now,
+        policy=policy,
+    )
+    return follow
+
+
+def change_callback_number(
+    session: Session, entry_id: int, number: str, *, now: datetime, policy: Policy
+) -> bool:
+    """The caller keyed another number for their callback (before it was dialled): the entry
+    and its pending task take it. False if the number is on the do-not-call list, or the
+    callback has moved on. Flushes."""
+    entry = session.get(QueuedCall, entry_id)
+    task = callbacks.task_of(session, entry_id)
+    if entry is None or on_do_not_call(session, number):
+        return False
+    if entry.status not in (QueuedCallStatus.CALLBACK, QueuedCallStatus.SCHEDULED):
+        return False
+    entry.callback_to = number
+    if task is not None and task.status is TaskStatus.PENDING:
+        task.to_number = number
+        task.timezone = policy.timezone_for(number)
+        task.next_attempt_at = max(
+            task.next_attempt_at, next_calling_time(policy.calling_hours(task.timezone), now)
+        )
+    session.flush()
+    return True
+
+
+def start_queue_callback(
+    session: Session, entry: QueuedCall, *, now: datetime, policy: Policy
+) -> tuple[int | None, Followup]:
+    """The router reserved a callback entry for an agent: start the engine's attempt with them.
+
+    Refused (not due, outside calling hours, the number on the do-not-call list, the task
+    closed), the agent is released and the entry waits off the list for its next attempt (or
+    ends). Returns the attempt to dial after the commit, or None, and the followup. Flushes.
+    """
+    task = callbacks.task_of(session, entry.id)
+    if task is None or entry.agent_id is None:
+        return None, release_agent(session, entry, now=now)
+    try:
+        attempt = start_attempt(session, task.id, agent_id=entry.agent_id, now=now, policy=policy)
+    except OutboundError as exc:
+        log.info("callback of entry %s not started: %s", entry.id, exc.code)
+        follow = release_agent(session, entry, now=now)
+        session.refresh(task)
+        _subject(task).attempt_over(session, task, None, now)
+        return None, follow
+    return attempt.id, Followup()
+
+
 def cancel_tasks_for(session: Session, subject_type: str, subject_id: int, *, now: datetime) -> int:
     """Close the open tasks of a subject that no longer needs a call; how many. Flushes."""
     tasks = session.scalars(
@@ -333,14 +508,22 @@ def cancel_tasks_for(session: Session, subject_type: str, subject_id: int, *, no
         )
     ).all()
     for task in tasks:
-        _close(task, TaskStatus.CANCELLED, now)
+        _close(session, task, TaskStatus.CANCELLED, now)
     session.flush()
     return len(tasks)
 
 
-def _close(task: OutboundTask, status: TaskStatus, now: datetime) -> None:
+def _close(
+    session: Session,
+    task: OutboundTask,
+    status: TaskStatus,
+    now: datetime,
+    attempt: OutboundAttempt | None = None,
+) -> None:
     task.status = status
     task.closed_at = now
+    session.flush()
+    _subject(task).attempt_over(session, task, attempt, now)
 
 
 def candidates(session: Session) -> list[Candidate]:
@@ -379,9 +562,14 @@ def assign(session: Session, task: OutboundTask) -> int | None:
 
 def assign_unassigned(session: Session) -> int:
     """Assign every pending task that has no agent yet (agents who joined since); how many."""
+    listed = [k.name for k in KINDS.values() if not k.routed]
     tasks = session.scalars(
         select(OutboundTask)
-        .where(OutboundTask.status == TaskStatus.PENDING, OutboundTask.agent_id.is_(None))
+        .where(
+            OutboundTask.status == TaskStatus.PENDING,
+            OutboundTask.agent_id.is_(None),
+            OutboundTask.kind.in_(listed),
+        )
         .order_by(OutboundTask.priority.desc(), OutboundTask.queued_at, OutboundTask.id)
     ).all()
     return sum(1 for t in tasks if assign(session, t) is not None)
@@ -405,32 +593,47 @@ def work_list(session: Session, agent_id: int | None) -> list[OutboundTask]:
 def start_attempt(
     session: Session, task_id: int, *, agent_id: int, now: datetime, policy: Policy
 ) -> OutboundAttempt:
-    """Claim a task for a call by `agent_id` (click-to-call, or the engine for auto kinds).
+    """Claim a task for a call by `agent_id` (click-to-call, or the router for routed kinds).
 
-    Checks: the task is pending, the agent's (an unassigned one is taken), due, inside calling
-    hours in the customer's time zone, and the number is not on the do-not-call list (the
-    task is then blocked). Compare-and-set `pending → calling`, so two clicks make one
-    attempt. Flushes; after the commit, enqueue `jobs.dial_agent(attempt.id)`.
+    Checks: the task is pending, the agent's (an unassigned one is taken; routed kinds go to
+    whoever the router chose), due, inside calling hours in the customer's time zone (else
+    the next attempt moves to the next opening), the number is not on the do-not-call list
+    (the task is then blocked), and the agent is available (or already reserved by the
+    router for this call). Compare-and-set `pending → calling`, so two clicks make one
+    attempt; the agent becomes reserved. Flushes; after the commit, enqueue
+    `jobs.dial_agent(attempt.id)`.
     """
     task = session.get(OutboundTask, task_id)
     if task is None:
         raise TaskNotFound(f"no outbound task {task_id}", task_id=task_id)
     if task.status is not TaskStatus.PENDING:
         raise TaskNotOpen(f"task {task_id} is {task.status.value}", status=task.status.value)
-    if task.agent_id not in (None, agent_id):
+    if not KINDS[task.kind].routed and task.agent_id not in (None, agent_id):
         raise NotYourTask(f"task {task_id} is assigned to another agent", task_id=task_id)
     if on_do_not_call(session, task.to_number):
-        _close(task, TaskStatus.BLOCKED, now)
-        session.flush()
+        _close(session, task, TaskStatus.BLOCKED, now)
         raise DoNotCallListed("the number is on the do-not-call list", task_id=task_id)
     if task.next_attempt_at > now:
         raise NotDue(f"next attempt at {task.next_attempt_at.isoformat()}", task_id=task_id)
     hours = policy.calling_hours(task.timezone)
     if not hours.is_open(now):
+        task.next_attempt_at = next_calling_time(hours, now)
+        session.flush()
         raise OutsideCallingHours(
             "outside calling hours in the customer's time zone",
             timezone=task.timezone,
-            next=next_calling_time(hours, now).isoformat(),
+            next=task.next_attempt_at.isoformat(),
+        )
+    key = _subject(task).call_key(session, task)
+    agent = session.get(Agent, agent_id)
+    free = agent is not None and (
+        agent.state is AgentState.AVAILABLE
+        or (agent.state is AgentState.RESERVED and key is not None and agent.call_sid == key)
+    )
+    if not free:
+        raise AgentNotAvailable(
+            "set yourself available at the desk before calling",
+            state=agent.state.value if agent else None,
         )
     claimed = session.execute(
         update(OutboundTask)
@@ -443,8 +646,58 @@ def start_attempt(
     attempt = OutboundAttempt(task_id=task_id, agent_id=agent_id, created_at=now)
     session.add(attempt)
     session.flush()
+    try:
+        change_state(
+            session,
+            agent_id,
+            AgentState.RESERVED,
+            reason=None,
+            actor=Actor.SYSTEM,
+            now=now,
+            call_sid=key or conference_name(attempt.id),
+        )
+    except PresenceError as exc:  # changed since the read above: the caller rolls back
+        raise AgentNotAvailable(str(exc), state=exc.code) from None
     _audit(session, attempt, "outbound.attempt_started", now, agent_id=agent_id)
     return attempt
+
+
+def agent_call_key(session: Session, attempt: OutboundAttempt) -> str:
+    """The call the attempt's agent is reserved, on call, or wrapping up for."""
+    return _subject(attempt.task).call_key(session, attempt.task) or conference_name(attempt.id)
+
+
+def _move_agent(
+    session: Session,
+    attempt: OutboundAttempt,
+    expected: AgentState,
+    to: AgentState,
+    *,
+    now: datetime,
+    actor: Actor = Actor.SYSTEM,
+) -> bool:
+    """Move the attempt's agent from `expected` to `to` if they are there for this call."""
+    agent = session.get(Agent, attempt.agent_id) if attempt.agent_id else None
+    key = agent_call_key(session, attempt)
+    if agent is None or agent.state is not expected or agent.call_sid != key:
+        return False
+    try:
+        with session.begin_nested():
+            change_state(
+                session,
+                agent.id,
+                to,
+                reason=MISSED if to is AgentState.BREAK else None,
+                actor=actor,
+                now=now,
+                call_sid=key if to in (AgentState.ON_CALL, AgentState.WRAP_UP) else None,
+                expected=expected,
+                break_reasons=(MISSED,),
+            )
+    except PresenceError as exc:
+        log.info("agent %s not moved to %s: %s", agent.id, to, exc.code)
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,17 +759,27 @@ def release_agent_claim(session: Session, attempt_id: int) -> None:
 
 def record_agent_call(session: Session, attempt_id: int, call_sid: str) -> None:
     """Keep the agent leg's CallSid (the second transaction of the dial). Idempotent."""
-    session.execute(
+    kept = session.execute(
         update(OutboundAttempt)
         .where(OutboundAttempt.id == attempt_id, OutboundAttempt.agent_call_sid.is_(None))
         .values(agent_call_sid=call_sid)
-    )
+    ).rowcount
+    if kept:
+        attempt = session.get(OutboundAttempt, attempt_id, populate_existing=True)
+        assert attempt is not None
+        _subject(attempt.task).agent_leg(session, attempt.task, attempt)
 
 
 def agent_answered(session: Session, attempt_id: int, call_sid: str, *, now: datetime) -> bool:
-    """The agent picked up: `dialing_agent → agent_on`; True if the customer is to be dialled."""
+    """The agent picked up: `dialing_agent → agent_on`, the agent on call; True if the
+    customer is to be dialled."""
     record_agent_call(session, attempt_id, call_sid)
-    return _cas(session, attempt_id, AttemptStatus.DIALING_AGENT, status=AttemptStatus.AGENT_ON)
+    if not _cas(session, attempt_id, AttemptStatus.DIALING_AGENT, status=AttemptStatus.AGENT_ON):
+        return False
+    attempt = session.get(OutboundAttempt, attempt_id)
+    assert attempt is not None
+    _move_agent(session, attempt, AgentState.RESERVED, AgentState.ON_CALL, now=now)
+    return True
 
 
 def claim_customer_dial(
@@ -541,7 +804,7 @@ def claim_customer_dial(
             session.refresh(attempt)
             if blocked:
                 attempt.outcome = "do_not_call"
-                _close(task, TaskStatus.BLOCKED, now)
+                _close(session, task, TaskStatus.BLOCKED, now, attempt)
             else:
                 attempt.outcome = Outcome.DIAL_UNCONFIRMED.value
                 _reschedule(session, task, Outcome.DIAL_UNCONFIRMED, now=now, policy=policy)
@@ -572,8 +835,22 @@ def record_customer_call(session: Session, attempt_id: int, call_sid: str) -> No
 
 
 def customer_answered(session: Session, attempt_id: int, call_sid: str, *, now: datetime) -> bool:
+    """The customer picked up: `dialing_customer → connected`; True if they join the agent."""
     record_customer_call(session, attempt_id, call_sid)
-    return _cas(session, attempt_id, AttemptStatus.DIALING_CUSTOMER, status=AttemptStatus.CONNECTED)
+    if not _cas(
+        session, attempt_id, AttemptStatus.DIALING_CUSTOMER, status=AttemptStatus.CONNECTED
+    ):
+        return False
+    attempt = session.get(OutboundAttempt, attempt_id, populate_existing=True)
+    assert attempt is not None
+    _subject(attempt.task).reached(session, attempt.task, attempt, now)
+    return True
+
+
+def customer_may_join(session: Session, attempt_id: int) -> bool:
+    """Whether the agent is still there for a customer who has heard the greeting."""
+    attempt = session.get(OutboundAttempt, attempt_id)
+    return attempt is not None and attempt.status is AttemptStatus.CONNECTED
 
 
 def customer_leg_ended(
@@ -605,18 +882,29 @@ def customer_leg_ended(
 def agent_leg_ended(
     session: Session, attempt_id: int, status: str, *, now: datetime, policy: Policy
 ) -> str | None:
-    """The agent's leg ended: before answering → agent unreachable (not counted); after →
-    the attempt ends, and its outcome waits for the agent unless the customer never
-    answered. Returns the customer's leg to hang up, if it may still ring. Idempotent."""
+    """The agent's leg ended: before answering → agent unreachable (not counted), the agent
+    on break "missed"; after → wrap-up, and the attempt ends: its outcome waits for the
+    agent unless the customer never answered (or, for a routed kind, the talk is the
+    outcome). Returns the customer's leg to hang up, if it may still ring. Idempotent."""
     attempt = session.get(OutboundAttempt, attempt_id)
-    if attempt is None or attempt.status is AttemptStatus.ENDED:
+    if attempt is None:
+        return None
+    # The agent first: the attempt may have ended already (the customer did not answer).
+    if not _move_agent(session, attempt, AgentState.ON_CALL, AgentState.WRAP_UP, now=now):
+        _move_agent(session, attempt, AgentState.RESERVED, AgentState.BREAK, now=now)
+    if attempt.status is AttemptStatus.ENDED:
         return None
     before = attempt.status
     if not _cas(session, attempt_id, before, status=AttemptStatus.ENDED, ended_at=now):
         return None
     session.refresh(attempt)
     task = attempt.task
-    if before in (AttemptStatus.QUEUED, AttemptStatus.DIALING_AGENT):
+    if before is AttemptStatus.CONNECTED:
+        _subject(task).talk_ended(session, task, attempt, now)
+        if KINDS[task.kind].routed:
+            attempt.outcome = Outcome.REACHED_RESOLVED.value
+            _reschedule(session, task, Outcome.REACHED_RESOLVED, now=now, policy=policy)
+    elif before in (AttemptStatus.QUEUED, AttemptStatus.DIALING_AGENT):
         attempt.outcome = Outcome.AGENT_UNREACHABLE.value
         _reschedule(session, task, Outcome.AGENT_UNREACHABLE, now=now, policy=policy)
     elif before is AttemptStatus.AGENT_ON:
@@ -675,6 +963,10 @@ def record_outcome(
         attempt.outcome = chosen.value
         _reschedule(session, task, chosen, now=now, policy=policy)
     session.flush()
+    # The outcome is the call's wrap-up: saving it makes the agent available again.
+    _move_agent(
+        session, attempt, AgentState.WRAP_UP, AgentState.AVAILABLE, now=now, actor=Actor.AGENT
+    )
     record(
         session,
         actor_id=agent_id,
@@ -710,14 +1002,23 @@ def _reschedule(
     if follow.status is TaskStatus.PENDING and follow.at is not None:
         task.status = TaskStatus.PENDING
         task.next_attempt_at = follow.at
+        session.flush()
+        _subject(task).attempt_over(session, task, None, now)
     else:
-        _close(task, follow.status, now)
+        _close(session, task, follow.status, now)
     session.flush()
 
 
-def reconcile(session: Session, *, now: datetime, policy: Policy) -> list[int]:
+def reconcile(
+    session: Session, *, now: datetime, policy: Policy
+) -> tuple[list[int], Followup]:
     """The tick's repair: claims whose CallSid never came back end `dial_unconfirmed` (never
-    redialled); attempts still `queued` are returned to be dialled again (their job was lost)."""
+    redialled); attempts still `queued` are returned to be dialled again (their job was lost).
+
+    The agent of a lost agent dial goes back to available; the agent of a lost customer dial
+    waits in the conference, and their leg is hung up (the followup does both). An agent's
+    leg still "ringing" well past its timeout lost its status callback: it ends as unanswered
+    (the agent on break "missed") and is hung up."""
     stale = now - RECONCILE_AFTER
     lost = session.scalars(
         select(OutboundAttempt).where(
@@ -733,64 +1034,36 @@ def reconcile(session: Session, *, now: datetime, policy: Policy) -> list[int]:
             )
         )
     ).all()
+    follow = Followup()
     for attempt in lost:
         if _cas(session, attempt.id, attempt.status, status=AttemptStatus.ENDED, ended_at=now):
             session.refresh(attempt)
             attempt.outcome = Outcome.DIAL_UNCONFIRMED.value
             _reschedule(session, attempt.task, Outcome.DIAL_UNCONFIRMED, now=now, policy=policy)
             _audit(session, attempt, "outbound.dial_unconfirmed", now)
+            if _move_agent(session, attempt, AgentState.RESERVED, AgentState.AVAILABLE, now=now):
+                assert attempt.agent_id is not None
+                follow.publish.append(attempt.agent_id)
+                follow.route_agents.append(attempt.agent_id)
+            elif attempt.agent_call_sid:
+                follow.hang_up.append(attempt.agent_call_sid)
+    rang_out = session.scalars(
+        select(OutboundAttempt).where(
+            OutboundAttempt.status == AttemptStatus.DIALING_AGENT,
+            OutboundAttempt.agent_call_sid.is_not(None),
+            OutboundAttempt.agent_claimed_at < stale - timedelta(seconds=AGENT_RING_TIMEOUT_S),
+        )
+    ).all()
+    for attempt in rang_out:
+        agent_leg_ended(session, attempt.id, "timeout", now=now, policy=policy)
+        if attempt.agent_call_sid:
+            follow.hang_up.append(attempt.agent_call_sid)
     queued = session.scalars(
         select(OutboundAttempt.id).where(
             OutboundAttempt.status == AttemptStatus.QUEUED, OutboundAttempt.created_at < stale
         )
     ).all()
-    return list(queued)
-
-
-def auto_starts(session: Session, *, now: datetime, policy: Policy) -> list[int]:
-    """Start attempts of auto-dial kinds (queue callbacks) in work order: each due task goes
-    to an available eligible agent (its assignee if available, else the best other one, so
-    a callback never waits for one person). The attempt ids to dial after the commit."""
-    auto = [k.name for k in KINDS.values() if k.auto_dial]
-    tasks = session.scalars(
-        select(OutboundTask)
-        .where(
-            OutboundTask.kind.in_(auto),
-            OutboundTask.status == TaskStatus.PENDING,
-            OutboundTask.next_attempt_at <= now,
-        )
-        .order_by(OutboundTask.priority.desc(), OutboundTask.queued_at, OutboundTask.id)
-    ).all()
-    if not tasks:
-        return []
-    calling = set(
-        session.scalars(
-            select(OutboundTask.agent_id).where(OutboundTask.status == TaskStatus.CALLING)
-        )
-    )  # on an outbound call already (presence is not changed by the engine yet)
-    free = [
-        c
-        for c in candidates(session)
-        if c.state == AgentState.AVAILABLE and c.agent_id not in calling
-    ]
-    started: list[int] = []
-    for task in tasks:
-        preferred = [c for c in free if c.agent_id == task.agent_id]
-        agent_id = choose_assignee(
-            KINDS[task.kind].post.value, task.skill, task.language, preferred or free
-        )
-        if agent_id is None:
-            continue
-        try:
-            attempt = start_attempt(session, task.id, agent_id=agent_id, now=now, policy=policy)
-        except NotYourTask:
-            task.agent_id = None  # reassigned to whoever is free now
-            attempt = start_attempt(session, task.id, agent_id=agent_id, now=now, policy=policy)
-        except OutboundError:
-            continue
-        free = [c for c in free if c.agent_id != agent_id]
-        started.append(attempt.id)
-    return started
+    return list(queued), follow
 
 
 def _audit(
@@ -832,6 +1105,6 @@ def add_do_not_call(session: Session, e164: str, *, reason: str, actor: str, now
         )
     ).all()
     for task in tasks:
-        _close(task, TaskStatus.BLOCKED, now)
+        _close(session, task, TaskStatus.BLOCKED, now)
     session.flush()
     return len(tasks)

@@ -32,11 +32,14 @@ from callcenter.twilio_http import (
     twiml,
     verify_signature,
 )
-from callcenter.voice.connect_views import recording_update
-from callcenter.voice.twiml import join_as_agent
+from callcenter.voice.connect_views import recording_update, whisper_for
+from callcenter.voice.twiml import join_as_agent, render_message
 from middle_office import intake, jobs, outbound, review
 from middle_office.models import OutboundAttempt, OutboundTask, ReviewTask
 from middle_office.rules import checklist
+from queues import callbacks
+from queues import jobs as router_jobs
+from queues.connect import Followup
 from queues.models import Agent, Post, Role
 from recordings import jobs as recording_jobs
 from recordings import services as recording_services
@@ -53,6 +56,7 @@ STATUS = {
     "not-due": 409,
     "outside-calling-hours": 409,
     "do-not-call": 409,
+    "agent-not-available": 409,
     "review-closed": 409,
     "not-your-task": 403,
     "task-not-found": 404,
@@ -151,6 +155,7 @@ def _row(db: Any, task: OutboundTask) -> dict[str, Any]:
     return {
         "task": task,
         "kind": outbound.KINDS[task.kind].label,
+        "routed": outbound.KINDS[task.kind].routed,
         "order": order,
         "review": subject,
         "last": last,
@@ -195,6 +200,7 @@ def call(task_id: int) -> tuple[Response, int]:
         attempt = outbound.start_attempt(
             uow.session, task_id, agent_id=g.staff.id, now=rt.clock(), policy=jobs.policy_for(rt)
         )
+        router_jobs.after_commit(uow, rt, Followup(publish=[g.staff.id]))  # out of the pool
         uow.after_commit(rt.enqueue, jobs.dial_agent, attempt.id, retries=jobs.DIAL_RETRIES)
     return jsonify(attempt=attempt.id, conference=outbound.conference_name(attempt.id)), 202
 
@@ -213,6 +219,9 @@ def outcome(task_id: int) -> Response:
             now=rt.clock(),
             policy=jobs.policy_for(rt),
         )
+        # Saving the outcome ended the agent's wrap-up: back in the router's pool.
+        agent = [g.staff.id]
+        router_jobs.after_commit(uow, rt, Followup(publish=agent, route_agents=agent))
     return jsonify(task=task.id, status=task.status.value, next=task.next_attempt_at.isoformat())
 
 
@@ -272,7 +281,7 @@ def agent_leg() -> Response:
         go = outbound.agent_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
         attempt = uow.session.get(OutboundAttempt, attempt_id)
         language = _agent_language(uow.session, attempt)
-        whisper = _whisper(attempt, language)
+        whisper = _whisper(uow.session, attempt, language)
         if go:
             uow.after_commit(rt.enqueue, jobs.dial_customer, attempt_id, retries=jobs.DIAL_RETRIES)
     if not go:
@@ -286,11 +295,15 @@ def _agent_language(session: Any, attempt: OutboundAttempt | None) -> str:
     return runtime().menus.agent_language([lang.value for lang in agent.languages] if agent else [])
 
 
-def _whisper(attempt: OutboundAttempt | None, language: str) -> str:
-    """What the call is about, in the agent's language (messages.toml: outbound_whisper)."""
+def _whisper(session: Any, attempt: OutboundAttempt | None, language: str) -> str:
+    """What the call is about, in the agent's language (messages.toml: outbound_whisper; a
+    queue callback: the queue and the caller's tier, as for a call from the queue)."""
     if attempt is None:
         return ""
     menus, task = runtime().menus, attempt.task
+    entry = callbacks.entry_of(session, task)
+    if entry is not None:
+        return whisper_for(entry, language)
     kind = menus.messages[language].get(f"kind_{task.kind}", outbound.KINDS[task.kind].label)
     return menus.message(language, "outbound_whisper", kind=kind, subject=str(task.subject_id))
 
@@ -303,13 +316,21 @@ def render_agent(whisper: str, voice: str, conference: str) -> VoiceResponse:
     return r
 
 
-def render_customer(language: str, conference: str) -> VoiceResponse:
-    """The customer hears who calls (messages.toml: outbound_greeting), then joins the
-    agent's conference."""
+def render_customer(language: str, greeting: str, join_url: str) -> VoiceResponse:
+    """The customer hears who calls, then asks to join (`render_join`): the agent is checked
+    to be still there right before the customer enters (one who left during the greeting
+    would otherwise leave the customer alone in a new conference)."""
     menus = runtime().menus
-    lang = language if language in menus.languages else menus.default_language
+    lang = _spoken(language)
     r = VoiceResponse()
-    r.say(menus.message(lang, "outbound_greeting"), language=menus.voices[lang].language)
+    r.say(menus.message(lang, greeting), language=menus.voices[lang].language)
+    r.redirect(join_url, method="POST")
+    return r
+
+
+def render_join(conference: str) -> VoiceResponse:
+    """The customer enters the agent's conference; it ends when they leave."""
+    r = VoiceResponse()
     dial = r.dial()
     dial.conference(
         conference,
@@ -346,7 +367,26 @@ def customer_leg() -> Response:
         language = attempt.task.language if attempt else "zh"
     if not joined:
         return twiml("<Response><Hangup/></Response>")
-    return twiml(render_customer(language, outbound.conference_name(attempt_id)))
+    greeting = outbound.KINDS[attempt.task.kind].greeting if attempt else "outbound_greeting"
+    return twiml(render_customer(language, greeting, jobs.urls_for(rt).customer_join(attempt_id)))
+
+
+def _spoken(language: str) -> str:
+    menus = runtime().menus
+    return language if language in menus.languages else menus.default_language
+
+
+@bp.post("/twilio/outbound/customer/join")
+def customer_join() -> Response:
+    rt, attempt_id = runtime(), _attempt_id()
+    VoiceForm.from_form(request.form)
+    with rt.unit_of_work() as uow:
+        present = outbound.customer_may_join(uow.session, attempt_id)
+        attempt = uow.session.get(OutboundAttempt, attempt_id)
+        language = _spoken(attempt.task.language if attempt else "zh")
+    if not present:
+        return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
+    return twiml(render_join(outbound.conference_name(attempt_id)))
 
 
 @bp.post("/twilio/outbound/customer/status")
@@ -385,8 +425,15 @@ def recording() -> tuple[str, int]:
             customer_id=task.customer_id if task else None,
             queue=f"outbound:{task.kind}"[:40] if task else "outbound",
         )
+        # A callback that reached the customer is filed with its queue entry, like the call.
+        entry = callbacks.entry_of(uow.session, task) if task else None
+        talked = entry is not None and entry.answered_at is not None
         claimed = recording_services.record_status(
-            uow.session, recording_update(form), entry_id=None, now=rt.clock(), owner=owner
+            uow.session,
+            recording_update(form),
+            entry_id=entry.id if talked and entry else None,
+            now=rt.clock(),
+            owner=owner,
         )
         if claimed is not None:
             uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)

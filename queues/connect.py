@@ -5,7 +5,8 @@ The life of one connection, with the status of the queue entry and the agent's s
     router claims caller + agent in Redis  →  `reserve`          entry assigned, agent reserved
     the agent's leg is placed              →  `record_agent_leg` (the CallSid is kept)
     the agent answers                      →  `agent_answered`   entry connected, agent on_call
-      (the caller is then redirected, or for a callback dialled, into the conference)
+      (the caller is then redirected into the conference; callbacks are dialled by the
+      outbound engine instead, see `queues.callbacks`)
     the agent's leg ends                   →  `talk_ended`       agent wrap_up
     the agent saves notes and disposition  →  `wrap_up`          agent available
 
@@ -45,7 +46,7 @@ S = QueuedCallStatus
 #: Entries the router may give to an agent (they are on the Redis waiting list).
 ROUTABLE = (S.WAITING, S.CALLBACK)
 #: Entries that have not ended.
-OPEN = (S.WAITING, S.CALLBACK, S.ASSIGNED, S.CONNECTED)
+OPEN = (S.WAITING, S.CALLBACK, S.SCHEDULED, S.ASSIGNED, S.CONNECTED)
 #: Twilio's final statuses of a leg that was never answered.
 NOT_ANSWERED = frozenset({"no-answer", "busy", "failed", "canceled"})
 MISSED = "missed"
@@ -56,13 +57,14 @@ class Followup:
     """What the boundary does after the commit, in this order."""
 
     requeue: list[int] = field(default_factory=list)  # entry ids back on the waiting list
+    dequeue: list[int] = field(default_factory=list)  # entry ids off the waiting list
     publish: list[int] = field(default_factory=list)  # agents whose availability changed
     hang_up: list[str] = field(default_factory=list)  # call legs to end
     route_entries: list[int] = field(default_factory=list)  # route these callers now
     route_agents: list[int] = field(default_factory=list)  # route these agents now
 
     def merge(self, other: Followup) -> Followup:
-        for name in ("requeue", "publish", "hang_up", "route_entries", "route_agents"):
+        for name in ("requeue", "dequeue", "publish", "hang_up", "route_entries", "route_agents"):
             getattr(self, name).extend(
                 x for x in getattr(other, name) if x not in getattr(self, name)
             )
@@ -70,7 +72,14 @@ class Followup:
 
     def __bool__(self) -> bool:
         return any(
-            (self.requeue, self.publish, self.hang_up, self.route_entries, self.route_agents)
+            (
+                self.requeue,
+                self.dequeue,
+                self.publish,
+                self.hang_up,
+                self.route_entries,
+                self.route_agents,
+            )
         )
 
 
@@ -90,7 +99,7 @@ def ring_address(agent: Agent) -> str:
     return agent.phone_e164 or f"client:{agent.client_identity}"
 
 
-def _entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **values: Any) -> bool:
+def entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **values: Any) -> bool:
     """Update the entry only if it is still in one of `expected` with the same assignment."""
     query = update(QueuedCall).where(
         QueuedCall.id == entry.id,
@@ -109,7 +118,7 @@ def _entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **v
     return True
 
 
-def _event(
+def entry_event(
     session: Session, entry: QueuedCall, kind: str, now: datetime, key: str, **data: Any
 ) -> None:
     call = get_call(session, entry.call_sid)
@@ -165,7 +174,7 @@ def reserve(
                     expected=AgentState.AVAILABLE,
                     break_reasons=presence.break_reasons,
                 )
-                if not _entry_cas(
+                if not entry_cas(
                     session,
                     entry,
                     ROUTABLE,
@@ -184,7 +193,7 @@ def reserve(
             entry_free = entry.status in ROUTABLE
             agent_free = agent.active and agent.state is AgentState.AVAILABLE
         else:
-            _event(
+            entry_event(
                 session,
                 entry,
                 "assigned",
@@ -270,9 +279,9 @@ def agent_answered(
     if entry.status is S.CONNECTED:
         return Answered(entry, True, Followup())
     if entry.status is not S.ASSIGNED or entry.agent_id is None:
-        return Answered(entry, False, _release(session, entry, now, presence))
+        return Answered(entry, False, release_agent(session, entry, now=now))
     waited = max(0, round((now - entry.enqueued_at).total_seconds()))
-    if not _entry_cas(
+    if not entry_cas(
         session,
         entry,
         (S.ASSIGNED,),
@@ -293,7 +302,7 @@ def agent_answered(
         call_sid=entry.call_sid,
         break_reasons=presence.break_reasons,
     )
-    _event(
+    entry_event(
         session,
         entry,
         "agent_answered",
@@ -327,19 +336,18 @@ def ring_failed(
     if entry is None or entry.assignment_id != assignment_id or entry.status is not S.ASSIGNED:
         return follow
     agent_id = entry.agent_id
-    back = S.CALLBACK if entry.callback_to else S.WAITING
-    if not _entry_cas(
+    if not entry_cas(
         session,
         entry,
         (S.ASSIGNED,),
-        status=back,
+        status=S.WAITING,
         assignment_id=None,
         agent_id=None,
         agent_call_sid=None,
         assigned_at=None,
     ):
         return follow
-    _event(
+    entry_event(
         session,
         entry,
         "ring_failed",
@@ -408,27 +416,8 @@ def caller_gone_before_bridge(session: Session, entry_id: int, *, now: datetime)
     entry = session.get(QueuedCall, entry_id)
     if entry is None or entry.status is not S.CONNECTED or entry.talk_ended_at is not None:
         return
-    if _entry_cas(session, entry, (S.CONNECTED,), status=S.ABANDONED, reason="left_before_bridge"):
-        _event(session, entry, "abandoned", now, f"abandoned:{entry.id}", after_answer=True)
-
-
-def callback_unanswered(
-    session: Session, entry_id: int, status: str, *, now: datetime
-) -> str | None:
-    """The customer did not answer their callback: the entry ends abandoned. Flushes.
-
-    Returns the agent's leg to hang up (its end moves the agent to wrap-up), or None. Retrying
-    callbacks belongs to the outbound engine; here one attempt is made.
-    """
-    entry = session.get(QueuedCall, entry_id)
-    if entry is None or entry.status is not S.CONNECTED or not entry.callback_to:
-        return None
-    if not _entry_cas(
-        session, entry, (S.CONNECTED,), status=S.ABANDONED, reason=f"callback_{status}"[:40]
-    ):
-        return None
-    _event(session, entry, "callback_unanswered", now, f"callback:{entry.id}", status=status)
-    return entry.agent_call_sid
+    if entry_cas(session, entry, (S.CONNECTED,), status=S.ABANDONED, reason="left_before_bridge"):
+        entry_event(session, entry, "abandoned", now, f"abandoned:{entry.id}", after_answer=True)
 
 
 def caller_call_ended(session: Session, call_sid: str) -> Followup:
@@ -462,12 +451,12 @@ def caller_left(
     """
     if entry.status in OPEN or entry.agent_id is None or entry.answered_at is not None:
         return Followup()
-    return _release(session, entry, now, presence)
+    return release_agent(session, entry, now=now)
 
 
-def _release(
-    session: Session, entry: QueuedCall, now: datetime, presence: PresenceSettings
-) -> Followup:
+def release_agent(session: Session, entry: QueuedCall, *, now: datetime) -> Followup:
+    """The agent still reserved for the entry's caller goes back to available (it was not
+    their fault), and their ringing leg, if any, is hung up. Flushes."""
     follow = Followup()
     if entry.agent_id is None:
         return follow
@@ -481,7 +470,6 @@ def _release(
         reason="caller_left",
         now=now,
         expected=AgentState.RESERVED,
-        break_reasons=presence.break_reasons,
     ):
         follow.publish.append(agent.id)
         follow.route_agents.append(agent.id)
@@ -495,11 +483,16 @@ def stale_reservations(
 ) -> Followup:
     """Assignments still ringing well past the ring timeout (a lost status callback): give up.
 
-    Treated like a ring-no-answer (`ring_failed`); the leg, if any, is hung up.
+    Treated like a ring-no-answer (`ring_failed`); the leg, if any, is hung up. Callbacks are
+    the outbound engine's (its `reconcile` repairs lost dials).
     """
     cutoff = now - timedelta(seconds=presence.ring_timeout_s + grace_s)
     stale = session.scalars(
-        select(QueuedCall).where(QueuedCall.status == S.ASSIGNED, QueuedCall.assigned_at <= cutoff)
+        select(QueuedCall).where(
+            QueuedCall.status == S.ASSIGNED,
+            QueuedCall.assigned_at <= cutoff,
+            QueuedCall.callback_to.is_(None),
+        )
     ).all()
     follow = Followup()
     for entry in stale:

@@ -8,11 +8,16 @@ periodic `tick` re-does what a lost job would have done:
   the database, then `ring_agent`.
 - `ring_agent(entry_id, assignment_id)`: place the agent's leg (claim, commit, dial, record the
   CallSid: a retried job never dials twice).
-- `bridge_caller(entry_id)`: after the agent answered, bring the caller into the conference
-  (redirect the live call out of the hold loop, or dial a callback number).
+- `bridge_caller(entry_id)`: after the agent answered, redirect the caller out of the hold
+  loop into the conference.
+
+A callback entry the router reserves is handed to the outbound engine instead of rung here
+(`middle_office.outbound.start_queue_callback`, dialled by `middle_office.jobs.dial_agent`):
+it gets the engine's calling hours, do-not-call list, pacing and retries.
 - `hang_up(call_sid)`.
-- `tick()`: every few seconds (RQ's cron scheduler): end wrap-ups that are due, give up on
-  reservations whose status callback never came, and sweep the waiting list.
+- `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, give up on
+  reservations whose status callback never came, put due callbacks back in their place,
+  and sweep the waiting list.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from callcenter.db import UnitOfWork
 from callcenter.runtime import Runtime
 from callcenter.telephony import TelephonyRejected, TelephonyUnavailable
 from callcenter.voice.twiml import VoiceUrls
-from queues import connect
+from middle_office import outbound
+from queues import callbacks, connect
 from queues.connect import Followup
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import Actor, change_state, finish_wrap_up_due
@@ -65,6 +71,8 @@ def carry_out(rt: Runtime, follow: Followup) -> None:
 def _sync_redis(rt: Runtime, session: Session, follow: Followup) -> None:
     waiting = rt.waiting_list
     try:
+        for entry_id in follow.dequeue:
+            waiting.remove(str(entry_id))
         for entry_id in follow.requeue:
             entry = session.get(QueuedCall, entry_id)
             if entry is not None and entry.status in connect.ROUTABLE:
@@ -136,12 +144,23 @@ def route_agent(agent_id: int) -> None:
 
 
 def _reserved(rt: Runtime, assignment: Assignment) -> None:
+    # Imported here: the engine's jobs carry out their followups with this module.
+    from middle_office import jobs as outbound_jobs
+
+    attempt_id = None
     with rt.unit_of_work() as uow:
         entry, undo = connect.reserve(
             uow.session, assignment, now=rt.clock(), presence=rt.queues.presence
         )
+        if entry is not None and entry.callback_to:
+            attempt_id, refused = outbound.start_queue_callback(
+                uow.session, entry, now=rt.clock(), policy=outbound_jobs.policy_for(rt)
+            )
+            undo.merge(refused)
         after_commit(uow, rt, undo)
-    if entry is not None:
+    if attempt_id is not None:
+        rt.enqueue(outbound_jobs.dial_agent, attempt_id, retries=outbound_jobs.DIAL_RETRIES)
+    elif entry is not None and not entry.callback_to:
         rt.enqueue(ring_agent, entry.id, assignment.assignment_id, retries=RING_RETRIES)
 
 
@@ -212,22 +231,13 @@ def bridge_caller(entry_id: int) -> None:
             return
         if entry.talk_ended_at is not None:
             return
-        call_sid, callback_to, agent_leg = entry.call_sid, entry.callback_to, entry.agent_call_sid
+        call_sid, agent_leg = entry.call_sid, entry.agent_call_sid
     claim = f"{rt.settings.redis_prefix}bridge:{entry_id}"
     if not rt.redis.set(claim, "1", nx=True, ex=DIAL_CLAIM_TTL_S):
         return
     urls = _urls(rt)
     try:
-        if callback_to:
-            rt.telephony.place_call(
-                to=callback_to,
-                from_=rt.settings.hotline_number,
-                url=urls.conference_caller(entry_id),
-                status_callback=urls.callback_status(entry_id),
-                timeout_s=30,
-            )
-        else:
-            rt.telephony.redirect_call(call_sid, urls.conference_caller(entry_id))
+        rt.telephony.redirect_call(call_sid, urls.conference_caller(entry_id))
     except TelephonyUnavailable:
         rt.redis.delete(claim)
         raise
@@ -259,6 +269,7 @@ def tick() -> None:
         ended = finish_wrap_up_due(uow.session, now=now, wrap_up_s=presence.wrap_up_s)
         follow = Followup(publish=list(ended), route_agents=list(ended))
         follow.merge(connect.stale_reservations(uow.session, now=now, presence=presence))
+        follow.merge(callbacks.release_due(uow.session, now=now))
         after_commit(uow, rt, follow)
     try:
         made = rt.waiting_list.sweep(now)

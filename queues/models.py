@@ -161,13 +161,16 @@ class AgentEvent(Base):
 
 
 class QueuedCallStatus(enum.StrEnum):
-    """Where a queue entry stands; `waiting`, `callback` and `assigned` are open, the rest final."""
+    """Where a queue entry stands; `waiting`, `callback`, `scheduled`, `assigned` and (until its
+    talk ends) `connected` are open, the rest final."""
 
     WAITING = "waiting"  # in the hold loop, on the Redis waiting list
     ASSIGNED = "assigned"  # the router gave the caller an agent; the agent's leg rings
     CONNECTED = "connected"  # the agent answered (then the caller joined the conference)
     ABANDONED = "abandoned"  # the caller hung up while waiting or ringing (or a callback failed)
     CALLBACK = "callback"  # asked to be called back: off the line, still on the waiting list
+    SCHEDULED = "scheduled"  # a callback waiting for its next attempt or for calling hours,
+    # off the waiting list; `queues.callbacks.release_due` puts it back in its place
     OVERFLOWED = "overflowed"  # moved to the queue's overflow queue
     VOICEMAIL = "voicemail"  # left the queue without an agent; offered a voicemail
 

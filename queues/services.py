@@ -72,7 +72,12 @@ def open_entry(session: Session, call_sid: str) -> QueuedCall | None:
         .where(
             QueuedCall.call_sid == call_sid,
             QueuedCall.status.in_(
-                (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED, QueuedCallStatus.CALLBACK)
+                (
+                    QueuedCallStatus.WAITING,
+                    QueuedCallStatus.ASSIGNED,
+                    QueuedCallStatus.CALLBACK,
+                    QueuedCallStatus.SCHEDULED,
+                )
             ),
         )
         .limit(1)
@@ -134,8 +139,9 @@ def leave_queue(
     """End the call's waiting entry in `queue` with Twilio's QueueResult; the entry, or None.
 
     A caller who asked for a callback leaves with "leave": the entry becomes a `callback`
-    entry (to `callback_to`, the caller's own number, until they key another) and stays on
-    the waiting list; it is not ended.
+    entry (to `callback_to`, the caller's own number, until they key another); it is not
+    ended. The boundary then hands it to the outbound engine
+    (`middle_office.outbound.book_queue_callback`), which keeps its place.
 
     Maps `result` through `RESULTS` (hangup → abandoned, bridged → connected, anything else →
     voicemail) and records when, why and how long the caller waited: Twilio's QueueTime
@@ -148,9 +154,8 @@ def leave_queue(
     if entry is None or entry.status not in (QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED):
         return entry
     if result == "leave" and entry.callback_requested_at is not None and callback_to:
-        # Left the hold loop to be called back: still on the waiting list, in the same place
-        # (an entry already assigned stays assigned: its agent may answer while the caller
-        # is still on the line, and then the caller is connected directly).
+        # Left the hold loop to be called back (an entry already assigned stays assigned
+        # here: booking the callback releases its agent).
         if entry.status is QueuedCallStatus.WAITING:
             entry.status = QueuedCallStatus.CALLBACK
         entry.callback_to = entry.callback_to or callback_to
@@ -422,16 +427,6 @@ def request_callback(
     if entry is not None and entry.callback_requested_at is None:
         entry.callback_requested_at = now
         session.flush()
-    return entry
-
-
-def set_callback_number(session: Session, entry_id: int, number: str) -> QueuedCall | None:
-    """The caller keyed another number for their callback. Flushes."""
-    entry = session.get(QueuedCall, entry_id)
-    if entry is None or entry.status is not QueuedCallStatus.CALLBACK:
-        return None
-    entry.callback_to = number
-    session.flush()
     return entry
 
 

@@ -75,7 +75,7 @@ def call_view(
     """One queue entry as the desk shows it: phase, queue, wait, and the screen pop."""
     call = session.get(Call, entry.call_id)
     customer = session.get(Customer, call.customer_id) if call and call.customer_id else None
-    if entry.status is QueuedCallStatus.ASSIGNED:
+    if entry.status is QueuedCallStatus.ASSIGNED and agent.state is AgentState.RESERVED:
         phase = "ringing"
     elif agent.state is AgentState.ON_CALL and entry.talk_ended_at is None:
         phase = "talking"
@@ -91,7 +91,7 @@ def call_view(
         "queue": entry.queue,
         "queue_label": label(labels.QUEUES, entry.queue),
         "wait_s": waited,
-        "leg_ready": entry.status is QueuedCallStatus.ASSIGNED and bool(entry.agent_call_sid),
+        "leg_ready": phase == "ringing" and bool(entry.agent_call_sid),
         "callback": entry.callback_to is not None,
         "number": mask(number),
         "vip": entry.vip or bool(call and call.vip),

@@ -5,10 +5,12 @@
 /agent/answer       the agent's leg answered: whisper, then into the conference
 /agent/status       the agent's leg rang, answered, or ended (ring-no-answer, end of talk)
 /agent/done         the agent's conference ended
-/conference/caller  the caller (redirected, or dialled back) joins the conference
+/conference/caller  the caller (redirected out of the hold loop) joins the conference
 /conference/done    the caller's conference ended
-/callback/status    the dialled-back customer's leg ended
 /recording/call     the recording of a connected call
+
+Callbacks are dialled by the outbound engine (`middle_office`, webhooks under
+/twilio/outbound); here the caller books one.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from callcenter.speech import say_digits
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice.twiml import (
     render_agent_leg,
-    render_callback_greeting,
     render_callback_prompt,
     render_caller_leg,
     render_message,
 )
 from callcenter.voice.views import _music_url, _urls, bp
 from ivr_menus import services as ivr
+from middle_office import outbound
+from middle_office.jobs import policy_for
 from queues import connect, jobs
 from queues import services as queue_services
 from queues.models import Agent, QueuedCall, QueuedCallStatus
@@ -63,6 +66,8 @@ def queue_offer() -> Response:
         call = get_call(uow.session, form.call_sid)
         if call is None or call.caller_e164 is None:
             return r
+        if outbound.on_do_not_call(uow.session, call.caller_e164):
+            return r  # we may not call this number: the caller keeps waiting
         entry = queue_services.request_callback(uow.session, form.call_sid, queue, now=rt.clock())
     if entry is None:
         return r
@@ -83,21 +88,25 @@ def callback_number() -> Response:
         digits = (form.digits or "").strip()
         if digits and digits != "1":
             number = to_e164(digits, rt.settings.default_country_code)
-            if number is None or len(number) < 8:
-                if attempt < CALLBACK_TRIES:
-                    return twiml(
-                        render_callback_prompt(
-                            rt.menus,
-                            language,
-                            _urls(),
-                            entry.id,
-                            _spoken(entry.callback_to, language),
-                            attempt + 1,
-                            invalid=True,
-                        )
+            taken = (
+                number is not None
+                and len(number) >= 8
+                and outbound.change_callback_number(
+                    uow.session, entry.id, number, now=rt.clock(), policy=policy_for(rt)
+                )
+            )
+            if not taken and attempt < CALLBACK_TRIES:  # invalid, or a number we may not call
+                return twiml(
+                    render_callback_prompt(
+                        rt.menus,
+                        language,
+                        _urls(),
+                        entry.id,
+                        _spoken(entry.callback_to, language),
+                        attempt + 1,
+                        invalid=True,
                     )
-            else:
-                queue_services.set_callback_number(uow.session, entry.id, number)
+                )
         number = entry.callback_to or ""
     return twiml(
         render_message(
@@ -129,7 +138,7 @@ def agent_answer() -> Response:
             return twiml(render_message(rt.menus, language, "caller_gone", hangup=True))
         entry = answered.entry
         language = _agent_language(uow.session, entry)
-        whisper = _whisper(entry, language)
+        whisper = whisper_for(entry, language)
         uow.after_commit(rt.enqueue, jobs.bridge_caller, entry.id)
     return twiml(render_agent_leg(rt.menus, language, _urls(), entry.id, whisper))
 
@@ -139,7 +148,8 @@ def _agent_language(session: Session, entry: QueuedCall | None) -> str:
     return runtime().menus.agent_language([lang.value for lang in agent.languages] if agent else [])
 
 
-def _whisper(entry: QueuedCall, language: str) -> str:
+def whisper_for(entry: QueuedCall, language: str) -> str:
+    """What the agent hears about a caller before the talk: the queue and the tier."""
     menus = runtime().menus
     messages = menus.messages[language]
     label = messages.get(f"label_{entry.queue}", entry.queue)
@@ -187,12 +197,6 @@ def conference_caller() -> Response:
         language = ivr.call_language(uow.session, entry.call_sid if entry else form.call_sid)
         if entry is None or entry.status is not QueuedCallStatus.CONNECTED or entry.talk_ended_at:
             return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
-        callback = form.call_sid != entry.call_sid
-    if callback and request.args.get("greeted") != "1":
-        # The greeting first, then this URL again: the agent is checked to be still there
-        # right before the customer enters (an agent who left during the greeting would
-        # otherwise leave the customer alone in a new conference).
-        return twiml(render_callback_greeting(rt.menus, language, _urls(), entry.id))
     return twiml(
         render_caller_leg(rt.menus, language, _urls(), entry.id, wait_url=_urls().conference_wait)
     )
@@ -213,21 +217,6 @@ def conference_done() -> Response:
         entry = uow.session.get(QueuedCall, _entry_id())
         language = ivr.call_language(uow.session, entry.call_sid if entry else form.call_sid)
     return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
-
-
-@bp.post("/callback/status")
-def callback_status() -> tuple[str, int]:
-    """The dialled-back customer did not answer: the callback ends; the agent is freed."""
-    form, rt = CallStatusForm.from_form(request.form), runtime()
-    if form.call_status.value not in connect.NOT_ANSWERED:
-        return "", 204
-    with rt.unit_of_work() as uow:
-        leg = connect.callback_unanswered(
-            uow.session, _entry_id(), form.call_status.value, now=rt.clock()
-        )
-    if leg:
-        rt.enqueue(jobs.hang_up, leg, retries=jobs.RING_RETRIES)
-    return "", 204
 
 
 @bp.post("/recording/call")

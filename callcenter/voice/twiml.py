@@ -56,14 +56,11 @@ class VoiceUrls:
     def agent_done(self, entry_id: int) -> str:
         return f"{self.base}/agent/done?entry={entry_id}"
 
-    def conference_caller(self, entry_id: int, *, greeted: bool = False) -> str:
-        return f"{self.base}/conference/caller?entry={entry_id}" + ("&greeted=1" if greeted else "")
+    def conference_caller(self, entry_id: int) -> str:
+        return f"{self.base}/conference/caller?entry={entry_id}"
 
     def conference_done(self, entry_id: int) -> str:
         return f"{self.base}/conference/done?entry={entry_id}"
-
-    def callback_status(self, entry_id: int) -> str:
-        return f"{self.base}/callback/status?entry={entry_id}"
 
     @property
     def conference_wait(self) -> str:
@@ -310,16 +307,6 @@ def render_caller_leg(
         wait_method="POST",
         participant_label="customer",
     )
-    return r
-
-
-def render_callback_greeting(
-    menus: MenuSet, language: str | None, urls: VoiceUrls, entry_id: int
-) -> VoiceResponse:
-    """A called-back customer hears who calls, then fetches the conference TwiML again."""
-    r = VoiceResponse()
-    _say(r, menus, _said(menus, language, "callback_intro"))
-    r.redirect(urls.conference_caller(entry_id, greeted=True), method="POST")
     return r
 
 

@@ -38,10 +38,12 @@ from callcenter.voice.twiml import (
 )
 from ivr_menus import services as ivr
 from ivr_menus.model import QueueRoute
-from queues import connect, jobs
+from middle_office import jobs as outbound_jobs
+from middle_office import outbound
+from queues import callbacks, connect, jobs
 from queues import services as queue_services
 from queues.models import QueuedCall
-from queues.routing import WaitingCaller
+from queues.routing import WaitingCaller, base_priority
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
@@ -51,7 +53,6 @@ CALLBACKS = frozenset(
         "voice.call_status",
         "voice.recording_status",
         "voice.agent_status",
-        "voice.callback_status",
         "voice.call_recording",
     }
 )
@@ -102,6 +103,19 @@ def _leaving(uow: UnitOfWork, left: list[QueuedCall]) -> dict[str, Any]:
         follow = connect.caller_left(
             uow.session, entry, now=rt.clock(), presence=rt.queues.presence
         )
+        if entry.callback_to and entry.status in connect.OPEN:  # left to be called back
+            priority = base_priority(
+                queue_services.waiting_caller(entry), rt.queues.priority.tier_priority
+            )
+            follow.merge(
+                outbound.book_queue_callback(
+                    uow.session,
+                    entry,
+                    priority=priority,
+                    now=rt.clock(),
+                    policy=outbound_jobs.policy_for(rt),
+                )
+            )
         jobs.after_commit(uow, rt, follow)
 
     return {
@@ -152,7 +166,10 @@ def call_status() -> tuple[str, int]:
             ),
         )
         if form.call_status.value in FINAL_STATUSES:
-            jobs.after_commit(uow, rt, connect.caller_call_ended(uow.session, form.call_sid))
+            follow = connect.caller_call_ended(uow.session, form.call_sid)
+            # A caller booked for a callback is called back once off the line.
+            follow.merge(callbacks.release_due(uow.session, now=rt.clock(), call_sid=form.call_sid))
+            jobs.after_commit(uow, rt, follow)
     return "", 204
 
 

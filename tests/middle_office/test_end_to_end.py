@@ -23,7 +23,7 @@ from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from middle_office import webhooks
 from middle_office.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
-from queues.models import Post
+from queues.models import AgentState, Post
 from queues.presence import create_agent
 from recordings.models import Recording, RecordingStatus
 from tests.centre import Centre, running_centre
@@ -99,6 +99,7 @@ def middle_office_agent(centre: Centre, answering: Answering) -> int:
         )
         agent_id, identity = agent.id, agent.client_identity
     centre.network.add_endpoint(f"client:{identity}", answering)
+    centre.set_state(agent_id, AgentState.AVAILABLE)  # as from the desk: calls need it
     return agent_id
 
 
@@ -213,6 +214,10 @@ def test_an_agent_completes_a_review_by_phone_and_the_order_system_is_told(
             headers=headers,
         )
         assert outcome.get_json()["status"] == "done"
+        # Presence followed the call (the router offered this agent nobody meanwhile), and
+        # saving the outcome ended the wrap-up.
+        states = [s for s, _ in centre.agent_states(agent_id)]
+        assert states == ["offline", "available", "reserved", "on_call", "wrap_up", "available"]
         decided = client.post(
             f"/middle/reviews/{review_id}/decision",
             json={"decision": "approve", "reason": "address confirmed by phone"},
@@ -250,7 +255,7 @@ def test_no_answer_is_retried_only_within_calling_hours(
 ) -> None:
     start = datetime(2026, 11, 23, 12, 50, tzinfo=UTC)  # 20:50 in Shanghai; calls end at 21:00
     with centre_at(start, live_session_factory, make_runtime, order_system) as centre:
-        middle_office_agent(centre, Answering(after=1, talk=None))
+        agent_id = middle_office_agent(centre, Answering(after=1, talk=None))
         centre.network.add_endpoint(CUSTOMER, Answering(mode="no-answer"))
         created = submit(
             centre, order("MO2001", "MO-ACC-2", recipient_phone=CUSTOMER, address=None)
@@ -273,6 +278,7 @@ def test_no_answer_is_retried_only_within_calling_hours(
         assert attempt is not None and attempt.customer_status == "no-answer"
         agent_leg = centre.network.call(attempt.agent_call_sid)  # type: ignore[arg-type]
         assert agent_leg.wait(timeout=30).status == "completed"  # hung up for the agent
+        centre.wait_for(lambda: centre.agent_row(agent_id).state is AgentState.WRAP_UP)
         refused = client.post(f"/middle/tasks/{task.id}/call", headers=headers)
         assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "not-due"
         customer_calls = [c for c in centre.network.calls() if c.to == CUSTOMER]

@@ -18,8 +18,8 @@ from callcenter.models import Language
 from middle_office import jobs, outbound
 from middle_office.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from middle_office.policy import Policy
-from queues.models import AgentState, Post
-from queues.presence import create_agent
+from queues.models import Actor, Agent, AgentState, Post
+from queues.presence import change_state, create_agent
 from tests.conftest import NOW
 from tests.middle_office.conftest import RecordingTelephony
 
@@ -51,8 +51,15 @@ def middle_agent(session: Session) -> int:
         languages=[Language.ZH],
         now=NOW,
     )
+    change_state(session, agent.id, AgentState.AVAILABLE, reason=None, actor=Actor.AGENT, now=NOW)
     session.commit()
     return agent.id
+
+
+def state_of(session: Session, agent_id: int) -> AgentState:
+    agent = session.get(Agent, agent_id, populate_existing=True)
+    assert agent is not None
+    return agent.state
 
 
 def make_task(session: Session, policy: Policy, subject_id: int = 1, **kw: Any) -> OutboundTask:
@@ -128,10 +135,40 @@ def test_a_dial_lost_between_claim_and_callsid_is_reconciled_not_redialled(
         jobs.dial_agent(attempt.id)
     assert telephony.placed == []
     later = NOW + outbound.RECONCILE_AFTER + timedelta(seconds=1)
-    assert outbound.reconcile(session, now=later, policy=policy) == []
+    redial, follow = outbound.reconcile(session, now=later, policy=policy)
+    assert redial == []
     session.refresh(task)
     assert task.status is TaskStatus.PENDING and task.last_outcome == "dial_unconfirmed"
     assert task.attempts == 0  # it never reached the customer's phone for sure
+    # The agent, reserved for a call that never rang, is free again (and back in the pool).
+    assert state_of(session, middle_agent) is AgentState.AVAILABLE
+    assert follow.publish == [middle_agent] and follow.route_agents == [middle_agent]
+
+
+def test_an_agent_leg_whose_status_never_came_ends_unanswered(
+    engine_app: Flask,
+    session: Session,
+    policy: Policy,
+    middle_agent: int,
+    telephony: RecordingTelephony,
+) -> None:
+    task = make_task(session, policy)
+    attempt = outbound.start_attempt(
+        session, task.id, agent_id=middle_agent, now=NOW, policy=policy
+    )
+    session.commit()
+    with engine_app.app_context():
+        jobs.dial_agent(attempt.id)  # placed; its status callbacks are lost
+    session.expire_all()
+    soon = NOW + outbound.RECONCILE_AFTER
+    assert outbound.reconcile(session, now=soon, policy=policy)[1].hang_up == []  # may ring
+    later = soon + timedelta(seconds=outbound.AGENT_RING_TIMEOUT_S + 1)
+    redial, follow = outbound.reconcile(session, now=later, policy=policy)
+    assert redial == [] and follow.hang_up == [AGENT_LEG]
+    agent = session.get(Agent, middle_agent, populate_existing=True)
+    assert agent is not None and (agent.state, agent.state_reason) == (AgentState.BREAK, "missed")
+    session.refresh(task)
+    assert task.status is TaskStatus.PENDING and task.last_outcome == "agent_unreachable"
 
 
 def test_the_customer_dial_counts_the_attempt_and_no_answer_retries_after_backoff(
@@ -146,11 +183,13 @@ def test_the_customer_dial_counts_the_attempt_and_no_answer_retries_after_backof
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
     session.commit()
+    assert state_of(session, middle_agent) is AgentState.RESERVED  # no inbound caller now
     with engine_app.app_context():
         jobs.dial_agent(attempt.id)
         session.expire_all()
         assert outbound.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
         session.commit()
+        assert state_of(session, middle_agent) is AgentState.ON_CALL
         jobs.dial_customer(attempt.id)
         jobs.dial_customer(attempt.id)
     assert [p["to"] for p in telephony.placed][1:] == [CUSTOMER]
@@ -160,6 +199,9 @@ def test_the_customer_dial_counts_the_attempt_and_no_answer_retries_after_backof
     session.refresh(task)
     assert (task.status, task.attempts, task.last_outcome) == (TaskStatus.PENDING, 1, "no_answer")
     assert task.next_attempt_at == NOW + timedelta(minutes=15)
+    assert state_of(session, middle_agent) is AgentState.ON_CALL  # until the leg has ended
+    outbound.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
+    assert state_of(session, middle_agent) is AgentState.WRAP_UP
     with pytest.raises(outbound.NotDue):
         outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
 
@@ -204,6 +246,31 @@ def test_a_number_listed_while_the_agent_rings_is_not_dialled(
     assert task.status is TaskStatus.BLOCKED
 
 
+def test_an_agent_who_is_not_available_cannot_start_a_call(
+    session: Session, policy: Policy, middle_agent: int
+) -> None:
+    task = make_task(session, policy)
+    change_state(
+        session, middle_agent, AgentState.BREAK, reason="lunch", actor=Actor.AGENT, now=NOW
+    )
+    with pytest.raises(outbound.AgentNotAvailable):
+        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+
+
+def test_an_agent_leg_never_answered_puts_the_agent_on_break_missed(
+    session: Session, policy: Policy, middle_agent: int
+) -> None:
+    task = make_task(session, policy)
+    attempt = outbound.start_attempt(
+        session, task.id, agent_id=middle_agent, now=NOW, policy=policy
+    )
+    outbound.agent_leg_ended(session, attempt.id, "no-answer", now=NOW, policy=policy)
+    agent = session.get(Agent, middle_agent)
+    assert agent is not None and (agent.state, agent.state_reason) == (AgentState.BREAK, "missed")
+    session.refresh(task)
+    assert task.status is TaskStatus.PENDING and task.attempts == 0  # not counted
+
+
 def test_calls_are_refused_outside_calling_hours(
     session: Session, policy: Policy, middle_agent: int
 ) -> None:
@@ -215,6 +282,7 @@ def test_calls_are_refused_outside_calling_hours(
     task.next_attempt_at = late
     with pytest.raises(outbound.OutsideCallingHours):
         outbound.start_attempt(session, task.id, agent_id=middle_agent, now=late, policy=policy)
+    assert task.next_attempt_at == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # moved on
 
 
 def test_outcomes_close_or_reschedule_and_are_audited(
@@ -224,7 +292,12 @@ def test_outcomes_close_or_reschedule_and_are_audited(
     attempt = outbound.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
-    attempt.status = AttemptStatus.ENDED
+    outbound.claim_agent_dial(session, attempt.id, now=NOW)
+    assert outbound.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
+    assert outbound.claim_customer_dial(session, attempt.id, now=NOW, policy=policy)
+    assert outbound.customer_answered(session, attempt.id, f"CA{2:032x}", now=NOW)
+    outbound.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
+    assert state_of(session, middle_agent) is AgentState.WRAP_UP
     with pytest.raises(outbound.BadOutcome):
         outbound.record_outcome(
             session,
@@ -247,76 +320,6 @@ def test_outcomes_close_or_reschedule_and_are_audited(
         policy=policy,
     )
     assert task.status is TaskStatus.FAILED and task.attempt_rows[0].notes == "空号"
+    assert state_of(session, middle_agent) is AgentState.AVAILABLE  # the outcome ends wrap-up
     actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions[-1] == "outbound.outcome" and "outbound.attempt_started" in actions
-
-
-def test_a_queue_callback_keeps_its_place_and_priority_and_dials_itself(
-    session: Session,
-    policy: Policy,
-) -> None:
-    front = create_agent(
-        session,
-        login="li.na",
-        display_name="李娜",
-        posts=[Post.FRONT_DESK],
-        skills={"general": 3},
-        languages=[Language.ZH],
-        now=NOW,
-    )
-    early = outbound.plan_queue_callback(
-        session,
-        entry_id=7,
-        to_number="+8613800000007",
-        skill="general",
-        language="zh",
-        priority=10,
-        enqueued_at=NOW - timedelta(minutes=9),
-        customer_id=None,
-        now=NOW,
-        policy=policy,
-    )
-    vip = outbound.plan_queue_callback(
-        session,
-        entry_id=8,
-        to_number="+8613800000008",
-        skill="general",
-        language="zh",
-        priority=50,
-        enqueued_at=NOW - timedelta(minutes=1),
-        customer_id=None,
-        now=NOW,
-        policy=policy,
-    )
-    late = outbound.plan_queue_callback(
-        session,
-        entry_id=9,
-        to_number="+8613800000009",
-        skill="general",
-        language="zh",
-        priority=10,
-        enqueued_at=NOW - timedelta(minutes=5),
-        customer_id=None,
-        now=NOW,
-        policy=policy,
-    )
-    assert [t.id for t in outbound.work_list(session, front.id)] == [vip.id, early.id, late.id]
-    assert outbound.auto_starts(session, now=NOW, policy=policy) == []  # the agent is offline
-    front.state = AgentState.AVAILABLE
-    session.flush()
-    started = outbound.auto_starts(session, now=NOW, policy=policy)
-    assert len(started) == 1 and session.get(OutboundAttempt, started[0]).task_id == vip.id  # type: ignore[union-attr]
-    other = create_agent(
-        session,
-        login="wang.wei",
-        display_name="王伟",
-        posts=[Post.FRONT_DESK],
-        skills={"general": 2},
-        languages=[Language.ZH],
-        now=NOW,
-    )
-    other.state = AgentState.AVAILABLE
-    session.flush()
-    (second,) = outbound.auto_starts(session, now=NOW, policy=policy)  # li.na is busy now
-    attempt = session.get(OutboundAttempt, second)
-    assert attempt is not None and attempt.task_id == early.id and attempt.agent_id == other.id
