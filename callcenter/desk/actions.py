@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from callcenter.desk.screen import current_entry
+from callcenter.desk.screen import current_entry, current_outbound
 from callcenter.errors import DomainError
 from callcenter.phone.parties import Answering
 from callcenter.phone.remote import RemoteError, RemoteNetwork
@@ -57,6 +57,9 @@ class VoiceTokenUnavailable(DeskError):
 def ringing_leg(session: Session, agent: Agent) -> str:
     """The CallSid of the agent's leg that rings now. Reads only; NotRinging if none (yet)."""
     entry = current_entry(session, agent)
+    attempt = current_outbound(session, agent) if entry is None else None
+    if attempt is not None and agent.state is AgentState.RESERVED and attempt.agent_call_sid:
+        return attempt.agent_call_sid  # an outbound call rings the agent first
     if (
         agent.state is not AgentState.RESERVED
         or entry is None
@@ -109,6 +112,9 @@ def ring_at_desk(settings: Settings, address: str) -> None:
 def talking_leg(session: Session, agent: Agent) -> str:
     """The CallSid of the agent's leg in the call they are on. Reads only; NotOnCall if none."""
     entry = current_entry(session, agent)
+    attempt = current_outbound(session, agent) if entry is None else None
+    if attempt is not None and agent.state is AgentState.ON_CALL and attempt.agent_call_sid:
+        return attempt.agent_call_sid
     if agent.state is not AgentState.ON_CALL or entry is None or not entry.agent_call_sid:
         raise NotOnCall("you are not on a call", state=agent.state.value)
     return entry.agent_call_sid

@@ -17,6 +17,8 @@ from callcenter.desk import labels
 from callcenter.desk.labels import label
 from callcenter.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
 from callcenter.phones import mask
+from middle_office import outbound
+from middle_office.models import AttemptStatus, OutboundAttempt
 from queues.config import PresenceSettings
 from queues.connect import latest_call_of
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
@@ -42,11 +44,33 @@ def current_entry(session: Session, agent: Agent) -> QueuedCall | None:
     return None
 
 
+def current_outbound(session: Session, agent: Agent) -> OutboundAttempt | None:
+    """The outbound call (not about a queue entry) the agent is ringing for or talking on."""
+    if agent.state not in (AgentState.RESERVED, AgentState.ON_CALL) or not agent.call_sid:
+        return None
+    attempt = session.scalar(
+        select(OutboundAttempt)
+        .where(OutboundAttempt.agent_id == agent.id, OutboundAttempt.status != AttemptStatus.ENDED)
+        .order_by(OutboundAttempt.id.desc())
+        .limit(1)
+    )
+    if attempt is None or outbound.agent_call_key(session, attempt) != agent.call_sid:
+        return None
+    return attempt
+
+
 def desk_view(
     session: Session, agent: Agent, *, now: datetime, tz: ZoneInfo, presence: PresenceSettings
 ) -> dict[str, Any]:
     """The whole desk for `agent`: who, which state since when, the call with its pop."""
     entry = current_entry(session, agent)
+    attempt = current_outbound(session, agent) if entry is None else None
+    if entry is not None:
+        call = call_view(session, entry, agent, now=now, tz=tz)
+    elif attempt is not None:
+        call = outbound_view(session, attempt, agent, tz=tz)
+    else:
+        call = None
     reasons = tuple(r for r in presence.break_reasons if r != "missed")
     return {
         "now": now.isoformat(),
@@ -61,7 +85,7 @@ def desk_view(
             "since": agent.state_since.isoformat(),
             "missed": agent.state is AgentState.BREAK and agent.state_reason == "missed",
         },
-        "call": None if entry is None else call_view(session, entry, agent, now=now, tz=tz),
+        "call": call,
         "options": {
             "break_reasons": labels.choices(labels.BREAK_REASONS, reasons),
             "dispositions": labels.choices(labels.DISPOSITIONS, presence.dispositions),
@@ -100,6 +124,33 @@ def call_view(
         "ivr_path": ivr_path(session, entry.call_id),
         "disposition": entry.disposition,
         "wrapped_up": entry.wrapped_up_at is not None,
+    }
+
+
+def outbound_view(
+    session: Session, attempt: OutboundAttempt, agent: Agent, *, tz: ZoneInfo
+) -> dict[str, Any]:
+    """An outbound call (e.g. an order review) as the desk shows it while it rings and talks;
+    its outcome and notes are saved on the outbound work list (`/middle/`), not here."""
+    task = attempt.task
+    customer = session.get(Customer, task.customer_id) if task.customer_id else None
+    phase = "ringing" if agent.state is AgentState.RESERVED else "talking"
+    return {
+        "entry_id": None,
+        "phase": phase,
+        "queue": f"outbound:{task.kind}",
+        "queue_label": outbound.KINDS[task.kind].label,
+        "wait_s": 0,
+        "leg_ready": phase == "ringing" and bool(attempt.agent_call_sid),
+        "callback": False,
+        "outbound": {"task_id": task.id, "attempt_id": attempt.id, "kind": task.kind},
+        "number": mask(task.to_number),
+        "vip": False,
+        "language": task.language,
+        "customer": customer_view(session, customer, tz=tz),
+        "ivr_path": [],
+        "disposition": None,
+        "wrapped_up": True,  # the work list takes the outcome
     }
 
 

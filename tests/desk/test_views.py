@@ -10,8 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.desk.actions import voice_token
+from callcenter.phones import mask
 from config.settings import Settings
+from middle_office import outbound
+from middle_office.policy import Policy
 from queues.models import AgentEvent, AgentState, QueuedCall
+from tests.conftest import NOW
 from tests.desk.conftest import CALLER, Desk, csrf_of, vip_call
 
 API_KEY = "SK" + "0123456789abcdef" * 2
@@ -340,3 +344,41 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
         "/recordings/",
         "/middle/",
     ]
+
+
+def test_an_outbound_call_rings_and_talks_on_the_desk(desk: Desk) -> None:
+    """Click-to-call rings the agent's desk first: the desk shows it (the customer's pop, the
+    Answer button once the leg exists), then as a call in progress; the outcome is the work
+    list's, so no wrap-up form."""
+    desk.sign_in()
+    desk.post("/desk/api/state", {"to": "available"})
+    policy = Policy()
+    with desk.factory.begin() as s:
+        task = outbound.create_task(
+            s,
+            kind="order_review",
+            subject_id=1,
+            to_number=CALLER,
+            language="zh",
+            skill="general",
+            now=NOW,
+            policy=policy,
+        )
+        attempt = outbound.start_attempt(s, task.id, agent_id=desk.agent_id, now=NOW, policy=policy)
+        attempt_id = attempt.id
+    call = desk.state()["call"]
+    assert call["phase"] == "ringing" and call["outbound"]["attempt_id"] == attempt_id
+    assert call["leg_ready"] is False and call["number"] == mask(CALLER)
+    leg = "CA" + "7" * 32
+    with desk.factory.begin() as s:
+        outbound.claim_agent_dial(s, attempt_id, now=NOW)
+        outbound.record_agent_call(s, attempt_id, leg)
+    assert desk.state()["call"]["leg_ready"] is True
+    with desk.factory.begin() as s:
+        assert outbound.agent_answered(s, attempt_id, leg, now=NOW)
+    call = desk.state()["call"]
+    assert call["phase"] == "talking" and call["wrapped_up"] is True
+    with desk.factory.begin() as s:
+        outbound.agent_leg_ended(s, attempt_id, "completed", now=NOW, policy=policy)
+    view = desk.state()
+    assert view["agent"]["state"] == "wrap_up" and view["call"] is None

@@ -115,7 +115,9 @@
     show($('idle'), !call);
     show($('call'), !!call);
     if (!call) { entryShown = null; return; }
-    var titles = { ringing: '来电振铃 Incoming call', talking: '通话中 On call', wrap_up: '话后整理 Wrap-up' };
+    var titles = call.outbound
+      ? { ringing: '外呼：接起后拨打客户 Outbound: answer, then the customer is dialled', talking: '外呼通话中 Outbound call' }
+      : { ringing: '来电振铃 Incoming call', talking: '通话中 On call', wrap_up: '话后整理 Wrap-up' };
     setText($('call-title'), titles[call.phase]);
     $('call').dataset.phase = call.phase;
     show($('answer'), call.phase === 'ringing');
