@@ -47,7 +47,7 @@ def _register() -> None:
         seed_demo_command,
         settings_command,
     )
-    from callcenter.phone.cli import call_command, phone_network_command
+    from callcenter.phone.cli import answer_command, call_command, phone_network_command
     from callcenter.replay.commands import recordings_group
     from callcenter.stack import cron_command, run_command, worker_command
     from middle_office.cli import middle_office_group
@@ -60,6 +60,7 @@ def _register() -> None:
         seed_demo_command,
         settings_command,
         recordings_group,
+        answer_command,
         call_command,
         phone_network_command,
         run_command,

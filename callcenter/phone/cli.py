@@ -1,4 +1,5 @@
-"""`callcenter call` phones the hotline from a terminal; `callcenter phone-network` serves it."""
+"""`callcenter call` phones the hotline from a terminal; `callcenter phone-network` serves it;
+`callcenter answer` makes a number on it pick up (a customer being called back)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from callcenter.phone.clock import Clock, RealClock, VirtualClock
 from callcenter.phone.events import CallResult
 from callcenter.phone.network import PhoneNetwork
 from callcenter.phone.parties import (
+    ANSWERING_MODES,
     Action,
     Answering,
     Digits,
@@ -320,3 +322,28 @@ def phone_network_command(ctx: click.Context, host: str, port: int | None, realt
         pass
     finally:
         net.close()
+
+
+@click.command("answer")
+@click.argument("number")
+@click.option("--after", type=float, default=2.0, show_default=True,
+              help="Seconds it rings before it picks up.")
+@click.option("--talk", type=float, default=30.0, show_default=True,
+              help="Seconds into a conversation that it hangs up.")
+@click.option("--mode", type=click.Choice(ANSWERING_MODES), default="answer", show_default=True,
+              help="How it answers (no-answer, busy: try the engine's retries).")
+@click.pass_context
+def answer_command(ctx: click.Context, number: str, after: float, talk: float, mode: str) -> None:
+    """Make NUMBER on the running local phone network answer its calls (e.g. a customer who
+    asked to be called back), until the network stops."""
+    settings = _environment(ctx).settings
+    username, password = settings.account_sid, settings.signing_token
+    try:
+        with RemoteNetwork(settings.phone_network_url, username, password) as network:
+            network.register_endpoint(number, Answering(mode=mode, after=after, talk=talk))
+    except RemoteError as exc:
+        raise click.ClickException(
+            f"the phone network at {settings.phone_network_url} did not take it: {exc} "
+            "(is `callcenter run` running, with this instance's settings?)"
+        ) from None
+    click.echo(f"{number} now answers ({mode}) on {settings.phone_network_url}")

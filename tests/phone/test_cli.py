@@ -13,9 +13,15 @@ from click.testing import CliRunner, Result
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
-from callcenter.phone.cli import CallEnvironment, call_command, phone_network_command
+from callcenter.phone.cli import (
+    CallEnvironment,
+    answer_command,
+    call_command,
+    phone_network_command,
+)
 from callcenter.phone.clock import VirtualClock
 from callcenter.phone.network import PhoneNetwork
+from callcenter.phone.parties import Answering
 from callcenter.phone.rest_api import Credentials
 from callcenter.phone.server import NetworkServer
 from config.settings import Settings
@@ -139,6 +145,25 @@ def test_a_running_network_takes_the_call_over_its_control_api(
         assert "[en-US] Looking up refund" in result.output
         [call] = net.calls()
         assert call.from_ == CALLER
+
+
+def test_answer_makes_a_number_on_the_running_network_pick_up(settings: Settings) -> None:
+    net = PhoneNetwork(account_sid=settings.account_sid, auth_token=settings.signing_token,
+                       clock=VirtualClock())
+    with NetworkServer(net, Credentials(settings.account_sid, settings.signing_token)) as server:
+        env = CallEnvironment(replace(settings, phone_network_url=server.url))
+        result = run(answer_command, [CALLER, "--after", "3", "--talk", "20"], env)
+        assert result.exit_code == 0, result.output
+        assert net.endpoints()[CALLER] == Answering(mode="answer", after=3.0, talk=20.0)
+        busy = run(answer_command, [CALLER, "--mode", "busy"], env)
+        assert busy.exit_code == 0 and net.endpoints()[CALLER].mode == "busy"
+
+
+def test_answer_without_a_network_says_how_to_start_one(
+        settings: Settings, closed_url: str) -> None:
+    result = run(answer_command, [CALLER], CallEnvironment(replace(settings,
+                                                                   phone_network_url=closed_url)))
+    assert result.exit_code == 1 and "callcenter run" in result.output
 
 
 @pytest.fixture
