@@ -16,6 +16,9 @@ from callcenter.app import runtime
 from callcenter.phones import to_e164
 from middle_office import intake, jobs, outbound
 from middle_office.models import DeliveryStatus, DoNotCall, WebhookDelivery
+from queues import callbacks
+from queues import jobs as router_jobs
+from queues.connect import Followup
 
 #: CSV columns; `items` is JSON (a list of {sku, name, quantity, unit_price_fen}).
 CSV_COLUMNS = intake.FIELDS
@@ -100,7 +103,10 @@ def dnc_add(number: str, reason: str) -> None:
         blocked = outbound.add_do_not_call(
             uow.session, e164, reason=reason, actor="cli", now=rt.clock()
         )
-    click.echo(f"{e164} on the do-not-call list; {blocked} pending task(s) blocked")
+        # A blocked callback may be back in line: off the waiting list with it.
+        entries = [t.subject_id for t in blocked if t.subject_type == callbacks.SUBJECT_TYPE]
+        router_jobs.after_commit(uow, rt, Followup(dequeue=entries))
+    click.echo(f"{e164} on the do-not-call list; {len(blocked)} pending task(s) blocked")
 
 
 @middle_office_group.command("dnc-list", help="List the do-not-call list.")

@@ -1085,8 +1085,11 @@ def _audit(
 # --- the do-not-call list --------------------------------------------------------------------
 
 
-def add_do_not_call(session: Session, e164: str, *, reason: str, actor: str, now: datetime) -> int:
-    """Put a number on the list (idempotent) and block its open pending tasks; how many."""
+def add_do_not_call(
+    session: Session, e164: str, *, reason: str, actor: str, now: datetime
+) -> list[OutboundTask]:
+    """Put a number on the list (idempotent) and block its open pending tasks (returned: the
+    boundary takes their queue entries, if any, off the waiting list)."""
     if session.get(DoNotCall, e164) is None:
         session.add(DoNotCall(e164=e164, reason=reason[:200], added_at=now, added_by=actor[:40]))
         record(
@@ -1107,4 +1110,4 @@ def add_do_not_call(session: Session, e164: str, *, reason: str, actor: str, now
     for task in tasks:
         _close(session, task, TaskStatus.BLOCKED, now)
     session.flush()
-    return len(tasks)
+    return list(tasks)
