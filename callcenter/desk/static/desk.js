@@ -107,7 +107,8 @@
     $('break-reason').disabled = inCall || wrapping;
     $('logout').disabled = inCall || wrapping;
     var idle = { available: '等待来电… Waiting for calls…', offline: '您已离线。点“空闲”开始接听。 You are offline: click Available to take calls.',
-                 'break': '小休中，不会分配来电。 On break: no calls are offered.' };
+                 'break': '小休中，不会分配来电。 On break: no calls are offered.',
+                 wrap_up: '话后整理中。外呼的结果在中台工单保存。 Wrap-up: an outbound call\'s outcome is saved on the work list.' };
     setText($('idle-text'), idle[agent.state] || '');
   }
 
