@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.models import Call
 from middle_office.models import OutboundAttempt, OutboundTask, TaskStatus
-from queues.connect import Followup, entry_cas, entry_event
+from queues.connect import Followup, entry_cas, entry_event, mark_answered
 from queues.models import QueuedCall, QueuedCallStatus
 
 S = QueuedCallStatus
@@ -86,17 +86,8 @@ class QueueEntrySubject:
         entry = entry_of(session, task)
         if entry is None or entry.status is not S.ASSIGNED:
             return
-        waited = max(0, round((now - entry.enqueued_at).total_seconds()))
-        if entry_cas(
-            session,
-            entry,
-            (S.ASSIGNED,),
-            status=S.CONNECTED,
-            answered_at=now,
-            left_at=now,
-            wait_s=waited,
-            reason="answered",
-        ):
+        waited = mark_answered(session, entry, now)
+        if waited is not None:
             entry_event(
                 session,
                 entry,

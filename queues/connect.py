@@ -280,18 +280,10 @@ def agent_answered(
         return Answered(entry, True, Followup())
     if entry.status is not S.ASSIGNED or entry.agent_id is None:
         return Answered(entry, False, release_agent(session, entry, now=now))
-    waited = max(0, round((now - entry.enqueued_at).total_seconds()))
-    if not entry_cas(
-        session,
-        entry,
-        (S.ASSIGNED,),
-        status=S.CONNECTED,
-        answered_at=now,
-        left_at=now,
-        wait_s=waited,
-        reason="answered",
-        agent_call_sid=entry.agent_call_sid or agent_call_sid,
-    ):
+    waited = mark_answered(
+        session, entry, now, agent_call_sid=entry.agent_call_sid or agent_call_sid
+    )
+    if waited is None:
         return Answered(entry, False, Followup())
     _try_change(
         session,
@@ -312,6 +304,25 @@ def agent_answered(
         waited_s=waited,
     )
     return Answered(entry, True, Followup())
+
+
+def mark_answered(session: Session, entry: QueuedCall, now: datetime, **values: Any) -> int | None:
+    """The wait ends now: `assigned → connected` (the answer is what service level and ASA
+    count). The seconds waited, or None if the entry was no longer assigned. Flushes."""
+    waited = max(0, round((now - entry.enqueued_at).total_seconds()))
+    if not entry_cas(
+        session,
+        entry,
+        (S.ASSIGNED,),
+        status=S.CONNECTED,
+        answered_at=now,
+        left_at=now,
+        wait_s=waited,
+        reason="answered",
+        **values,
+    ):
+        return None
+    return waited
 
 
 def ring_failed(
