@@ -48,6 +48,13 @@ def to_e164(raw: str, default_country_code: str = "86") -> str | None:
     return "+" + digits
 
 
+def national(number: str, default_country_code: str = "86") -> str:
+    """A number as its owner says it: without the country code when it is the centre's own
+    (+8613800138000 → 13800138000); others stay international."""
+    prefix = "+" + default_country_code
+    return number[len(prefix) :] if number.startswith(prefix) else number
+
+
 def mask(number: str | None) -> str:
     """Keep a number's country code and last two digits for logs: +86*********00."""
     if not number:

@@ -10,14 +10,14 @@ periodic `tick` re-does what a lost job would have done:
   CallSid: a retried job never dials twice).
 - `bridge_caller(entry_id)`: after the agent answered, redirect the caller out of the hold
   loop into the conference.
-
-A callback entry the router reserves is handed to the outbound engine instead of rung here
-(`middle_office.outbound.start_queue_callback`, dialled by `middle_office.jobs.dial_agent`):
-it gets the engine's calling hours, do-not-call list, pacing and retries.
 - `hang_up(call_sid)`.
 - `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, give up on
   reservations whose status callback never came, put due callbacks back in their place,
   and sweep the waiting list.
+
+A callback entry the router reserves is handed to the outbound engine instead of rung here
+(`middle_office.outbound.start_queue_callback`, dialled by `middle_office.jobs.dial_agent`):
+it gets the engine's calling hours, do-not-call list, pacing and retries.
 """
 
 from __future__ import annotations

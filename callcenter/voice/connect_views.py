@@ -22,7 +22,6 @@ from twilio.twiml.voice_response import VoiceResponse
 from callcenter.app import runtime
 from callcenter.calls import get_call
 from callcenter.phones import to_e164
-from callcenter.speech import say_digits
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice.twiml import (
     render_agent_leg,
@@ -30,7 +29,7 @@ from callcenter.voice.twiml import (
     render_caller_leg,
     render_message,
 )
-from callcenter.voice.views import _music_url, _urls, bp
+from callcenter.voice.views import _music_url, _urls, bp, spoken_number
 from ivr_menus import services as ivr
 from middle_office import outbound
 from middle_office.jobs import policy_for
@@ -102,7 +101,7 @@ def callback_number() -> Response:
                         language,
                         _urls(),
                         entry.id,
-                        _spoken(entry.callback_to, language),
+                        spoken_number(entry.callback_to, language),
                         attempt + 1,
                         invalid=True,
                     )
@@ -110,13 +109,13 @@ def callback_number() -> Response:
         number = entry.callback_to or ""
     return twiml(
         render_message(
-            rt.menus, language, "callback_booked", hangup=True, number=_spoken(number, language)
+            rt.menus,
+            language,
+            "callback_booked",
+            hangup=True,
+            number=spoken_number(number, language),
         )
     )
-
-
-def _spoken(number: str | None, language: str | None) -> str:
-    return say_digits(number or "", language or "zh")
 
 
 @bp.post("/agent/answer")

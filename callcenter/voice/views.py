@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from callcenter.app import runtime
 from callcenter.calls import StatusUpdate, apply_status
 from callcenter.db import UnitOfWork
-from callcenter.phones import mask
+from callcenter.phones import mask, national
 from callcenter.speech import say_digits
 from callcenter.twilio_http import (
     CallStatusForm,
@@ -197,6 +197,13 @@ def queue_wait() -> Response:
     return twiml(render_hold(rt.menus, hold, _music_url(), _urls(), queue))
 
 
+def spoken_number(number: str | None, language: str | None) -> str:
+    """A callback number read back to the caller, as they would say it themselves."""
+    rt = runtime()
+    local = national(number or "", rt.settings.default_country_code)
+    return say_digits(local, language or rt.menus.default_language)
+
+
 def _music_url() -> str:
     path = url_for("media.hold_music_wav")[len(request.script_root) :]  # the base has the root
     return runtime().settings.public_base_url.rstrip("/") + path
@@ -221,7 +228,7 @@ def queue_exit() -> Response:
     if form.queue_result in ENDED_IN_QUEUE:
         return twiml(render_message(rt.menus, language, "goodbye", hangup=True))
     if entry is not None and entry.callback_to and entry.status in connect.OPEN:
-        number = say_digits(entry.callback_to, language or rt.menus.default_language)
+        number = spoken_number(entry.callback_to, language)
         return twiml(render_callback_prompt(rt.menus, language, _urls(), entry.id, number, 1))
     if moved is not None:
         return twiml(render_enqueue(rt.menus, language, _urls(), moved.queue, "queue_transfer"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.phones import mask, to_e164
+from callcenter.phones import mask, national, to_e164
 from callcenter.speech import say_amount, say_digits, zh_number
 
 
@@ -31,6 +31,12 @@ from callcenter.speech import say_amount, say_digits, zh_number
 )
 def test_to_e164(raw: str, expected: str | None) -> None:
     assert to_e164(raw, "86") == expected
+
+
+def test_national_drops_only_the_centres_own_country_code() -> None:
+    assert national("+8613800138000") == "13800138000"
+    assert national("+14155550100") == "+14155550100"
+    assert national("+85291234567", "852") == "91234567"
 
 
 def test_mask_keeps_country_code_and_last_digits() -> None:
