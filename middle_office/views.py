@@ -16,7 +16,19 @@ import hmac
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -98,8 +110,24 @@ def _error(code: str, message: str, status: int, **details: Any) -> tuple[Respon
 
 
 @bp.errorhandler(DomainError)
-def _domain_error(exc: DomainError) -> tuple[Response, int]:
+def _domain_error(exc: DomainError) -> ResponseReturnValue:
+    if _from_page():
+        flash(exc.message, "error")
+        return redirect(url_for(".work_list"), 303)
     return jsonify(error=exc.as_dict()), STATUS.get(exc.code, 400)
+
+
+def _from_page() -> bool:
+    """A form the work list page posted (not the JSON API): answer with the page again."""
+    return not request.is_json and auth.CSRF_FIELD in request.form
+
+
+def _done(message: str, http_status: int = 200, /, **payload: Any) -> ResponseReturnValue:
+    """The page gets itself back with `message` on top; an API client gets `payload`."""
+    if _from_page():
+        flash(message, "ok")
+        return redirect(url_for(".work_list"), 303)
+    return jsonify(**payload), http_status
 
 
 @bp.errorhandler(MalformedWebhook)
@@ -194,7 +222,7 @@ def tasks_json() -> Response:
 
 
 @bp.post("/middle/tasks/<int:task_id>/call")
-def call(task_id: int) -> tuple[Response, int]:
+def call(task_id: int) -> ResponseReturnValue:
     rt = runtime()
     with rt.unit_of_work() as uow:
         attempt = outbound.start_attempt(
@@ -202,11 +230,16 @@ def call(task_id: int) -> tuple[Response, int]:
         )
         router_jobs.after_commit(uow, rt, Followup(publish=[g.staff.id]))  # out of the pool
         uow.after_commit(rt.enqueue, jobs.dial_agent, attempt.id, retries=jobs.DIAL_RETRIES)
-    return jsonify(attempt=attempt.id, conference=outbound.conference_name(attempt.id)), 202
+    return _done(
+        f"Calling task {task_id}: your desk rings first, then the customer.",
+        202,
+        attempt=attempt.id,
+        conference=outbound.conference_name(attempt.id),
+    )
 
 
 @bp.post("/middle/tasks/<int:task_id>/outcome")
-def outcome(task_id: int) -> Response:
+def outcome(task_id: int) -> ResponseReturnValue:
     rt, form = runtime(), _form()
     with rt.unit_of_work() as uow:
         task = outbound.record_outcome(
@@ -222,11 +255,16 @@ def outcome(task_id: int) -> Response:
         # Saving the outcome ended the agent's wrap-up: back in the router's pool.
         agent = [g.staff.id]
         router_jobs.after_commit(uow, rt, Followup(publish=agent, route_agents=agent))
-    return jsonify(task=task.id, status=task.status.value, next=task.next_attempt_at.isoformat())
+    return _done(
+        f"Task {task.id}: outcome saved, the task is {task.status.value}.",
+        task=task.id,
+        status=task.status.value,
+        next=task.next_attempt_at.isoformat(),
+    )
 
 
 @bp.post("/middle/reviews/<int:review_id>/fields")
-def fields(review_id: int) -> Response:
+def fields(review_id: int) -> ResponseReturnValue:
     rt, form = runtime(), _form()
     values = {k: v for k, v in form.items() if k != auth.CSRF_FIELD}
     with rt.unit_of_work() as uow:
@@ -239,11 +277,12 @@ def fields(review_id: int) -> Response:
             now=rt.clock(),
             country_code=rt.settings.default_country_code,
         )
-    return jsonify(changed=changed)
+    saved = ", ".join(changed) or "nothing changed"
+    return _done(f"Review {review_id}: {saved}.", changed=changed)
 
 
 @bp.post("/middle/reviews/<int:review_id>/decision")
-def decision(review_id: int) -> Response:
+def decision(review_id: int) -> ResponseReturnValue:
     rt, form = runtime(), _form()
     with rt.unit_of_work() as uow:
         delivery = review.decide(
@@ -256,7 +295,12 @@ def decision(review_id: int) -> Response:
             now=rt.clock(),
         )
         uow.after_commit(rt.enqueue, jobs.deliver_decision, delivery.id, queue="low")
-    return jsonify(review=review_id, event=delivery.event, delivery=delivery.id)
+    return _done(
+        f"Review {review_id}: {delivery.event}; the order system is told.",
+        review=review_id,
+        event=delivery.event,
+        delivery=delivery.id,
+    )
 
 
 def _form() -> dict[str, Any]:
