@@ -69,6 +69,7 @@ class Waiting:
     count: int = 0
     oldest: datetime | None = None
     vip_oldest: datetime | None = None
+    callbacks: int = 0  # booked, not yet being made (in line, or waiting for their time)
 
 
 @dataclass
@@ -79,7 +80,8 @@ class QueueLive:
 
 
 def waiting_by_queue(session: Session) -> dict[str, Waiting]:
-    """Callers waiting per queue, with the oldest arrival and the oldest VIP arrival."""
+    """Callers waiting per queue, with the oldest arrival and the oldest VIP arrival, and the
+    callbacks booked and not yet being made."""
     found: dict[str, Waiting] = defaultdict(Waiting)
     rows = session.execute(
         select(QueuedCall.queue, QueuedCall.vip, func.count(), func.min(QueuedCall.enqueued_at))
@@ -92,6 +94,13 @@ def waiting_by_queue(session: Session) -> dict[str, Waiting]:
         w.oldest = oldest if w.oldest is None else min(w.oldest, oldest)
         if vip:
             w.vip_oldest = oldest
+    booked = session.execute(
+        select(QueuedCall.queue, func.count())
+        .where(QueuedCall.status.in_((S.CALLBACK, S.SCHEDULED)))
+        .group_by(QueuedCall.queue)
+    ).all()
+    for queue, count in booked:
+        found[queue].callbacks = count
     return found
 
 
@@ -178,6 +187,7 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
                 "waiting": q.waiting.count,
                 "longest_wait_s": _seconds(q.waiting.oldest, now),
                 "vip_wait_s": _seconds(q.waiting.vip_oldest, now),
+                "callbacks": q.waiting.callbacks,
                 "sl_target": config.service_level.target_percent if config else None,
                 "sl_within_s": config.service_level.answer_within_s if config else None,
                 "sl_today": q.today.service_level(),

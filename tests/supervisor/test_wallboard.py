@@ -31,6 +31,8 @@ def test_queue_figures_follow_the_formulas(
     make_entry("general", status=C, waited_s=40 * 60, answered_after_s=5)  # today, not in 30 min
     make_entry("general", status=A, waited_s=100)
     make_entry("general", status=C, waited_s=2 * 86400, answered_after_s=1)  # another day
+    make_entry("presales", status=QueuedCallStatus.CALLBACK, waited_s=300)  # booked, in line
+    make_entry("presales", status=QueuedCallStatus.SCHEDULED, waited_s=900)  # booked, later
     snap = figures.snapshot(session, runtime.queues, now=NOW, timezone="Asia/Shanghai")
     general = next(q for q in snap["queues"] if q["queue"] == "general")
     assert (
@@ -42,9 +44,16 @@ def test_queue_figures_follow_the_formulas(
     assert general["sl_30m"] == 25.0  # 1 of 2 answered + 1 abandoned + 1 waiting past T
     assert general["asa_s"] == 15.0 and general["abandon_rate"] == 25.0
     assert general["agents"] == {"available": 1}
+    presales = next(q for q in snap["queues"] if q["queue"] == "presales")
+    assert (general["callbacks"], presales["callbacks"]) == (0, 2)
     row = next(a for a in snap["agents"] if a["id"] == agent)
     assert row["handled"] == 2 and row["state"] == "available"
-    assert [w["waited_s"] for w in snap["waiting"]] == [95, 12]
+    # The dispatch list: callers waiting and callbacks in line (not those booked for later).
+    assert [(w["waited_s"], w["callback"]) for w in snap["waiting"]] == [
+        (300, True),
+        (95, False),
+        (12, False),
+    ]
 
 
 def test_one_computation_is_shared_by_every_viewer_per_refresh(

@@ -56,6 +56,7 @@
         el("td", { class: "num waiting" }, q.waiting),
         el("td", { class: "num longest" }, secs(q.longest_wait_s)),
         el("td", { class: "num" }, secs(q.vip_wait_s)),
+        el("td", { class: "num callbacks" }, q.callbacks),
         el("td", { class: "num" }, pct(q.sl_today)),
         el("td", { class: "num" + (slBad ? " bad" : "") }, pct(q.sl_30m)),
         el("td", { class: "num" }, `${q.sl_target}% / ${q.sl_within_s}s`),
