@@ -125,7 +125,10 @@ class QueueEntrySubject:
             entry_cas(session, entry, BEFORE_TALK, status=S.SCHEDULED, **cleared)
             return
         waited = max(0, round((now - entry.enqueued_at).total_seconds()))
-        reason = f"callback_{task.last_outcome or task.status.value}"[:40]
+        why = task.last_outcome  # failed: the last attempt's outcome (no_answer, busy, …)
+        if task.status in (TaskStatus.BLOCKED, TaskStatus.CANCELLED) or why is None:
+            why = task.status.value
+        reason = f"callback_{why}"[:40]
         if entry_cas(
             session,
             entry,
