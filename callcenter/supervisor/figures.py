@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from middle_office import outbound
+from middle_office.models import AttemptStatus, OutboundAttempt
 from queues.config import QueueSet
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from reports.metrics import Entry, QueueFigures, queue_figures
@@ -149,6 +151,30 @@ def serves(agent: Agent, skills: Iterable[str], languages: Iterable[str]) -> boo
     return all(levels.get(s, 0) > 0 for s in skills) and bool(spoken.intersection(languages))
 
 
+def _entry_call(entry: QueuedCall, now: datetime) -> dict[str, Any]:
+    """A queue entry an agent rings for or talks on, as their row shows it."""
+    return {
+        "entry_id": entry.id,
+        "queue": entry.queue,
+        "tier": entry.tier,
+        "connected": entry.status is S.CONNECTED,
+        "since_s": _seconds(entry.answered_at or entry.assigned_at, now),
+    }
+
+
+def _outbound_call(attempt: OutboundAttempt, now: datetime) -> dict[str, Any]:
+    """An outbound call (an order review, …) as an agent's row shows it (not monitorable)."""
+    kind = outbound.KINDS[attempt.task.kind]
+    return {
+        "entry_id": None,
+        "queue": f"outbound:{kind.name}",
+        "outbound": kind.label,
+        "tier": None,
+        "connected": False,
+        "since_s": _seconds(attempt.created_at, now),
+    }
+
+
 def _seconds(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, round((now - since).total_seconds()))
 
@@ -165,11 +191,15 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
         )
     )
     handled = _handled_today(session, day_start(now, timezone))
+    # The call each agent is on now: ringing, or connected and still talking, and the one the
+    # agent's presence names (an old connected entry stays `connected` for good).
     open_entries = {
         e.agent_id: e
         for e in session.scalars(
             select(QueuedCall).where(
-                QueuedCall.status.in_((S.ASSIGNED, S.CONNECTED)), QueuedCall.agent_id.is_not(None)
+                QueuedCall.agent_id.is_not(None),
+                (QueuedCall.status == S.ASSIGNED)
+                | ((QueuedCall.status == S.CONNECTED) & QueuedCall.talk_ended_at.is_(None)),
             )
         )
     }
@@ -199,10 +229,28 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
                 "agents": dict(by_state),
             }
         )
+    outbound_calls = {
+        attempt.agent_id: attempt
+        for attempt in session.scalars(
+            select(OutboundAttempt)
+            .where(OutboundAttempt.status != AttemptStatus.ENDED)
+            .options(selectinload(OutboundAttempt.task))
+            .order_by(OutboundAttempt.id)
+        )
+    }
     agent_rows = []
     for a in agents:
         count, aht = handled.get(a.id, (0, None))
         entry = open_entries.get(a.id)
+        if entry is not None and entry.call_sid != a.call_sid:
+            entry = None
+        attempt = outbound_calls.get(a.id)
+        if entry is not None:
+            call: dict[str, Any] | None = _entry_call(entry, now)
+        elif attempt is not None:
+            call = _outbound_call(attempt, now)
+        else:
+            call = None
         agent_rows.append(
             {
                 "id": a.id,
@@ -212,15 +260,7 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
                 "state": a.state.value,
                 "reason": a.state_reason,
                 "in_state_s": _seconds(a.state_since, now),
-                "call": None
-                if entry is None
-                else {
-                    "entry_id": entry.id,
-                    "queue": entry.queue,
-                    "tier": entry.tier,
-                    "connected": entry.status is S.CONNECTED,
-                    "since_s": _seconds(entry.answered_at or entry.assigned_at, now),
-                },
+                "call": call,
                 "handled": count,
                 "aht_s": aht,
                 "skills": a.skill_levels(),

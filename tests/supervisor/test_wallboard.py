@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime
 from callcenter.supervisor import board, figures
+from middle_office import outbound
+from middle_office.policy import Policy
 from queues.models import AgentState, QueuedCallStatus
 from tests.conftest import NOW
 
@@ -54,6 +57,43 @@ def test_queue_figures_follow_the_formulas(
         (95, False),
         (12, False),
     ]
+
+
+def test_an_agent_shows_the_call_they_are_on_not_an_old_one(
+    runtime: Runtime,
+    session: Session,
+    make_entry: Callable[..., int],
+    make_agent: Callable[..., int],
+) -> None:
+    idle = make_agent("li.na", state=AgentState.AVAILABLE)
+    make_entry("general", status=C, waited_s=600, answered_after_s=10, agent_id=idle)  # earlier
+    snap = figures.snapshot(session, runtime.queues, now=NOW, timezone="Asia/Shanghai")
+    row = next(a for a in snap["agents"] if a["id"] == idle)
+    assert row["call"] is None  # no monitor buttons for a call that is over
+
+
+def test_an_agent_on_an_outbound_call_shows_it(
+    runtime: Runtime, session: Session, make_agent: Callable[..., int]
+) -> None:
+    agent = make_agent("huang.li", state=AgentState.AVAILABLE)
+    task = outbound.create_task(
+        session,
+        kind="order_review",
+        subject_id=1,
+        to_number="+8613900139000",
+        language="zh",
+        skill="general",
+        now=NOW,
+        policy=Policy(),
+    )
+    outbound.start_attempt(session, task.id, agent_id=agent, now=NOW, policy=Policy())
+    session.commit()
+    later = NOW + timedelta(seconds=40)
+    snap = figures.snapshot(session, runtime.queues, now=later, timezone="Asia/Shanghai")
+    row = next(a for a in snap["agents"] if a["id"] == agent)
+    assert row["state"] == "reserved"  # the inbound router offers them nobody meanwhile
+    assert row["call"]["outbound"] == "Order review" and row["call"]["since_s"] == 40
+    assert row["call"]["connected"] is False  # not monitored through a queue entry
 
 
 def test_one_computation_is_shared_by_every_viewer_per_refresh(

@@ -146,7 +146,9 @@
           actions.push(el("button", { class: mode, onclick: () => act(`/entries/${a.call.entry_id}/monitor`, { mode }) }, mode));
         }
       }
-      const call = a.call ? `${a.call.queue} #${a.call.entry_id} ${a.call.tier} ${secs(a.call.since_s)}` : "–";
+      const call = !a.call ? "–"
+        : a.call.outbound ? `${a.call.outbound} ${secs(a.call.since_s)}`
+        : `${a.call.queue} #${a.call.entry_id} ${a.call.tier} ${secs(a.call.since_s)}`;
       return el("tr", { "data-agent": a.id },
         el("td", {}, a.name), el("td", {}, a.team),
         el("td", { class: `state-${a.state}` }, a.state + (a.reason ? ` (${a.reason})` : "")),
