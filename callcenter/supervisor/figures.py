@@ -144,10 +144,14 @@ def queue_live(
     }
 
 
-def serves(agent: Agent, skills: Iterable[str], languages: Iterable[str]) -> bool:
-    """Whether the agent has every skill of a queue and speaks one of its languages."""
-    levels = agent.skill_levels()
-    spoken = {lang.value for lang in agent.languages}
+def serves(
+    levels: Mapping[str, int],
+    spoken: frozenset[str],
+    skills: Iterable[str],
+    languages: Iterable[str],
+) -> bool:
+    """Whether an agent (skill levels, languages spoken) has every skill of a queue and speaks
+    one of its languages."""
     return all(levels.get(s, 0) > 0 for s in skills) and bool(spoken.intersection(languages))
 
 
@@ -203,14 +207,18 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
             )
         )
     }
+    abilities = [
+        (a.state.value, a.skill_levels(), frozenset(lang.value for lang in a.languages))
+        for a in agents
+    ]
     rows = []
     for name, q in live.items():
         config = queues.queues.get(name)
         by_state: dict[str, int] = defaultdict(int)
         if config is not None:
-            for a in agents:
-                if serves(a, config.skills, config.languages):
-                    by_state[a.state.value] += 1
+            for state, levels, spoken in abilities:
+                if serves(levels, spoken, config.skills, config.languages):
+                    by_state[state] += 1
         rows.append(
             {
                 "queue": name,
