@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.app import runtime
-from callcenter.calls import get_call
 from callcenter.phones import to_e164
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice.twiml import (
@@ -29,7 +28,7 @@ from callcenter.voice.twiml import (
     render_caller_leg,
     render_message,
 )
-from callcenter.voice.views import _music_url, _urls, bp, spoken_number
+from callcenter.voice.views import _music_url, _urls, bp, may_call_back, spoken_number
 from ivr_menus import services as ivr
 from middle_office import outbound
 from middle_office.jobs import policy_for
@@ -62,11 +61,8 @@ def queue_offer() -> Response:
     if form.digits != "1":
         return r  # any other key: the hold loop goes on
     with rt.unit_of_work() as uow:
-        call = get_call(uow.session, form.call_sid)
-        if call is None or call.caller_e164 is None:
-            return r
-        if outbound.on_do_not_call(uow.session, call.caller_e164):
-            return r  # we may not call this number: the caller keeps waiting
+        if not may_call_back(uow.session, form.call_sid):
+            return r  # no number, or one we may not call: the caller keeps waiting
         entry = queue_services.request_callback(uow.session, form.call_sid, queue, now=rt.clock())
     if entry is None:
         return r

@@ -169,6 +169,8 @@ def _hold_keys(hold: HoldStatus) -> list[tuple[str, dict[str, str]]]:
             keys.append(("queue_wait", {"minutes": say_count(est.minutes, lang)}))
     if hold.turn.comfort:
         keys.append(("queue_comfort", {}))
+    if hold.offer_callback and (hold.turn.announce or hold.turn.comfort):
+        keys.append(("queue_offer_callback", {}))  # said with news, not on every music loop
     return keys
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from callcenter.app import runtime
-from callcenter.calls import StatusUpdate, apply_status
+from callcenter.calls import StatusUpdate, apply_status, get_call
 from callcenter.db import UnitOfWork
 from callcenter.phones import mask, national
 from callcenter.speech import say_digits
@@ -188,6 +190,8 @@ def queue_wait() -> Response:
             language=ivr.call_language(uow.session, form.call_sid),
             now=rt.clock(),
         )
+        if hold.offer_callback and not may_call_back(uow.session, form.call_sid):
+            hold = replace(hold, offer_callback=False)
         if hold.moved_to is not None:  # overflowed: the new entry replaces the old one
             assert hold.entry_id is not None
             uow.after_commit(queue_services.remove_waiting, rt.waiting_list, str(hold.entry_id))
@@ -195,6 +199,13 @@ def queue_wait() -> Response:
             assert moved is not None
             _joined(uow, queue_services.waiting_caller(moved))
     return twiml(render_hold(rt.menus, hold, _music_url(), _urls(), queue))
+
+
+def may_call_back(session: Session, call_sid: str) -> bool:
+    """Whether a callback can be offered: the caller's number is known and we may call it."""
+    call = get_call(session, call_sid)
+    number = call.caller_e164 if call else None
+    return number is not None and not outbound.on_do_not_call(session, number)
 
 
 def spoken_number(number: str | None, language: str | None) -> str:

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from callcenter.calls import get_call
 from callcenter.models import Customer, Language
 from callcenter.runtime import Runtime
+from middle_office import outbound
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
 from queues.waiting import WaitingList
@@ -23,6 +25,7 @@ from tests.twiml_grammar import assert_valid_twiml
 Post_ = Callable[..., TestResponse]
 BUSY_ZH = "目前客服人员都在忙，请您稍候，我们会尽快为您服务。"
 COMFORT_ZH = "感谢您的耐心等待，您的来电对我们非常重要，请不要挂机。"
+OFFER_ZH = "如果您不想继续等待，请按1，我们将保留您的排队位置并给您回电。"
 
 
 @pytest.fixture
@@ -127,13 +130,13 @@ def test_the_hold_loop_greets_announces_comforts_and_announces_again(
     assert len(ahead) == 2
 
     said, music = hold(signed_post, sid, 0)
-    assert said == [BUSY_ZH, "您前面还有两位客户。", "预计等待时间约十分钟。"]
+    assert said == [BUSY_ZH, "您前面还有两位客户。", "预计等待时间约十分钟。", OFFER_ZH]
     assert music == f"{PUBLIC_BASE}/media/hold-music.wav"
     assert hold(signed_post, sid, 20)[0] == []  # nothing due: music only
-    assert hold(signed_post, sid, 33)[0] == [COMFORT_ZH]
+    assert hold(signed_post, sid, 33)[0] == [COMFORT_ZH, OFFER_ZH]
     make_agent(AgentState.AVAILABLE)
     said, _ = hold(signed_post, sid, 61)
-    assert said == ["您前面还有两位客户。", "预计等待时间约两分钟。"]
+    assert said == ["您前面还有两位客户。", "预计等待时间约两分钟。", OFFER_ZH]
 
 
 def test_position_and_wait_are_announced_in_english(
@@ -142,7 +145,8 @@ def test_position_and_wait_are_announced_in_english(
     make_agent(AgentState.AVAILABLE, Language.EN)
     sid = join_general(signed_post, digits_language="2")
     said, _ = hold(signed_post, sid, 0)
-    assert said[1:] == ["You are next in line.", "Your estimated wait is about one minute."]
+    assert said[1:3] == ["You are next in line.", "Your estimated wait is about one minute."]
+    assert said[3].startswith("If you")  # the callback offer, in the caller's language
 
 
 def test_with_nobody_serving_the_queue_the_caller_hears_so(
@@ -157,6 +161,7 @@ def test_with_nobody_serving_the_queue_the_caller_hears_so(
         BUSY_ZH,
         "您是下一位客户。",
         "目前暂时没有客服人员可以接听，请您耐心等候。",
+        OFFER_ZH,
     ]
 
 
@@ -167,7 +172,7 @@ def test_a_long_queue_hears_more_than_the_cap(
     sids = [join_general(signed_post) for _ in range(9)]
     said, _ = hold(signed_post, sids[-1], 0)
     # 8 ahead, one busy agent, 240 s each: 120 + 8 x 240 s = 34 minutes, capped at 30.
-    assert said[1:] == ["您前面还有八位客户。", "预计等待时间超过三十分钟。"]
+    assert said[1:] == ["您前面还有八位客户。", "预计等待时间超过三十分钟。", OFFER_ZH]
 
 
 def test_a_caller_who_hangs_up_is_abandoned_with_the_wait_and_leaves_redis(
@@ -193,3 +198,17 @@ def test_the_fallback_queue_without_an_entry_plays_the_plain_hold_loop(signed_po
     for queue_time in (0, 90):
         said, music = hold(signed_post, sid, queue_time)
         assert said == [BUSY_ZH] and music is not None
+
+
+def test_a_caller_whose_number_may_not_be_called_back_is_not_offered_a_callback(
+    signed_post: Post_, session: Session, make_agent: Callable[..., Agent]
+) -> None:
+    make_agent(AgentState.ON_CALL)
+    sid = join_general(signed_post)
+    call = get_call(session, sid)
+    number = call.caller_e164 if call else None
+    assert number is not None
+    outbound.add_do_not_call(session, number, reason="asked", actor="test", now=NOW)
+    session.commit()
+    said, _ = hold(signed_post, sid, 0)
+    assert said[-1] != OFFER_ZH and OFFER_ZH not in said

@@ -399,6 +399,8 @@ def test_a_caller_on_the_do_not_call_list_is_not_offered_a_callback(centre: Cent
     assert entry.wait_s is not None and entry.wait_s >= 50  # held on until max_hold
     assert all_tasks(centre) == []
     assert dialled(centre, DEMO_VIP_PHONE) == []
+    said = " ".join(e.args[0] for e in leg.transcript() if e.kind == "say")
+    assert "您是下一位客户" in said and "保留您的排队位置" not in said  # held, never offered
 
 
 def test_a_keyed_number_on_the_do_not_call_list_is_refused(centre: Centre) -> None:
