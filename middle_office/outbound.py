@@ -53,7 +53,7 @@ from middle_office.models import (
 from middle_office.policy import Policy
 from queues import callbacks
 from queues.callbacks import QueueEntrySubject
-from queues.connect import MISSED, Followup, entry_cas, release_agent
+from queues.connect import MISSED, UNASSIGNED, Followup, entry_cas, release_agent
 from queues.models import Actor, Agent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state
 
@@ -430,10 +430,7 @@ def book_queue_callback(
         entry,
         (QueuedCallStatus.WAITING, QueuedCallStatus.CALLBACK, QueuedCallStatus.ASSIGNED),
         status=QueuedCallStatus.SCHEDULED,
-        assignment_id=None,
-        agent_id=None,
-        agent_call_sid=None,
-        assigned_at=None,
+        **UNASSIGNED,
     )
     follow.dequeue.append(entry.id)
     call = session.get(Call, entry.call_id)
@@ -1009,9 +1006,7 @@ def _reschedule(
     session.flush()
 
 
-def reconcile(
-    session: Session, *, now: datetime, policy: Policy
-) -> tuple[list[int], Followup]:
+def reconcile(session: Session, *, now: datetime, policy: Policy) -> tuple[list[int], Followup]:
     """The tick's repair: claims whose CallSid never came back end `dial_unconfirmed` (never
     redialled); attempts still `queued` are returned to be dialled again (their job was lost).
 

@@ -24,14 +24,13 @@ compare-and-set on the entry's status, so a repeated callback changes nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callcenter.models import Call
 from middle_office.models import OutboundAttempt, OutboundTask, TaskStatus
-from queues.connect import Followup, entry_cas, entry_event, mark_answered
+from queues.connect import UNASSIGNED, Followup, entry_cas, entry_event, mark_answered
 from queues.models import QueuedCall, QueuedCallStatus
 
 S = QueuedCallStatus
@@ -115,14 +114,8 @@ class QueueEntrySubject:
         entry = entry_of(session, task)
         if entry is None or entry.status not in BEFORE_TALK:
             return
-        cleared: dict[str, Any] = {
-            "assignment_id": None,
-            "agent_id": None,
-            "agent_call_sid": None,
-            "assigned_at": None,
-        }
         if task.status in (TaskStatus.PENDING, TaskStatus.CALLING):
-            entry_cas(session, entry, BEFORE_TALK, status=S.SCHEDULED, **cleared)
+            entry_cas(session, entry, BEFORE_TALK, status=S.SCHEDULED, **UNASSIGNED)
             return
         waited = max(0, round((now - entry.enqueued_at).total_seconds()))
         why = task.last_outcome  # failed: the last attempt's outcome (no_answer, busy, …)
@@ -137,7 +130,7 @@ class QueueEntrySubject:
             left_at=now,
             wait_s=waited,
             reason=reason,
-            **cleared,
+            **UNASSIGNED,
         ):
             entry_event(
                 session,

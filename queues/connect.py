@@ -50,6 +50,13 @@ OPEN = (S.WAITING, S.CALLBACK, S.SCHEDULED, S.ASSIGNED, S.CONNECTED)
 #: Twilio's final statuses of a leg that was never answered.
 NOT_ANSWERED = frozenset({"no-answer", "busy", "failed", "canceled"})
 MISSED = "missed"
+#: The values that take an entry's assignment away (it waits again, or ends).
+UNASSIGNED: dict[str, Any] = {
+    "assignment_id": None,
+    "agent_id": None,
+    "agent_call_sid": None,
+    "assigned_at": None,
+}
 
 
 @dataclass
@@ -347,16 +354,7 @@ def ring_failed(
     if entry is None or entry.assignment_id != assignment_id or entry.status is not S.ASSIGNED:
         return follow
     agent_id = entry.agent_id
-    if not entry_cas(
-        session,
-        entry,
-        (S.ASSIGNED,),
-        status=S.WAITING,
-        assignment_id=None,
-        agent_id=None,
-        agent_call_sid=None,
-        assigned_at=None,
-    ):
+    if not entry_cas(session, entry, (S.ASSIGNED,), status=S.WAITING, **UNASSIGNED):
         return follow
     entry_event(
         session,
