@@ -17,8 +17,9 @@ from callcenter.errors import DomainError
 from callcenter.models import Order, OrderStatus
 from callcenter.phones import to_e164
 from middle_office import outbound, webhooks
+from middle_office.intake import facts_of
 from middle_office.models import OrderIntake, ReviewStatus, ReviewTask, WebhookDelivery
-from middle_office.rules import OrderFacts, Reason
+from middle_office.rules import missing_info
 
 EDITABLE = {
     "recipient_name": 120,
@@ -127,27 +128,8 @@ def complete_fields(
 def missing(session: Session, order: Order) -> list[str]:
     """The missing-information reasons the order still has (address, phone, invoice title)."""
     intake = session.scalar(select(OrderIntake).where(OrderIntake.order_id == order.id))
-    facts = OrderFacts(
-        number=order.number,
-        amount_fen=order.amount_fen,
-        payment_type=order.payment_type.value,
-        placed_at=order.placed_at,
-        phone=order.recipient_phone,
-        province=order.province,
-        city=order.city,
-        address=order.address,
-        invoice_requested=bool(intake and intake.invoice_requested),
-        invoice_title=order.invoice_title,
-        items=(),
-    )
-    gaps = []
-    if not facts.has_address:
-        gaps.append(Reason.MISSING_ADDRESS.value)
-    if not (facts.phone or "").strip():
-        gaps.append(Reason.MISSING_PHONE.value)
-    if facts.invoice_requested and not (facts.invoice_title or "").strip():
-        gaps.append(Reason.MISSING_INVOICE_TITLE.value)
-    return gaps
+    facts = facts_of(order, invoice_requested=bool(intake and intake.invoice_requested))
+    return [finding.reason.value for finding in missing_info(facts)]
 
 
 def decide(

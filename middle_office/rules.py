@@ -76,6 +76,27 @@ class Finding:
     detail: dict[str, Any]
 
 
+def missing_info(order: OrderFacts) -> list[Finding]:
+    """The incomplete-information rules `order` trips: address, phone, invoice title (pure)."""
+    found: list[Finding] = []
+    if not order.has_address:
+        missing = [
+            name
+            for name, value in (
+                ("province", order.province),
+                ("city", order.city),
+                ("address", order.address),
+            )
+            if not (value or "").strip()
+        ]
+        found.append(Finding(Reason.MISSING_ADDRESS, {"fields": missing}))
+    if not (order.phone or "").strip():
+        found.append(Finding(Reason.MISSING_PHONE, {}))
+    if order.invoice_requested and not (order.invoice_title or "").strip():
+        found.append(Finding(Reason.MISSING_INVOICE_TITLE, {}))
+    return found
+
+
 def review_reasons(
     order: OrderFacts, history: Sequence[OrderFacts], thresholds: Thresholds
 ) -> list[Finding]:
@@ -93,21 +114,7 @@ def review_reasons(
                 {"amount_fen": order.amount_fen, "limit_fen": thresholds.amount_fen},
             )
         )
-    if not order.has_address:
-        missing = [
-            name
-            for name, value in (
-                ("province", order.province),
-                ("city", order.city),
-                ("address", order.address),
-            )
-            if not (value or "").strip()
-        ]
-        found.append(Finding(Reason.MISSING_ADDRESS, {"fields": missing}))
-    if not (order.phone or "").strip():
-        found.append(Finding(Reason.MISSING_PHONE, {}))
-    if order.invoice_requested and not (order.invoice_title or "").strip():
-        found.append(Finding(Reason.MISSING_INVOICE_TITLE, {}))
+    found.extend(missing_info(order))
     others = [o for o in history if o.number != order.number and not o.cancelled]
     duplicate = _duplicate_of(order, others, thresholds.duplicate_window)
     if duplicate is not None:
