@@ -43,6 +43,10 @@ class AttemptStatus(enum.StrEnum):
     ENDED = "ended"
 
 
+#: Attempts under way (every status but ended).
+OPEN_ATTEMPT = tuple(a for a in AttemptStatus if a is not AttemptStatus.ENDED)
+
+
 class Outcome(enum.StrEnum):
     REACHED_RESOLVED = "reached_resolved"
     REACHED_MISSING_INFO = "reached_missing_info"
@@ -142,6 +146,9 @@ class OutboundAttempt(Base):
     """One try: the agent's leg, then the customer's, in the conference `mo-attempt-<id>`."""
 
     __tablename__ = "mo_outbound_attempts"
+    # Attempts under way, found by status (the tick's reconcile, the wallboard) and by agent
+    # (the desk): a few rows among every attempt ever made.
+    __table_args__ = (Index("ix_mo_outbound_attempts_status_agent", "status", "agent_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(

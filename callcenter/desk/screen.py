@@ -18,7 +18,7 @@ from callcenter.desk.labels import label
 from callcenter.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
 from callcenter.phones import mask
 from middle_office import outbound
-from middle_office.models import AttemptStatus, OutboundAttempt
+from middle_office.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import PresenceSettings
 from queues.connect import latest_call_of
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
@@ -50,7 +50,7 @@ def current_outbound(session: Session, agent: Agent) -> OutboundAttempt | None:
         return None
     attempt = session.scalar(
         select(OutboundAttempt)
-        .where(OutboundAttempt.agent_id == agent.id, OutboundAttempt.status != AttemptStatus.ENDED)
+        .where(OutboundAttempt.status.in_(OPEN_ATTEMPT), OutboundAttempt.agent_id == agent.id)
         .order_by(OutboundAttempt.id.desc())
         .limit(1)
     )

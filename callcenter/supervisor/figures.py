@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from middle_office import outbound
-from middle_office.models import AttemptStatus, OutboundAttempt
+from middle_office.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import QueueSet
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from reports.metrics import Entry, QueueFigures, queue_figures
@@ -241,7 +241,7 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
         attempt.agent_id: attempt
         for attempt in session.scalars(
             select(OutboundAttempt)
-            .where(OutboundAttempt.status != AttemptStatus.ENDED)
+            .where(OutboundAttempt.status.in_(OPEN_ATTEMPT))
             .options(selectinload(OutboundAttempt.task))
             .order_by(OutboundAttempt.id)
         )
