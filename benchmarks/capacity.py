@@ -68,13 +68,13 @@ from benchmarks.live_stack import (  # noqa: E402
     stack_environment,
 )
 from benchmarks.webhooks import free_port, revision  # noqa: E402
-from callcenter.phone.calls import Call as NetworkCall  # noqa: E402
-from callcenter.phone.network import PhoneNetwork  # noqa: E402
-from callcenter.phone.parties import Answering, ScriptedCaller  # noqa: E402
 from callcenter.runtime import QUEUE_NAMES  # noqa: E402
 from callcenter.seed import DEMO_VIP_DELIVERED_ORDER, DEMO_VIP_PHONE  # noqa: E402
 from callcenter.stack import embedded_redis, web_concurrency  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from phone_network.calls import Call as NetworkCall  # noqa: E402
+from phone_network.network import PhoneNetwork  # noqa: E402
+from phone_network.parties import Answering, ScriptedCaller  # noqa: E402
 
 AGENT = Answering(after=2, talk=15)
 WRAP_UP_S = 2
@@ -116,8 +116,8 @@ def caller_phones(env: dict[str, str]) -> list[str]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from callcenter.db import make_engine
-    from callcenter.models import CustomerPhone
+    from core.db import make_engine
+    from core.models import CustomerPhone
 
     engine = make_engine(Settings.from_env(env).effective_database_url)
     with Session(engine) as s:
@@ -128,9 +128,10 @@ def caller_phones(env: dict[str, str]) -> list[str]:
 
 def make_agents(settings: Settings, count: int) -> list[str]:
     """Create `count` general agents and make them available; their client identities."""
-    from callcenter.app import create_app, runtime
-    from callcenter.models import Language
-    from queues import jobs
+    from callcenter.app import create_app
+    from callcenter.jobs import router as jobs
+    from callcenter.runtime import runtime
+    from core.models import Language
     from queues.models import Actor, AgentState, Post
     from queues.presence import create_agent
 

@@ -28,11 +28,6 @@ from typing import IO, Any
 import psutil
 
 from benchmarks.webhooks import LOG_PROBLEMS, free_port
-from callcenter.phone.clock import RealClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.server import NetworkServer
 from callcenter.stack import (
     Child,
     child_running,
@@ -43,6 +38,11 @@ from callcenter.stack import (
     wait_until,
 )
 from config.settings import LOCAL_ACCOUNT_SID, ROOT, Settings
+from phone_network.clock import RealClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering
+from phone_network.rest_api import Credentials
+from phone_network.server import NetworkServer
 
 BIN = Path(sys.executable).parent
 HOTLINE = "+864008001234"

@@ -26,16 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import callcenter.audit  # noqa: E402, F401
-import callcenter.models  # noqa: E402, F401
+import core.audit  # noqa: E402, F401
+import core.models  # noqa: E402, F401
 import middle_office.models  # noqa: E402, F401
-from callcenter.db import make_engine  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Language  # noqa: E402
-from middle_office import outbound  # noqa: E402
-from middle_office.models import Outcome  # noqa: E402
-from middle_office.pacing import DialPacer  # noqa: E402
-from middle_office.policy import Policy  # noqa: E402
+from core.db import make_engine  # noqa: E402
+from core.models import Language  # noqa: E402
+from outbound import engine as outbound  # noqa: E402
+from outbound.models import Outcome  # noqa: E402
+from outbound.pacing import DialPacer  # noqa: E402
+from outbound.policy import Policy  # noqa: E402
 from queues.models import Post  # noqa: E402
 from queues.presence import create_agent  # noqa: E402
 

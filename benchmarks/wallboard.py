@@ -43,13 +43,13 @@ from redis import Redis  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from callcenter.app import create_app  # noqa: E402
-from callcenter.db import make_engine  # noqa: E402
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
-from callcenter.models import Call, CallDirection, CallStatus, Language  # noqa: E402
 from callcenter.runtime import Runtime  # noqa: E402
 from callcenter.supervisor import alerts, board  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from core.db import make_engine  # noqa: E402
+from core.models import Call, CallDirection, CallStatus, Language  # noqa: E402
 from queues.models import Agent, AgentSkill, AgentState, QueuedCall, QueuedCallStatus, Role  # noqa: E402
 
 NO_LOGIN = "!"  # a hash no password matches (the benchmark signs in by cookie)

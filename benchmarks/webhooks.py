@@ -460,9 +460,9 @@ def child_environment(db: Database, base_url: str) -> dict[str, str]:
 
 def build_runtime(env: Mapping[str, str]) -> Runtime:
     """The app's Runtime from the same environment the server gets (in this process)."""
-    from callcenter.db import make_engine
     from callcenter.runtime import Runtime
     from config.settings import Settings
+    from core.db import make_engine
 
     settings = Settings.from_env(env)
     engine = None
@@ -477,7 +477,7 @@ def scratch_postgres(url: str, instance: Path) -> Iterator[Database]:
     """A scratch schema in the PostgreSQL database at `url`, dropped afterwards."""
     from sqlalchemy import text
 
-    from callcenter.db import make_engine
+    from core.db import make_engine
 
     schema = f"cc_bench_{os.getpid()}_{secrets.token_hex(3)}"
     admin = make_engine(url)
@@ -496,8 +496,8 @@ def prepare_database(env: Mapping[str, str]) -> tuple[str, ...]:
     from sqlalchemy import select
 
     from callcenter.migrate import upgrade
-    from callcenter.models import CustomerPhone
     from callcenter.seed import seed_demo
+    from core.models import CustomerPhone
 
     rt = build_runtime(env)
     try:
@@ -521,7 +521,7 @@ def copy_calls(env: Mapping[str, str], originals: tuple[tuple[str, str], ...],
     """
     from sqlalchemy import insert, select
 
-    from callcenter.models import Call, CallEvent
+    from core.models import Call, CallEvent
 
     calls, events = Call.__table__, CallEvent.__table__
     rt = build_runtime(env)
@@ -753,7 +753,7 @@ def sqlite_lock_waits(app: Flask, base: str, phones: tuple[str, ...], *, threads
                       requests: int) -> None:
     """Incoming webhooks from `threads` threads in-process: how long BEGIN IMMEDIATE waits.
 
-    Every unit of work on SQLite starts with BEGIN IMMEDIATE (callcenter.db), so it holds the
+    Every unit of work on SQLite starts with BEGIN IMMEDIATE (core.db), so it holds the
     database's one write lock from its first statement to its COMMIT; the others wait in
     SQLite's busy handler.
     """

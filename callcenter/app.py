@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, current_app
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcenter.runtime import Runtime
@@ -37,12 +37,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
+    from callcenter.middle_office.views import bp as middle_office_bp
     from callcenter.replay.views import bp as recordings_bp
+    from callcenter.reports.views import bp as reports_bp
     from callcenter.supervisor.views import bp as supervisor_bp
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
-    from middle_office.views import bp as middle_office_bp
-    from reports.views import bp as reports_bp
 
     app.register_blueprint(desk_bp)
     app.register_blueprint(health_bp)
@@ -54,8 +54,3 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(reports_bp)
     return app
 
-
-def runtime() -> Runtime:
-    """The Runtime of the current app (views, jobs and commands run inside an app context)."""
-    rt: Runtime = current_app.extensions["callcenter"]
-    return rt

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from config.settings import Settings, SettingsError
+from config.settings import SettingsError
 from ivr_menus.loader import MenuError
 
 
@@ -17,14 +16,6 @@ def _create_app() -> Flask:
     from callcenter.app import create_app
 
     return create_app()
-
-
-def load_settings() -> Settings:
-    """Settings for commands that run without the app; a bad setting exits with its name."""
-    try:
-        return Settings.from_env(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 cli = FlaskGroup(
@@ -39,7 +30,7 @@ cli = FlaskGroup(
 def _register() -> None:
     from flask.cli import routes_command, shell_command
 
-    from callcenter.commands import (
+    from callcenter.commands.centre import (
         agents_group,
         db_group,
         menus_group,
@@ -47,10 +38,10 @@ def _register() -> None:
         seed_demo_command,
         settings_command,
     )
-    from callcenter.phone.cli import answer_command, call_command, phone_network_command
-    from callcenter.replay.commands import recordings_group
+    from callcenter.commands.middle_office import middle_office_group
+    from callcenter.commands.phone import answer_command, call_command, phone_network_command
+    from callcenter.commands.recordings import recordings_group
     from callcenter.stack import cron_command, run_command, worker_command
-    from middle_office.cli import middle_office_group
 
     for command in (
         db_group,

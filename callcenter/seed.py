@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from core.models import (
     Customer,
     CustomerPhone,
     Language,

@@ -29,9 +29,8 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 from rq import Worker
 
-from callcenter.app import runtime
-from callcenter.cli import load_settings
-from callcenter.runtime import QUEUE_NAMES
+from callcenter.commands.base import load_settings
+from callcenter.runtime import QUEUE_NAMES, runtime
 from config.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -100,11 +99,11 @@ class Duty:
 #: net behind routing on every arrival and every agent becoming available); the others are
 #: cheap reads when there is nothing to do.
 DUTIES = (
-    Duty("router", TICK_INTERVAL_S, "queues.jobs:tick"),
+    Duty("router", TICK_INTERVAL_S, "callcenter.jobs.router:tick"),
     Duty("alerts", 5, "callcenter.supervisor.alerts:tick"),
-    Duty("outbound", 5, "middle_office.jobs:tick"),
-    Duty("recordings-stuck", 300, "recordings.jobs:requeue_stuck"),
-    Duty("recordings-retention", 3600, "recordings.jobs:purge_expired"),
+    Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
+    Duty("recordings-stuck", 300, "callcenter.jobs.recordings:requeue_stuck"),
+    Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),
 )
 
 

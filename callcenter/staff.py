@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
 
-from callcenter.app import runtime
 from callcenter.desk import auth
+from callcenter.runtime import runtime
 from queues.models import Role
 
 

@@ -14,7 +14,7 @@ from flask import Response, abort, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.models import CallStatus
+from core.models import CallStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from ivr_menus.model import INPUT_KINDS, MenuSet, Node, NodeKind, Option, QueueRoute
+from ivr_menus.model import INPUT_KINDS, MenuSet, Node, NodeKind, Option
+from queues.routing import QueueRoute
 
 MAX_HOPS = 32  # pass-through nodes followed in one step before the menus count as looping
 _REFERENCE = re.compile(r"^\d{4,20}$")

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.sourcemap import SourceMap
 from ivr_menus.model import (
     INPUT_KINDS,
     MenuSet,
     Node,
     NodeKind,
     Option,
-    QueueRoute,
     Voice,
     Where,
 )
-from ivr_menus.sourcemap import SourceMap
 from queues.config import QueueConfigError, load_queues
+from queues.routing import QueueRoute
 
 DTMF_KEY = re.compile(r"^[0-9*#]$")
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

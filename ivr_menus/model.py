@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from queues.routing import QueueRoute
+
 
 class NodeKind(enum.StrEnum):
     MENU = "menu"  # say a prompt, take one key or a spoken keyword, go to the chosen option
@@ -42,15 +44,6 @@ class Option:
     target: str
     language: str | None = None  # choosing this option sets the caller's language
     speech: tuple[str, ...] = ()  # spoken keywords that choose it, any language
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRoute:
-    """Where an enqueue node sends the caller, with the attributes the router uses."""
-
-    queue: str
-    skill: str
-    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

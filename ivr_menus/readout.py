@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from callcenter.models import Order, Rma, RmaKind
-from callcenter.speech import say_amount, say_digits
+from core.models import Order, Rma, RmaKind
+from core.speech import say_amount, say_digits
 from ivr_menus.model import MenuSet
 
 # Chinese sentences follow each other without a space; most other languages need one.

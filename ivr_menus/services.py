@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callcenter.calls import get_call, log_event, upsert_call
-from callcenter.customers import find_by_phone, find_by_reference, find_order, find_rma
-from callcenter.models import Call, Customer, Language, Tier, Voicemail
-from callcenter.phones import mask, to_e164
 from config.hours import BusinessHours
+from core.calls import get_call, log_event, upsert_call
+from core.customers import find_by_phone, find_by_reference, find_order, find_rma
+from core.models import Call, Customer, Language, Tier, Voicemail
+from core.phones import mask, to_e164
 from ivr_menus.engine import (
     Caller,
     Decision,
@@ -30,11 +30,11 @@ from ivr_menus.engine import (
     answer,
     enter,
 )
-from ivr_menus.model import MenuSet, NodeKind, QueueRoute
+from ivr_menus.model import MenuSet, NodeKind
 from ivr_menus.readout import order_readout, rma_readout
 from queues import services as queue_services
 from queues.models import QueuedCall
-from queues.routing import WaitingCaller
+from queues.routing import QueueRoute, WaitingCaller
 
 #: Called (inside the transaction) with each caller who joins a queue, and with the entry id of
 #: each who leaves one; the boundary passes functions that update Redis after its commit.

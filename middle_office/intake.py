@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.audit import record
-from callcenter.errors import DomainError
-from callcenter.models import Customer, Order, OrderItem, OrderStatus, PaymentType
-from callcenter.phones import to_e164
+from core.audit import record
+from core.errors import DomainError
+from core.models import Customer, Order, OrderItem, OrderStatus, PaymentType
+from core.phones import to_e164
+from middle_office import review_calls
 from middle_office.models import OrderIntake, ReviewStatus, ReviewTask
-from middle_office.policy import Policy
+from middle_office.policy import ReviewPolicy
 from middle_office.rules import MISSING_INFO, OrderFacts, Reason, review_reasons
+from outbound import engine
 
 NUMBER = re.compile(r"^[A-Za-z0-9-]{4,20}$")
 ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,20}$")
@@ -248,7 +250,7 @@ def facts_of(order: Order, *, invoice_requested: bool) -> OrderFacts:
 
 
 def ingest(
-    session: Session, data: OrderIn, *, source: str, now: datetime, policy: Policy
+    session: Session, data: OrderIn, *, source: str, now: datetime, policy: ReviewPolicy
 ) -> IntakeResult:
     """Store a new or changed order and judge it: a review task naming every reason, or approval.
 
@@ -354,14 +356,14 @@ def open_review(session: Session, order_id: int) -> ReviewTask | None:
     )
 
 
-def judge(session: Session, order: Order, *, now: datetime, policy: Policy) -> ReviewTask | None:
+def judge(
+    session: Session, order: Order, *, now: datetime, policy: ReviewPolicy
+) -> ReviewTask | None:
     """Run the rules on a stored order: open (or update) its review task, or approve it.
 
     Flushes. An order needing review is `pending_review` with one open ReviewTask naming
     every reason; a missing-information review also gets an outbound call task.
     """
-    from middle_office import outbound  # the engine plans the call for missing information
-
     invoice = {
         i.order_id: i.invoice_requested
         for i in session.scalars(
@@ -386,7 +388,7 @@ def judge(session: Session, order: Order, *, now: datetime, policy: Policy) -> R
             review.status = ReviewStatus.APPROVED
             review.decided_at = now
             review.decision_reason = "no rule tripped after a change"
-            outbound.cancel_tasks_for(session, "review", review.id, now=now)
+            engine.cancel_tasks_for(session, "review", review.id, now=now)
         order.status = OrderStatus.APPROVED
         session.flush()
         return None
@@ -400,5 +402,5 @@ def judge(session: Session, order: Order, *, now: datetime, policy: Policy) -> R
     order.status = OrderStatus.PENDING_REVIEW
     session.flush()
     if any(Reason(r) in MISSING_INFO for r in reasons):
-        outbound.plan_review_call(session, review, now=now, policy=policy)
+        review_calls.plan_review_call(session, review, now=now, policy=policy.calling)
     return review

@@ -1,39 +1,23 @@
-"""The middle office's settings as one plain value: review thresholds, calling hours, retries."""
+"""The middle office's settings as one plain value: the review thresholds and the calling policy
+its review calls follow (the engine's, `outbound.policy`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-from config.hours import BusinessHours, OpeningSpan, parse_holidays, parse_hours
 from config.settings import Settings
 from middle_office.rules import Thresholds
+from outbound.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class ReviewPolicy:
     thresholds: Thresholds = field(default_factory=Thresholds)
-    calling_spans: tuple[OpeningSpan, ...] = parse_hours("mon-sun 09:00-21:00")
-    holidays: frozenset[date] = frozenset()
-    timezones: tuple[tuple[str, str], ...] = (("86", "Asia/Shanghai"),)  # longest code first
-    default_timezone: str = "Asia/Shanghai"
-    max_attempts: int = 4
-    backoff: tuple[timedelta, ...] = (
-        timedelta(minutes=15),
-        timedelta(hours=1),
-        timedelta(hours=4),
-    )
-    ring_timeout_s: int = 30
-    cps: float = 1.0
-    hotline: str = "+864008001234"
+    calling: Policy = field(default_factory=Policy)
 
     @classmethod
-    def from_settings(cls, s: Settings) -> Policy:
-        zones = []
-        for item in filter(None, (p.strip() for p in s.calling_timezones.split(","))):
-            code, _, zone = item.partition("=")
-            zones.append((code.strip(), zone.strip()))
+    def from_settings(cls, s: Settings) -> ReviewPolicy:
         return cls(
             thresholds=Thresholds(
                 amount_fen=s.review_amount_fen,
@@ -41,27 +25,5 @@ class Policy:
                 burst_count=s.review_burst_count,
                 burst_window=timedelta(seconds=s.review_burst_window_s),
             ),
-            calling_spans=parse_hours(s.calling_hours),
-            holidays=parse_holidays(s.holidays),
-            timezones=tuple(sorted(zones, key=lambda z: -len(z[0]))),
-            default_timezone=s.timezone,
-            max_attempts=s.outbound_max_attempts,
-            backoff=tuple(
-                timedelta(seconds=int(p)) for p in s.outbound_backoff_s.split(",") if p.strip()
-            ),
-            ring_timeout_s=s.outbound_ring_timeout_s,
-            cps=float(s.outbound_cps),
-            hotline=s.hotline_number,
+            calling=Policy.from_settings(s),
         )
-
-    def timezone_for(self, e164: str) -> str:
-        """The customer's time zone from their number's calling code (pure)."""
-        digits = e164.lstrip("+")
-        for code, zone in self.timezones:
-            if digits.startswith(code):
-                return zone
-        return self.default_timezone
-
-    def calling_hours(self, timezone: str) -> BusinessHours:
-        """Calling hours and holidays, read in the customer's time zone."""
-        return BusinessHours(self.calling_spans, self.holidays, ZoneInfo(timezone))

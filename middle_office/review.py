@@ -12,14 +12,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.audit import record
-from callcenter.errors import DomainError
-from callcenter.models import Order, OrderStatus
-from callcenter.phones import to_e164
-from middle_office import outbound, webhooks
+from core.audit import record
+from core.errors import DomainError
+from core.models import Order, OrderStatus
+from core.phones import to_e164
+from middle_office import webhooks
 from middle_office.intake import facts_of
 from middle_office.models import OrderIntake, ReviewStatus, ReviewTask, WebhookDelivery
 from middle_office.rules import missing_info
+from outbound import engine as outbound
 
 EDITABLE = {
     "recipient_name": 120,

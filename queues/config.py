@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from callcenter.models import Language, Tier
-from ivr_menus.sourcemap import SourceMap
+from config.sourcemap import SourceMap
+from core.models import Language, Tier
 from queues.routing import PriorityRule
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

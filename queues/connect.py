@@ -6,7 +6,7 @@ The life of one connection, with the status of the queue entry and the agent's s
     the agent's leg is placed              →  `record_agent_leg` (the CallSid is kept)
     the agent answers                      →  `agent_answered`   entry connected, agent on_call
       (the caller is then redirected into the conference; callbacks are dialled by the
-      outbound engine instead, see `queues.callbacks`)
+      outbound engine instead, see `queue_callbacks.entries`)
     the agent's leg ends                   →  `talk_ended`       agent wrap_up
     the agent saves notes and disposition  →  `wrap_up`          agent available
 
@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.calls import get_call, log_event
+from core.calls import get_call, log_event
 from queues.config import PresenceSettings
 from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state

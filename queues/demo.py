@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Language
+from core.models import Language
 from queues.models import Actor, Agent, Post, Role
 from queues.passwords import hash_password
 from queues.presence import create_agent

@@ -9,8 +9,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from callcenter.db import Base, utcnow
-from callcenter.models import Language, str_enum
+from core.db import Base, utcnow
+from core.models import Language, str_enum
 
 
 class Post(enum.StrEnum):
@@ -170,7 +170,7 @@ class QueuedCallStatus(enum.StrEnum):
     ABANDONED = "abandoned"  # the caller hung up while waiting or ringing (or a callback failed)
     CALLBACK = "callback"  # asked to be called back: off the line, still on the waiting list
     SCHEDULED = "scheduled"  # a callback waiting for its next attempt or for calling hours,
-    # off the waiting list; `queues.callbacks.release_due` puts it back in its place
+    # off the waiting list; `queue_callbacks.entries.release_due` puts it back in its place
     OVERFLOWED = "overflowed"  # moved to the queue's overflow queue
     VOICEMAIL = "voicemail"  # left the queue without an agent; offered a voicemail
 

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from callcenter.errors import DomainError
-from callcenter.models import Language
+from core.errors import DomainError
+from core.models import Language
 from queues.models import Actor, Agent, AgentEvent, AgentSkill, AgentState, Post, Role
 from queues.passwords import hash_password
 

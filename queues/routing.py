@@ -35,6 +35,15 @@ def _require_aware(value: datetime, what: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueRoute:
+    """Where an enqueue node sends the caller, with the attributes the router uses."""
+
+    queue: str
+    skill: str
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class WaitingCaller:
     """One caller waiting in one queue for an agent with `skill` who speaks `language`.
 

@@ -16,13 +16,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.db import insert_ignoring_conflict
-from callcenter.models import Call, Language
-from ivr_menus.model import QueueRoute
+from core.db import insert_ignoring_conflict
+from core.models import Call, Language
 from queues.config import HoldSettings, MaxWaitAction, QueueSet
 from queues.estimates import WaitEstimate, estimate_wait, recent_handle_time
 from queues.models import Agent, AgentLanguage, AgentSkill, AgentState, QueuedCall, QueuedCallStatus
-from queues.routing import AVAILABLE, AgentCandidate, WaitingCaller
+from queues.routing import AVAILABLE, AgentCandidate, QueueRoute, WaitingCaller
 from queues.waiting import WaitingList
 
 log = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ def leave_queue(
     A caller who asked for a callback leaves with "leave": the entry becomes a `callback`
     entry (to `callback_to`, the caller's own number, until they key another); it is not
     ended. The boundary then hands it to the outbound engine
-    (`middle_office.outbound.book_queue_callback`), which keeps its place.
+    (`outbound.engine.book_queue_callback`), which keeps its place.
 
     Maps `result` through `RESULTS` (hangup → abandoned, bridged → connected, anything else →
     voicemail) and records when, why and how long the caller waited: Twilio's QueueTime

@@ -8,7 +8,7 @@ the others may be transient or a deployment problem.
 
 from __future__ import annotations
 
-from callcenter.errors import DomainError
+from core.errors import DomainError
 
 
 class RecordingError(DomainError):

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base
-from callcenter.models import str_enum
+from core.db import Base
+from core.models import str_enum
 
 
 class RecordingStatus(enum.StrEnum):

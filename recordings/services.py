@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.audit import record as audit
-from callcenter.models import Call
+from core.audit import record as audit
+from core.models import Call
 from queues.models import QueuedCall
 from recordings import analysis, audio, transcode
 from recordings.models import Recording, RecordingStatus
@@ -27,9 +27,9 @@ from recordings.storage import Storage
 
 # A dual-channel recording of a call placed through the REST API (`POST /Calls` with
 # RecordingChannels=dual) has the recorded leg itself on Twilio's channel 1 and what that leg
-# hears on channel 2. The agent's leg is the one placed (queues.jobs.ring_agent), so channel 1
-# (index 0) is the agent and channel 2 (index 1) the customer. The local phone network renders
-# its WAVs the same way (callcenter.phone.audio.Speech: 0 = the recorded leg).
+# hears on channel 2. The agent's leg is the one placed (callcenter.jobs.router.ring_agent), so
+# channel 1 (index 0) is the agent and channel 2 (index 1) the customer. The local phone network
+# renders its WAVs the same way (phone_network.audio.Speech: 0 = the recorded leg).
 AGENT_CHANNEL = 0
 FINAL_TWILIO = frozenset({"completed", "absent", "failed"})
 MAX_ATTEMPTS = 6  # the first run and 5 RQ retries (queues jobs' backoff: 1, 2, 5, 10, 30 s)

@@ -18,18 +18,18 @@ from twilio.rest import Client
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from callcenter.app import create_app
-from callcenter.models import Language
-from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.clock import RealClock, VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.sdk import http_client_for
-from callcenter.phone.server import NetworkServer
+from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime
 from callcenter.seed import seed_demo
-from callcenter.telephony import TwilioGateway
-from queues import jobs
+from core.models import Language
+from core.telephony import TwilioGateway
+from phone_network.calls import Call as NetworkCall
+from phone_network.clock import RealClock, VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
+from phone_network.rest_api import Credentials
+from phone_network.sdk import http_client_for
+from phone_network.server import NetworkServer
 from queues.models import Actor, Agent, AgentEvent, AgentState, Post, QueuedCall
 from queues.presence import create_agent
 from tests.conftest import AUTH_TOKEN, NOW

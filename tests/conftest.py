@@ -25,16 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-import callcenter.audit  # noqa: F401
-import callcenter.models  # noqa: F401  (all tables on the metadata)
-import callcenter.supervisor.models  # noqa: F401  (alerts, support pulls, monitoring)
-import middle_office.models  # noqa: F401
-import recordings.models  # noqa: F401
+import callcenter.schema  # noqa: F401  (every table on the metadata)
 from callcenter.app import create_app
-from callcenter.db import Base, make_engine
 from callcenter.migrate import upgrade
 from callcenter.runtime import Runtime
 from config.settings import Settings
+from core.db import Base, make_engine
+from core.models import Customer
 from ivr_menus.loader import load_menus
 
 ACCOUNT_SID = "AC" + "a1" * 16
@@ -214,9 +211,9 @@ def new_call_sid() -> str:
 
 
 @pytest.fixture
-def make_customer(session: Session) -> Callable[..., callcenter.models.Customer]:
+def make_customer(session: Session) -> Callable[..., Customer]:
     """Create a customer with a phone number and orders; sensible defaults for every field."""
-    from callcenter.models import (
+    from core.models import (
         Customer,
         CustomerPhone,
         Language,

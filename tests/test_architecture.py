@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from callcenter.db import Base
+from core.db import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ("ivr_menus", "queues", "recordings", "qc", "config")
@@ -44,8 +44,8 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 
 
 def test_migration_config_keeps_a_url_with_percent_signs() -> None:
-    from callcenter.db import make_engine
     from callcenter.migrate import alembic_config
+    from core.db import make_engine
 
     url = "postgresql+psycopg://cc:p%40ss@127.0.0.1:5432/cc?host=%2Fvar%2Frun"
     engine = make_engine(url)
@@ -58,7 +58,7 @@ def test_sqlite_writers_take_turns_and_a_lost_connection_frees_the_lock(tmp_path
 
     from sqlalchemy import text
 
-    from callcenter.db import make_engine
+    from core.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.begin() as conn:
@@ -85,7 +85,7 @@ def test_sqlite_writers_take_turns_and_a_lost_connection_frees_the_lock(tmp_path
 def test_insert_ignoring_conflict_tells_an_insert_from_a_skipped_duplicate(
     session: Session,
 ) -> None:
-    from callcenter.calls import log_event, upsert_call
+    from core.calls import log_event, upsert_call
     from tests.conftest import NOW, new_call_sid
 
     call, _ = upsert_call(

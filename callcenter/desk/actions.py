@@ -14,11 +14,11 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from callcenter.desk.screen import current_entry, current_outbound
-from callcenter.errors import DomainError
-from callcenter.phone.parties import Answering
-from callcenter.phone.remote import RemoteError, RemoteNetwork
-from callcenter.telephony import TelephonyUnavailable
 from config.settings import Settings
+from core.errors import DomainError
+from core.telephony import TelephonyUnavailable
+from phone_network.parties import Answering
+from phone_network.remote import RemoteError, RemoteNetwork
 from queues.models import Agent, AgentState, QueuedCallStatus
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.errors import DomainError
+from core.errors import DomainError
 from queues.models import AgentState
 
 NOTES_MAX = 2000

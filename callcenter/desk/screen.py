@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from callcenter.desk import labels
 from callcenter.desk.labels import label
-from callcenter.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
-from callcenter.phones import mask
-from middle_office import outbound
-from middle_office.models import OPEN_ATTEMPT, OutboundAttempt
+from core.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
+from core.phones import mask
+from outbound import engine as outbound
+from outbound import kinds
+from outbound.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import PresenceSettings
 from queues.connect import latest_call_of
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
@@ -139,7 +140,7 @@ def outbound_view(
         "entry_id": None,
         "phase": phase,
         "queue": f"outbound:{task.kind}",
-        "queue_label": outbound.KINDS[task.kind].label,
+        "queue_label": kinds.kind_of(task.kind).label,
         "wait_s": 0,
         "leg_ready": phase == "ringing" and bool(attempt.agent_call_sid),
         "callback": False,
@@ -236,4 +237,4 @@ def yuan(fen: int) -> str:
 
 
 def _local(at: datetime, tz: ZoneInfo) -> datetime:
-    return at.astimezone(tz)  # stored times are aware UTC (callcenter.db.UTCDateTime)
+    return at.astimezone(tz)  # stored times are aware UTC (core.db.UTCDateTime)

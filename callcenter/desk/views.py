@@ -27,15 +27,15 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
 
-from callcenter.app import runtime
 from callcenter.desk import actions, auth
 from callcenter.desk.forms import Invalid, LoginForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
-from callcenter.errors import DomainError
-from callcenter.runtime import Runtime
+from callcenter.jobs import router as jobs
+from callcenter.runtime import Runtime, runtime
 from callcenter.supervisor.monitor import monitoring_of
-from callcenter.telephony import TelephonyUnavailable
-from queues import connect, jobs
+from core.errors import DomainError
+from core.telephony import TelephonyUnavailable
+from queues import connect
 from queues.models import Actor, Agent, AgentState, Post, Role
 from queues.passwords import authenticate
 from queues.presence import PresenceError

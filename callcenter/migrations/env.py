@@ -7,13 +7,8 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection
 
-import callcenter.audit  # noqa: F401  (the audit log)
-import callcenter.models  # noqa: F401  (registers the kernel's tables on Base.metadata)
-import callcenter.supervisor.models  # noqa: F401  (alerts, support pulls, monitoring)
-import middle_office.models  # noqa: F401  (reviews, outbound tasks, do-not-call, webhooks)
-import queues.models  # noqa: F401  (agents, their skills and presence log)
-import recordings.models  # noqa: F401  (recordings and their processing state)
-from callcenter.db import Base, UTCDateTime, make_engine
+import callcenter.schema  # noqa: F401  (every table on Base.metadata)
+from core.db import Base, UTCDateTime, make_engine
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:

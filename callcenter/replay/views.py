@@ -31,13 +31,13 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
-from callcenter.app import runtime
 from callcenter.desk.auth import csrf_token
+from callcenter.jobs.recordings import storage_for
+from callcenter.runtime import runtime
 from callcenter.staff import require_roles
 from queues.models import Role
 from recordings import services
 from recordings.errors import LinkRefused, NotStored
-from recordings.jobs import storage_for
 from recordings.links import Unsatisfiable, parse_range, sign_playback, verify_playback
 from recordings.models import Recording, RecordingStatus
 from recordings.storage import Storage

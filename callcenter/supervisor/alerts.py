@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callcenter.db import insert_ignoring_conflict
-from callcenter.errors import DomainError
 from callcenter.runtime import Runtime
 from callcenter.supervisor import support
 from callcenter.supervisor.figures import RECENT, waiting_by_queue, window_stats
 from callcenter.supervisor.models import Alert, AlertKind
 from config.settings import Settings
+from core.db import insert_ignoring_conflict
+from core.errors import DomainError
 from queues.config import QueueSet
 from queues.connect import Followup
 from queues.models import Agent, AgentState
@@ -200,7 +200,7 @@ def _publish(follow: Followup, agent_ids: list[int]) -> None:
 
 def run_alerts(rt: Runtime) -> AlertRun:
     """The periodic tick's step: evaluate the alerts in a unit of work of their own."""
-    from queues.jobs import after_commit
+    from callcenter.jobs.router import after_commit
 
     settings = rt.settings
     groups = support.parse_groups(settings.supervisor_support_groups)
@@ -251,6 +251,6 @@ def shown(session: Session) -> list[dict[str, Any]]:
 
 def tick() -> None:
     """`callcenter cron`'s alerts duty (the worker's app context gives the Runtime)."""
-    from callcenter.app import runtime
+    from callcenter.runtime import runtime
 
     run_alerts(runtime())

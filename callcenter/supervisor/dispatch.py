@@ -1,7 +1,7 @@
 """Dispatch: a supervisor moves callers and agents around the floor, each action audited.
 
 Every function runs one unit of work (the action and its audit entry commit together), then
-brings Redis and the router in step after the commit, the way `queues.jobs` does.
+brings Redis and the router in step after the commit, the way `callcenter.jobs.router` does.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter import audit
-from callcenter.errors import DomainError
+from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime
 from callcenter.supervisor import support
 from callcenter.voice.twiml import VoiceUrls
-from queues import connect, jobs
+from core import audit
+from core.errors import DomainError
+from queues import connect
 from queues.connect import Followup
 from queues.models import Actor, Agent, AgentSkill, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import SKILL
@@ -91,8 +92,8 @@ def move_entry(rt: Runtime, staff: Staff, entry_id: int, to_queue: str) -> int:
 
 def redirect_call(call_sid: str, url: str) -> None:
     """Job: send a live call to new TwiML (a call that has ended is fine)."""
-    from callcenter.app import runtime
-    from callcenter.telephony import TelephonyRejected
+    from callcenter.runtime import runtime
+    from core.telephony import TelephonyRejected
 
     with contextlib.suppress(TelephonyRejected):
         runtime().telephony.redirect_call(call_sid, url)

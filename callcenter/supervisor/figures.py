@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from middle_office import outbound
-from middle_office.models import OPEN_ATTEMPT, OutboundAttempt
+from outbound import kinds
+from outbound.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import QueueSet
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from reports.metrics import Entry, QueueFigures, queue_figures
@@ -168,7 +168,7 @@ def _entry_call(entry: QueuedCall, now: datetime) -> dict[str, Any]:
 
 def _outbound_call(attempt: OutboundAttempt, now: datetime) -> dict[str, Any]:
     """An outbound call (an order review, …) as an agent's row shows it (not monitorable)."""
-    kind = outbound.KINDS[attempt.task.kind]
+    kind = kinds.kind_of(attempt.task.kind)
     return {
         "entry_id": None,
         "queue": f"outbound:{kind.name}",

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import audit
-from callcenter.errors import DomainError
 from callcenter.runtime import Runtime
 from callcenter.supervisor.dispatch import Staff
 from callcenter.supervisor.models import Monitoring, MonitorMode
 from callcenter.voice.twiml import conference_name
+from core import audit
+from core.errors import DomainError
 from queues.connect import ring_address
 from queues.models import Agent, QueuedCall, QueuedCallStatus
 
@@ -128,7 +128,7 @@ def stop(rt: Runtime, staff: Staff, monitoring_id: int) -> None:
         )
         leg = row.call_sid
     if leg:
-        from queues import jobs
+        from callcenter.jobs import router as jobs
 
         rt.enqueue(jobs.hang_up, leg, retries=jobs.RING_RETRIES)
 

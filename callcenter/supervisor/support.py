@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from callcenter.errors import DomainError
 from callcenter.supervisor.models import SupportPull
+from core.errors import DomainError
 from queues.config import QueueConfig
 from queues.models import Agent, AgentPost, AgentSkill, Post
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, stream_with_context
 
-from callcenter.app import runtime
 from callcenter.desk.auth import csrf_token
-from callcenter.errors import DomainError
+from callcenter.runtime import runtime
 from callcenter.staff import require_roles
 from callcenter.supervisor import alerts, board, dispatch, monitor
-from callcenter.telephony import TelephonyError, TelephonyUnavailable
+from core.errors import DomainError
+from core.telephony import TelephonyError, TelephonyUnavailable
 from queues.models import Role
 from queues.presence import PresenceError
 

@@ -19,8 +19,10 @@ from flask import Response, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.app import runtime
-from callcenter.phones import to_e164
+from callcenter.jobs import recordings as recording_jobs
+from callcenter.jobs import router as jobs
+from callcenter.jobs.outbound import policy_for
+from callcenter.runtime import runtime
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice.twiml import (
     render_agent_leg,
@@ -29,13 +31,12 @@ from callcenter.voice.twiml import (
     render_message,
 )
 from callcenter.voice.views import _music_url, _urls, bp, may_call_back, spoken_number
+from core.phones import to_e164
 from ivr_menus import services as ivr
-from middle_office import outbound
-from middle_office.jobs import policy_for
-from queues import connect, jobs
+from queue_callbacks import booking
+from queues import connect
 from queues import services as queue_services
 from queues.models import Agent, QueuedCall, QueuedCallStatus
-from recordings import jobs as recording_jobs
 from recordings import services as recording_services
 
 CALLBACK_TRIES = 3
@@ -86,7 +87,7 @@ def callback_number() -> Response:
             taken = (
                 number is not None
                 and len(number) >= 8
-                and outbound.change_callback_number(
+                and booking.change_callback_number(
                     uow.session, entry.id, number, now=rt.clock(), policy=policy_for(rt)
                 )
             )

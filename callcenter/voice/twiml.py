@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from callcenter.speech import say_count
+from core.speech import say_count
 from ivr_menus.engine import Ask, End, LeaveMessage, Step, Transfer, Utterance
 from ivr_menus.model import MenuSet
 from queues.services import HoldStatus

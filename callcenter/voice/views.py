@@ -11,11 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from callcenter.app import runtime
-from callcenter.calls import StatusUpdate, apply_status, get_call
-from callcenter.db import UnitOfWork
-from callcenter.phones import mask, national
-from callcenter.speech import say_digits
+from callcenter.jobs import outbound as outbound_jobs
+from callcenter.jobs import router as jobs
+from callcenter.runtime import runtime
 from callcenter.twilio_http import (
     CallStatusForm,
     GatherForm,
@@ -38,14 +36,18 @@ from callcenter.voice.twiml import (
     render_step,
     render_voicemail,
 )
+from core.calls import StatusUpdate, apply_status, get_call
+from core.db import UnitOfWork
+from core.phones import mask, national
+from core.speech import say_digits
 from ivr_menus import services as ivr
-from ivr_menus.model import QueueRoute
-from middle_office import jobs as outbound_jobs
-from middle_office import outbound
-from queues import callbacks, connect, jobs
+from outbound import engine as outbound
+from queue_callbacks import booking
+from queue_callbacks import entries as callbacks
+from queues import connect
 from queues import services as queue_services
 from queues.models import QueuedCall
-from queues.routing import WaitingCaller, base_priority
+from queues.routing import QueueRoute, WaitingCaller, base_priority
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
@@ -110,7 +112,7 @@ def _leaving(uow: UnitOfWork, left: list[QueuedCall]) -> dict[str, Any]:
                 queue_services.waiting_caller(entry), rt.queues.priority.tier_priority
             )
             follow.merge(
-                outbound.book_queue_callback(
+                booking.book_queue_callback(
                     uow.session,
                     entry,
                     priority=priority,

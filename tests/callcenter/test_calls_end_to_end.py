@@ -13,11 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from callcenter.app import create_app
-from callcenter.models import Call, CallEvent, CallStatus, Language, Voicemail
-from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import ScriptedCaller
 from callcenter.runtime import Runtime
 from callcenter.seed import (
     DEMO_EN_PHONE,
@@ -27,6 +22,11 @@ from callcenter.seed import (
     DEMO_VIP_SHIPPED_ORDER,
     seed_demo,
 )
+from core.models import Call, CallEvent, CallStatus, Language, Voicemail
+from phone_network.calls import Call as NetworkCall
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import ScriptedCaller
 from queues.models import AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
 from tests.conftest import AUTH_TOKEN, NOW

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from callcenter.cli import _register, cli
-from callcenter.db import make_engine
-from callcenter.models import Customer
 from config.settings import DEFAULT_MENUS, Settings
+from core.db import make_engine
+from core.models import Customer
 from ivr_menus.loader import MenuError
 
 _register()
@@ -92,7 +92,7 @@ def test_db_upgrade_then_seed_demo_twice(tmp_path: Path) -> None:
     assert code == 0 and "demo data created" in out
     code, out = run(tmp_path, "seed-demo")
     assert code == 0 and "already present" in out
-    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'callcenter.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'core.db'}")
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Customer)) == 40
     engine.dispose()

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from callcenter.calls import get_call
-from callcenter.models import Customer, Language
 from callcenter.runtime import Runtime
-from middle_office import outbound
+from core.calls import get_call
+from core.models import Customer, Language
+from outbound import engine as outbound
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
 from queues.waiting import WaitingList

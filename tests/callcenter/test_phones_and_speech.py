@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.phones import mask, national, to_e164
-from callcenter.speech import say_amount, say_digits, zh_number
+from core.phones import mask, national, to_e164
+from core.speech import say_amount, say_digits, zh_number
 
 
 @pytest.mark.parametrize(

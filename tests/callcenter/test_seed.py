@@ -11,21 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-import callcenter.models  # noqa: F401  (registers the tables on Base.metadata)
-from callcenter.db import Base, make_engine
-from callcenter.models import (
-    Customer,
-    CustomerPhone,
-    Language,
-    Order,
-    OrderItem,
-    OrderStatus,
-    PaymentType,
-    Rma,
-    RmaKind,
-    RmaStatus,
-    Tier,
-)
+import core.models  # noqa: F401  (registers the tables on Base.metadata)
 from callcenter.seed import (
     DEMO_CUSTOMERS,
     DEMO_DUPLICATE_ORDERS,
@@ -45,6 +31,20 @@ from callcenter.seed import (
     DEMO_VIP_SHIPPED_ORDER,
     SeedSummary,
     seed_demo,
+)
+from core.db import Base, make_engine
+from core.models import (
+    Customer,
+    CustomerPhone,
+    Language,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentType,
+    Rma,
+    RmaKind,
+    RmaStatus,
+    Tier,
 )
 
 NOW = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)

@@ -140,7 +140,7 @@ def test_exit_reason_names_the_killing_signal() -> None:
 
 def _instance_path_seen_by_job() -> str:
     """A job that needs the app context: it reads the worker's Runtime."""
-    from callcenter.app import runtime
+    from callcenter.runtime import runtime
 
     return str(runtime().settings.instance_path)
 

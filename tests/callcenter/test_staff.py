@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
-from callcenter.models import Language
 from callcenter.runtime import Runtime
 from callcenter.staff import require_roles
+from core.models import Language
 from queues.models import Post, Role
 from queues.passwords import hash_password
 from queues.presence import create_agent

@@ -7,18 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.server import NetworkServer
-from callcenter.telephony import (
-    TelephonyRejected,
-    TelephonyUnavailable,
-    TwilioGateway,
-    gateway_for,
-)
+from callcenter.runtime import telephony_for as gateway_for
 from config.settings import Settings
+from core.telephony import TelephonyRejected, TelephonyUnavailable, TwilioGateway
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering
+from phone_network.rest_api import Credentials
+from phone_network.server import NetworkServer
 
 WAIT = "<Response><Pause length='600'/></Response>"
 

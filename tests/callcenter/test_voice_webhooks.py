@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from callcenter.models import Call, CallEvent, CallStatus, Customer, OrderStatus, Tier, Voicemail
+from core.models import Call, CallEvent, CallStatus, Customer, OrderStatus, Tier, Voicemail
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE, call_params, new_call_sid
 from tests.twiml_grammar import assert_valid_twiml
 

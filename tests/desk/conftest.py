@@ -15,8 +15,9 @@ from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.calls import log_event
-from callcenter.models import (
+from callcenter.runtime import Runtime
+from core.calls import log_event
+from core.models import (
     Call,
     CallDirection,
     CallStatus,
@@ -31,7 +32,6 @@ from callcenter.models import (
     RmaStatus,
     Tier,
 )
-from callcenter.runtime import Runtime
 from queues.models import Actor, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.passwords import hash_password
 from queues.presence import change_state, create_agent

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.phone.clock import RealClock
-from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_NAME, DEMO_VIP_PHONE, DEMO_VIP_SHIPPED_ORDER
+from phone_network.clock import RealClock
+from phone_network.parties import Answering
 from queues.models import Agent, AgentState, QueuedCallStatus
 from tests.browser import BROWSER_MARKS, Page, chromium_page, expect, screenshots
 from tests.centre import Centre, running_centre

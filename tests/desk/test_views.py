@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.desk.actions import voice_token
-from callcenter.phones import mask
 from config.settings import Settings
-from middle_office import outbound
-from middle_office.policy import Policy
+from core.phones import mask
+from outbound import engine as outbound
+from outbound.policy import Policy
 from queues.models import AgentEvent, AgentState, QueuedCall
 from tests.conftest import NOW
 from tests.desk.conftest import CALLER, Desk, csrf_of, vip_call

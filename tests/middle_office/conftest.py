@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from callcenter.telephony import PlacedCall
-from middle_office.policy import Policy
+from core.telephony import PlacedCall
+from outbound.policy import Policy
 from tests.conftest import NOW
 
 API_TOKEN = "order-system-token-0123456789"

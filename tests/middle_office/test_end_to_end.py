@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.audit import AuditEvent
-from callcenter.models import Language, Order, OrderStatus
-from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
+from core.audit import AuditEvent
+from core.models import Language, Order, OrderStatus
 from middle_office import webhooks
-from middle_office.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
+from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
+from phone_network.parties import Answering
 from queues.models import AgentState, Post
 from queues.presence import create_agent
 from recordings.models import Recording, RecordingStatus
@@ -296,7 +296,7 @@ def test_a_number_on_the_do_not_call_list_is_never_dialled(
         middle_office_agent(centre, Answering(after=1, talk=10))
         centre.network.add_endpoint(CUSTOMER, Answering(after=1, talk=10))
         runner = centre.app.test_cli_runner()
-        from middle_office.cli import middle_office_group
+        from callcenter.commands.middle_office import middle_office_group
 
         added = runner.invoke(middle_office_group, ["dnc-add", CUSTOMER, "--reason", "asked"])
         assert added.exit_code == 0, added.output
@@ -309,7 +309,7 @@ def test_a_number_on_the_do_not_call_list_is_never_dialled(
         response = client.post(f"/middle/tasks/{task.id}/call", headers={"X-CSRF-Token": csrf})
         assert response.status_code == 409
         with centre.app.app_context():
-            from middle_office import jobs
+            from callcenter.jobs import outbound_tick as jobs
 
             jobs.tick()
         time.sleep(0.2)

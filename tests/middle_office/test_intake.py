@@ -12,11 +12,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.audit import AuditEvent
-from callcenter.models import Order, OrderStatus
+from core.audit import AuditEvent
+from core.models import Order, OrderStatus
 from middle_office import intake
-from middle_office.models import OrderIntake, OutboundTask, ReviewTask
-from middle_office.policy import Policy
+from middle_office.models import OrderIntake, ReviewTask
+from middle_office.policy import ReviewPolicy
+from outbound.models import OutboundTask
+from outbound.policy import Policy
 from tests.conftest import NOW
 from tests.middle_office.conftest import API_TOKEN, minutes, order
 
@@ -55,7 +57,13 @@ EXPECTED = {
 
 
 def ingest(session: Session, body: dict[str, Any], policy: Policy) -> intake.IntakeResult:
-    return intake.ingest(session, intake.parse_order(body), source="api", now=NOW, policy=policy)
+    return intake.ingest(
+        session,
+        intake.parse_order(body),
+        source="api",
+        now=NOW,
+        policy=ReviewPolicy(calling=policy),
+    )
 
 
 def test_a_day_of_orders_gives_exactly_the_expected_reviews(
@@ -151,7 +159,7 @@ def test_the_api_refuses_a_missing_or_wrong_token(api_app: Flask) -> None:
 def test_csv_import_is_idempotent_and_reports_bad_lines(
     api_app: Flask, session: Session, tmp_path: Path
 ) -> None:
-    from middle_office.cli import CSV_COLUMNS, middle_office_group
+    from callcenter.commands.middle_office import CSV_COLUMNS, middle_office_group
 
     path = tmp_path / "orders.csv"
     with path.open("w", newline="", encoding="utf-8") as out:

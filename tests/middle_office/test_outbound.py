@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.audit import AuditEvent
-from callcenter.models import Language
-from middle_office import jobs, outbound
-from middle_office.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
-from middle_office.policy import Policy
+from callcenter.jobs import outbound as jobs
+from core.audit import AuditEvent
+from core.models import Language
+from outbound import engine as outbound
+from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
+from outbound.policy import Policy
 from queues.models import Actor, Agent, AgentState, Post
 from queues.presence import change_state, create_agent
 from tests.conftest import NOW

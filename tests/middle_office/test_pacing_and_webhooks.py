@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from middle_office import webhooks
 from middle_office.models import DeliveryStatus
-from middle_office.pacing import DialPacer
+from outbound.pacing import DialPacer
 from tests.conftest import NOW
 
 

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.models import Language
-from middle_office import outbound
-from middle_office.policy import Policy
+from core.models import Language
+from outbound import engine as outbound
+from outbound.policy import Policy
 from queues.models import Actor, AgentState, Post
 from queues.passwords import hash_password
 from queues.presence import change_state, create_agent

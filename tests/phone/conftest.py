@@ -13,8 +13,8 @@ from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
 
 ACCOUNT_SID = "AC" + "b2" * 16
 AUTH_TOKEN = "phone-network-test-token"

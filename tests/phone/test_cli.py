@@ -13,18 +13,18 @@ from click.testing import CliRunner, Result
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
-from callcenter.phone.cli import (
+from callcenter.commands.phone import (
     CallEnvironment,
     answer_command,
     call_command,
     phone_network_command,
 )
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.server import NetworkServer
 from config.settings import Settings
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering
+from phone_network.rest_api import Credentials
+from phone_network.server import NetworkServer
 from tests.phone.conftest import AUTH_TOKEN, CALLER, HOTLINE, Hit, TwimlApp, twiml
 
 INCOMING = "/twilio/voice/incoming"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.phone.clock import RealClock, VirtualClock
+from phone_network.clock import RealClock, VirtualClock
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

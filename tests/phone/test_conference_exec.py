@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from callcenter.phone.calls import Call, NewCall
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.conferences import ParticipantChanges
-from callcenter.phone.network import NewParticipant, PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.phone.twiml import Conference
+from phone_network.calls import Call, NewCall
+from phone_network.clock import VirtualClock
+from phone_network.conferences import ParticipantChanges
+from phone_network.network import NewParticipant, PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
+from phone_network.twiml import Conference
 from tests.phone.conftest import CALLER, HOTLINE, TwimlApp, twiml
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import wave
 
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
 from tests.phone.conftest import CALLER, HOTLINE, TwimlApp, twiml
 
 SHOP = "+861088886666"

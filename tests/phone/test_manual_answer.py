@@ -9,14 +9,14 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from callcenter.phone.calls import Call, NewCall
-from callcenter.phone.clock import Actor, VirtualClock
-from callcenter.phone.network import NewParticipant, PhoneNetwork, UnknownResource
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.phone.remote import RemoteNetwork
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.server import NetworkServer
-from callcenter.phone.twiml import Conference, StatusCallback
+from phone_network.calls import Call, NewCall
+from phone_network.clock import Actor, VirtualClock
+from phone_network.network import NewParticipant, PhoneNetwork, UnknownResource
+from phone_network.parties import Answering, ScriptedCaller
+from phone_network.remote import RemoteNetwork
+from phone_network.rest_api import Credentials
+from phone_network.server import NetworkServer
+from phone_network.twiml import Conference, StatusCallback
 from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, HOTLINE, TwimlApp, twiml
 
 DESK = "client:desk"

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from callcenter.phone.calls import NewCall
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork, PhoneNetworkError, UnknownResource
-from callcenter.phone.parties import Answering, ScriptedCaller
+from phone_network.calls import NewCall
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork, PhoneNetworkError, UnknownResource
+from phone_network.parties import Answering, ScriptedCaller
 from tests.phone.conftest import CALLER, HOTLINE, Hit, TwimlApp, twiml
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.phone.clock import Stop
-from callcenter.phone.parties import (
+from phone_network.clock import Stop
+from phone_network.parties import (
     Action,
     Answering,
     Digits,

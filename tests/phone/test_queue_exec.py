@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from callcenter.phone.calls import NewCall
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
+from phone_network.calls import NewCall
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
 from tests.phone.conftest import CALLER, HOTLINE, Hit, TwimlApp, twiml
 
 ENQUEUE = twiml('<Enqueue action="/queue-done" waitUrl="/hold">support</Enqueue>',

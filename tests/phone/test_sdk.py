@@ -11,12 +11,12 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.sdk import LocalNetworkHttpClient, http_client_for
-from callcenter.phone.server import NetworkServer
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
+from phone_network.rest_api import Credentials
+from phone_network.sdk import LocalNetworkHttpClient, http_client_for
+from phone_network.server import NetworkServer
 from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, HOTLINE, TwimlApp, twiml
 
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.phone.remote import RemoteNetwork, network_answers
-from callcenter.phone.rest_api import Credentials
-from callcenter.phone.server import NetworkServer
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
+from phone_network.remote import RemoteNetwork, network_answers
+from phone_network.rest_api import Credentials
+from phone_network.server import NetworkServer
 from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, HOTLINE, TwimlApp, twiml
 
 API_KEY, API_SECRET = "SK" + "c3" * 16, "api-secret-for-tests"

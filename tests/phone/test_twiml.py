@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.phone.twiml import (
+from phone_network.twiml import (
     Client,
     Conference,
     Dial,

@@ -9,9 +9,9 @@ import wave
 
 from flask import Response
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import ScriptedCaller
+from phone_network.clock import VirtualClock
+from phone_network.network import PhoneNetwork
+from phone_network.parties import ScriptedCaller
 from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, HOTLINE, Hit, TwimlApp, twiml
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from callcenter.phone.webhooks import Unreachable, WebhookClient
+from phone_network.webhooks import Unreachable, WebhookClient
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 11\r\n\r\n<Response/>"
 

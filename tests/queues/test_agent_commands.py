@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from callcenter.cli import _register, cli
-from callcenter.db import make_engine
+from core.db import make_engine
 from queues.models import AgentEvent, AgentState
 from queues.passwords import authenticate
 
@@ -29,7 +29,7 @@ def instance(tmp_path: Path) -> Path:
 
 
 def db_session(tmp_path: Path) -> Session:
-    return Session(make_engine(f"sqlite:///{tmp_path / 'instance' / 'callcenter.db'}"))
+    return Session(make_engine(f"sqlite:///{tmp_path / 'instance' / 'core.db'}"))
 
 
 ADD_LI_NA = (

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.models import CallEvent, Customer, CustomerPhone, Language, Tier
-from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
+from core.models import CallEvent, Customer, CustomerPhone, Language, Tier
+from phone_network.calls import Call as NetworkCall
+from phone_network.parties import Answering
 from queues.models import Agent, AgentEvent, AgentState, QueuedCall, QueuedCallStatus
 from tests.centre import Centre, running_centre
 

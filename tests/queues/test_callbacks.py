@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.parties import Answering
+from callcenter.commands.middle_office import middle_office_group
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_RETURNING_PHONE, DEMO_VIP_HOME_PHONE, DEMO_VIP_PHONE
-from middle_office.cli import middle_office_group
-from middle_office.models import AttemptStatus, OutboundTask, TaskStatus
+from outbound.models import AttemptStatus, OutboundTask, TaskStatus
+from phone_network.calls import Call as NetworkCall
+from phone_network.parties import Answering
 from queues.models import AgentEvent, AgentState, QueuedCall, QueuedCallStatus
 from tests.centre import Centre, running_centre
 

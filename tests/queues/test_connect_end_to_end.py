@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.phone.clock import VirtualClock
-from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_PHONE
+from phone_network.clock import VirtualClock
+from phone_network.parties import Answering
 from queues.models import AgentState, QueuedCallStatus
 from tests.centre import Centre, running_centre
 from tests.conftest import NOW

@@ -19,14 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.calls import upsert_call
-from callcenter.models import CallEvent, Language
+from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime
-from callcenter.telephony import PlacedCall
-from ivr_menus.model import QueueRoute
-from queues import connect, jobs
+from core.calls import upsert_call
+from core.models import CallEvent, Language
+from core.telephony import PlacedCall
+from queues import connect
 from queues.models import Actor, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, create_agent
+from queues.routing import QueueRoute
 from queues.services import enqueue_call, rebuild_waiting_list, waiting_caller
 from tests.conftest import NOW, call_params, new_call_sid, sign
 

@@ -39,15 +39,15 @@ from benchmarks.live_stack import (
     stack_environment,
 )
 from benchmarks.webhooks import free_port
-from callcenter.app import create_app, runtime
-from callcenter.db import make_engine
-from callcenter.models import Customer, CustomerPhone, Language
-from callcenter.phone.calls import Call as NetworkCall
-from callcenter.phone.network import PhoneNetwork
-from callcenter.phone.parties import Answering, ScriptedCaller
-from callcenter.runtime import QUEUE_NAMES
+from callcenter.app import create_app
+from callcenter.jobs import router as jobs
+from callcenter.runtime import QUEUE_NAMES, runtime
 from config.settings import Settings
-from queues import jobs
+from core.db import make_engine
+from core.models import Customer, CustomerPhone, Language
+from phone_network.calls import Call as NetworkCall
+from phone_network.network import PhoneNetwork
+from phone_network.parties import Answering, ScriptedCaller
 from queues.models import Actor, Agent, AgentEvent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
 

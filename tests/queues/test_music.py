@@ -7,7 +7,7 @@ import wave
 
 from pydub import AudioSegment
 
-from queues.music import hold_music
+from recordings.music import hold_music
 
 
 def test_hold_music_is_telephony_wav_of_about_thirteen_seconds() -> None:

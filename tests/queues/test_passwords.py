@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from callcenter.models import Language
+from core.models import Language
 from queues.models import Agent, Post
 from queues.passwords import authenticate, check_password, hash_password
 from queues.presence import create_agent

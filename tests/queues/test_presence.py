@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.models import Language
+from core.models import Language
 from queues.models import Actor, Agent, AgentEvent, AgentState, Post
 from queues.presence import (
     ActorNotAllowed,

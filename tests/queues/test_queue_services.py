@@ -11,14 +11,14 @@ from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.calls import upsert_call
-from callcenter.commands import queues_rebuild
-from callcenter.models import Call, Language
+from callcenter.commands.centre import queues_rebuild
 from config.settings import DEFAULT_QUEUES
-from ivr_menus.model import QueueRoute
+from core.calls import upsert_call
+from core.models import Call, Language
 from queues.config import HoldSettings, load_queues
 from queues.models import AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
+from queues.routing import QueueRoute
 from queues.services import (
     HoldTurn,
     add_waiting,

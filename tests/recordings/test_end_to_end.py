@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.models import Call
+from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_PHONE
-from recordings.jobs import storage_for
+from core.models import Call
 from recordings.models import Recording, RecordingStatus
 from tests.centre import Centre, running_centre
 
@@ -60,7 +60,7 @@ def test_a_connected_calls_recording_is_stored_and_linked(centre: Centre) -> Non
 def test_the_recording_is_deleted_from_the_network_once_stored_when_asked(
     live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime], redis: object
 ) -> None:
-    from callcenter.phone.network import UnknownResource
+    from phone_network.network import UnknownResource
 
     with running_centre(
         live_session_factory, make_runtime, recordings_delete_from_twilio=True

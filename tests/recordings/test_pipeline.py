@@ -19,14 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from callcenter.audit import AuditEvent
-from callcenter.calls import upsert_call
-from callcenter.models import Language
-from callcenter.replay.commands import recordings_group
+from callcenter.commands.recordings import recordings_group
+from callcenter.jobs import recordings as jobs
 from callcenter.runtime import Runtime
+from core.audit import AuditEvent
+from core.calls import upsert_call
+from core.models import Language
 from queues.models import Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
-from recordings import jobs, services
+from recordings import services
 from recordings.download import DownloadFailed, RecordingNotReady
 from recordings.models import Recording, RecordingStatus
 from recordings.storage import LocalStorage, StoredObject

@@ -13,15 +13,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.audit import AuditEvent
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
-from callcenter.models import Language
+from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import Runtime
+from core.audit import AuditEvent
+from core.models import Language
 from queues.models import Agent, Post, Role
 from queues.passwords import hash_password
 from queues.presence import create_agent
 from recordings import services
-from recordings.jobs import storage_for
 from recordings.links import sign_playback
 from recordings.models import Recording, RecordingStatus
 from tests.conftest import NOW

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
-from callcenter.models import Language
 from callcenter.runtime import Runtime
+from core.models import Language
 from queues.models import Agent, Post, Role
 from queues.presence import create_agent
 

@@ -42,7 +42,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.models import Call, CallDirection, CallStatus, Language
+from core.models import Call, CallDirection, CallStatus, Language
 from queues.models import (
     Actor,
     AgentEvent,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
-from callcenter.models import Call, CallDirection, CallStatus, Language
 from callcenter.runtime import Runtime
+from core.models import Call, CallDirection, CallStatus, Language
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus, Role
 from queues.presence import create_agent
 from tests.conftest import NOW
@@ -141,7 +141,7 @@ class RecordingTelephony:
         return "CA" + secrets.token_hex(16)
 
     def place_call(self, **kwargs: object) -> object:
-        from callcenter.telephony import PlacedCall
+        from core.telephony import PlacedCall
 
         return PlacedCall(self._log("place_call", **kwargs), "queued", None)
 

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.audit import AuditEvent
 from callcenter.runtime import Runtime
+from core.audit import AuditEvent
 from queues import connect
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.services import waiting_caller

@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.audit import AuditEvent
-from callcenter.models import Language
-from callcenter.phone.clock import RealClock
-from callcenter.phone.parties import Answering
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_PHONE
 from callcenter.supervisor import monitor
 from callcenter.supervisor.dispatch import Staff
 from callcenter.voice.twiml import conference_name
+from core.audit import AuditEvent
+from core.models import Language
+from phone_network.clock import RealClock
+from phone_network.parties import Answering
 from queues.models import QueuedCallStatus, Role
 from queues.presence import create_agent
 from tests.centre import Centre, running_centre

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime
 from callcenter.supervisor import board, figures
-from middle_office import outbound
-from middle_office.policy import Policy
+from outbound import engine as outbound
+from outbound.policy import Policy
 from queues.models import AgentState, QueuedCallStatus
 from tests.conftest import NOW
 

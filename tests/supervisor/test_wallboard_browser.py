@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.models import Language
-from callcenter.phone.clock import RealClock
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_NEW_PHONE, DEMO_RETURNING_PHONE
 from callcenter.supervisor.alerts import run_alerts
+from core.models import Language
+from phone_network.clock import RealClock
 from queues.models import AgentState, QueuedCallStatus, Role
 from queues.presence import create_agent
 from tests.browser import BROWSER_MARKS, Page, chromium_page, expect, screenshots

@@ -1,0 +1,25 @@
+"""The outbound engine's periodic safety net (a cron duty): assignment, reconciling lost dials
+and legs, and deliveries of decisions due to the order system."""
+
+from __future__ import annotations
+
+from callcenter.jobs import router as router_jobs
+from callcenter.jobs.outbound import DIAL_RETRIES, deliver_decision, dial_agent, policy_for
+from callcenter.runtime import runtime
+from middle_office import webhooks
+from outbound import engine as outbound
+
+
+def tick() -> None:
+    """The engine's periodic safety net."""
+    rt = runtime()
+    now, policy = rt.clock(), policy_for(rt)
+    with rt.unit_of_work() as uow:
+        outbound.assign_unassigned(uow.session)
+        redial, follow = outbound.reconcile(uow.session, now=now, policy=policy)
+        router_jobs.after_commit(uow, rt, follow)
+        due = webhooks.due(uow.session, now=now) if rt.settings.order_webhook_url else []
+    for attempt_id in redial:
+        rt.enqueue(dial_agent, attempt_id, retries=DIAL_RETRIES)
+    for delivery_id in due:
+        rt.enqueue(deliver_decision, delivery_id, queue="low")

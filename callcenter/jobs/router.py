@@ -1,0 +1,284 @@
+"""The router's jobs (RQ) and the after-commit followups that start them.
+
+Each job opens its own units of work and reaches the Runtime through the app context (the
+worker runs inside the app). Every job is idempotent, because RQ may run one twice and the
+periodic `tick` re-does what a lost job would have done:
+
+- `route_caller(entry_id)`, `route_agent(agent_id)`: claim a pair in Redis, `reserve` it in
+  the database, then `ring_agent`.
+- `ring_agent(entry_id, assignment_id)`: place the agent's leg (claim, commit, dial, record the
+  CallSid: a retried job never dials twice).
+- `bridge_caller(entry_id)`: after the agent answered, redirect the caller out of the hold
+  loop into the conference.
+- `hang_up(call_sid)`.
+- `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, give up on
+  reservations whose status callback never came, put due callbacks back in their place,
+  and sweep the waiting list.
+
+A callback entry the router reserves is handed to the outbound engine instead of rung here
+(`outbound.engine.start_queue_callback`, dialled by `callcenter.jobs.outbound.dial_agent`):
+it gets the engine's calling hours, do-not-call list, pacing and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from callcenter.runtime import Runtime, runtime
+from callcenter.voice.twiml import VoiceUrls
+from core.db import UnitOfWork
+from core.telephony import TelephonyRejected, TelephonyUnavailable
+from queue_callbacks import booking
+from queue_callbacks import entries as callbacks
+from queues import connect
+from queues.connect import Followup
+from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
+from queues.presence import Actor, change_state, finish_wrap_up_due
+from queues.routing import Assignment
+from queues.services import waiting_caller
+
+log = logging.getLogger(__name__)
+
+DIAL_CLAIM_TTL_S = 24 * 3600
+RING_RETRIES = 3  # a dial that fails for a transient reason is retried by RQ this often
+
+
+# --- after the commit ---------------------------------------------------------------------
+
+
+def after_commit(uow: UnitOfWork, rt: Runtime, follow: Followup) -> None:
+    """Register `follow` to be carried out once `uow` commits (nothing if it rolls back)."""
+    if follow:
+        uow.after_commit(carry_out, rt, follow)
+
+
+def carry_out(rt: Runtime, follow: Followup) -> None:
+    """Do a Followup: Redis first (callers back in place, agents' availability), then jobs."""
+    with rt.unit_of_work() as uow:
+        _sync_redis(rt, uow.session, follow)
+    for sid in follow.hang_up:
+        rt.enqueue(hang_up, sid, retries=RING_RETRIES)
+    for entry_id in follow.route_entries:
+        rt.enqueue(route_caller, entry_id)
+    for agent_id in follow.route_agents:
+        rt.enqueue(route_agent, agent_id)
+
+
+def _sync_redis(rt: Runtime, session: Session, follow: Followup) -> None:
+    waiting = rt.waiting_list
+    try:
+        for entry_id in follow.dequeue:
+            waiting.remove(str(entry_id))
+        for entry_id in follow.requeue:
+            entry = session.get(QueuedCall, entry_id)
+            if entry is not None and entry.status in connect.ROUTABLE:
+                waiting.add(waiting_caller(entry))
+        for agent_id in follow.publish:
+            publish_agent(rt, session, agent_id)
+    except RedisError:
+        log.exception("could not update the waiting list (the tick and `queues rebuild` repair it)")
+
+
+def publish_agent(rt: Runtime, session: Session, agent_id: int) -> None:
+    """Make the Redis agent pool match the database: in it exactly while available."""
+    agent = session.get(Agent, agent_id)
+    if agent is not None and agent.active and agent.state is AgentState.AVAILABLE:
+        rt.waiting_list.agent_available(connect.candidate(agent))
+    else:
+        rt.waiting_list.agent_unavailable(str(agent_id))
+
+
+def set_agent_state(
+    rt: Runtime,
+    uow: UnitOfWork,
+    agent_id: int,
+    to: AgentState,
+    *,
+    reason: str | None,
+    actor: Actor,
+    expected: AgentState | None = None,
+) -> Agent:
+    """Change an agent's state (desk, supervisor, command) and keep the router in step.
+
+    After the commit the agent enters or leaves the Redis pool, and an agent who became
+    available is offered the first eligible waiting caller at once.
+    """
+    agent = change_state(
+        uow.session,
+        agent_id,
+        to,
+        reason=reason,
+        actor=actor,
+        now=rt.clock(),
+        expected=expected,
+        break_reasons=rt.queues.presence.break_reasons,
+    )
+    follow = Followup(publish=[agent_id])
+    if agent.state is AgentState.AVAILABLE:
+        follow.route_agents.append(agent_id)
+    after_commit(uow, rt, follow)
+    return agent
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+def route_caller(entry_id: int) -> None:
+    """Give a waiting caller to the longest-idle eligible agent, if one is available."""
+    rt = runtime()
+    assignment = rt.waiting_list.assign_for_caller(str(entry_id), rt.clock())
+    if assignment is not None:
+        _reserved(rt, assignment)
+
+
+def route_agent(agent_id: int) -> None:
+    """Give an available agent the first waiting caller they can take, if any."""
+    rt = runtime()
+    assignment = rt.waiting_list.assign_for_agent(str(agent_id), rt.clock())
+    if assignment is not None:
+        _reserved(rt, assignment)
+
+
+def _reserved(rt: Runtime, assignment: Assignment) -> None:
+    # Imported here: the engine's jobs carry out their followups with this module.
+    from callcenter.jobs import outbound as outbound_jobs
+
+    attempt_id = None
+    with rt.unit_of_work() as uow:
+        entry, undo = connect.reserve(
+            uow.session, assignment, now=rt.clock(), presence=rt.queues.presence
+        )
+        if entry is not None and entry.callback_to:
+            attempt_id, refused = booking.start_queue_callback(
+                uow.session, entry, now=rt.clock(), policy=outbound_jobs.policy_for(rt)
+            )
+            undo.merge(refused)
+        after_commit(uow, rt, undo)
+    if attempt_id is not None:
+        rt.enqueue(outbound_jobs.dial_agent, attempt_id, retries=outbound_jobs.DIAL_RETRIES)
+    elif entry is not None and not entry.callback_to:
+        rt.enqueue(ring_agent, entry.id, assignment.assignment_id, retries=RING_RETRIES)
+
+
+def ring_agent(entry_id: int, assignment_id: str) -> None:
+    """Place the agent's leg for an assignment: claim, dial, then record its CallSid.
+
+    The claim is a Redis key set only if absent, so a retried or repeated job never dials a
+    second leg for the same assignment. A transient failure releases the claim and raises
+    (RQ retries); a refusal (an unknown client, a bad number) counts as a ring-no-answer.
+    """
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, entry_id)
+        if entry is None or entry.assignment_id != assignment_id:
+            return
+        if entry.status is not QueuedCallStatus.ASSIGNED or entry.agent_call_sid:
+            return
+        agent = uow.session.get(Agent, entry.agent_id) if entry.agent_id else None
+        if agent is None:
+            return
+        to = connect.ring_address(agent)
+        from_ = rt.settings.hotline_number
+        call_sid = entry.call_sid
+    claim = f"{rt.settings.redis_prefix}dial:{assignment_id}"
+    if not rt.redis.set(claim, "1", nx=True, ex=DIAL_CLAIM_TTL_S):
+        return
+    urls = _urls(rt)
+    try:
+        placed = rt.telephony.place_call(
+            to=to,
+            from_=from_,
+            url=urls.agent_answer(entry_id, assignment_id),
+            status_callback=urls.agent_status(entry_id, assignment_id),
+            status_events=("initiated", "ringing", "answered", "completed"),
+            timeout_s=rt.queues.presence.ring_timeout_s,
+            record=True,
+            recording_status_callback=urls.call_recording(entry_id),
+        )
+    except TelephonyUnavailable:
+        rt.redis.delete(claim)
+        raise
+    except TelephonyRejected as exc:
+        log.warning("could not ring %s for entry %s: %s", to, entry_id, exc)
+        with rt.unit_of_work() as uow:
+            follow = connect.ring_failed(
+                uow.session,
+                entry_id,
+                assignment_id,
+                "failed",
+                now=rt.clock(),
+                presence=rt.queues.presence,
+            )
+            after_commit(uow, rt, follow)
+        return
+    with rt.unit_of_work() as uow:
+        kept = connect.record_agent_leg(uow.session, entry_id, assignment_id, placed.sid)
+    if not kept:  # the caller left while we dialled: the leg has nobody to talk to
+        log.info("entry %s (%s) ended while its agent leg was placed", entry_id, call_sid)
+        rt.enqueue(hang_up, placed.sid, retries=RING_RETRIES)
+
+
+def bridge_caller(entry_id: int) -> None:
+    """Bring the caller of a connected entry into its conference (once per entry)."""
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        entry = uow.session.get(QueuedCall, entry_id)
+        if entry is None or entry.status is not QueuedCallStatus.CONNECTED:
+            return
+        if entry.talk_ended_at is not None:
+            return
+        call_sid, agent_leg = entry.call_sid, entry.agent_call_sid
+    claim = f"{rt.settings.redis_prefix}bridge:{entry_id}"
+    if not rt.redis.set(claim, "1", nx=True, ex=DIAL_CLAIM_TTL_S):
+        return
+    urls = _urls(rt)
+    try:
+        rt.telephony.redirect_call(call_sid, urls.conference_caller(entry_id))
+    except TelephonyUnavailable:
+        rt.redis.delete(claim)
+        raise
+    except TelephonyRejected as exc:  # the caller's call has ended: nobody to bridge
+        log.info("could not bring the caller of entry %s in: %s", entry_id, exc)
+        with rt.unit_of_work() as uow:
+            connect.caller_gone_before_bridge(uow.session, entry_id, now=rt.clock())
+        if agent_leg:
+            rt.enqueue(hang_up, agent_leg, retries=RING_RETRIES)
+
+
+def hang_up(call_sid: str) -> None:
+    """End a call leg; one that has already ended is fine."""
+    try:
+        runtime().telephony.hang_up(call_sid)
+    except TelephonyRejected as exc:
+        log.info("hang-up of %s: %s", call_sid, exc)
+
+
+# --- the periodic tick -----------------------------------------------------------------------
+
+
+def tick() -> None:
+    """The safety net, every few seconds: wrap-ups due, lost ring callbacks, a routing sweep."""
+    rt = runtime()
+    now: datetime = rt.clock()
+    presence = rt.queues.presence
+    with rt.unit_of_work() as uow:
+        ended = finish_wrap_up_due(uow.session, now=now, wrap_up_s=presence.wrap_up_s)
+        follow = Followup(publish=list(ended), route_agents=list(ended))
+        follow.merge(connect.stale_reservations(uow.session, now=now, presence=presence))
+        follow.merge(callbacks.release_due(uow.session, now=now))
+        after_commit(uow, rt, follow)
+    try:
+        made = rt.waiting_list.sweep(now)
+    except RedisError:
+        log.exception("routing sweep failed")
+        return
+    for assignment in made:
+        _reserved(rt, assignment)
+
+
+def _urls(rt: Runtime) -> VoiceUrls:
+    return VoiceUrls(rt.settings.public_base_url.rstrip("/") + "/twilio/voice")
