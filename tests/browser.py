@@ -1,7 +1,8 @@
 """Headless Chromium for the page tests: the system's chromium driven by playwright.
 
-Tests that use it set `pytestmark = BROWSER_MARKS`: they are slow, and skipped with the reason
-when chromium or the `playwright` package (the dev extra) is missing.
+Tests that use it set `pytestmark = BROWSER_MARKS`: they are slow, marked `browser`, and skipped
+with the reason when chromium or the `playwright` package (the dev extra) is missing, unless
+CALLCENTER_REQUIRE_BROWSER=1 (as CI sets it): then a missing browser fails them.
 """
 
 from __future__ import annotations
@@ -22,16 +23,27 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 __all__ = ["BROWSER_MARKS", "Page", "chromium_page", "expect", "screenshots"]
 
+REQUIRED = os.environ.get("CALLCENTER_REQUIRE_BROWSER") == "1"
+MISSING = (
+    "no chromium on PATH (apt-get install chromium)"
+    if CHROMIUM is None
+    else "playwright is not installed (dev extra)"
+    if sync_playwright is None
+    else None
+)
+
 BROWSER_MARKS = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (dev extra)"),
+    pytest.mark.browser,
+    pytest.mark.skipif(MISSING is not None and not REQUIRED, reason=MISSING or ""),
 ]
 
 
 @contextmanager
 def chromium_page(width: int, height: int) -> Iterator[Page]:
     """A fresh page of a headless system chromium (zh-CN), closed afterwards."""
+    if MISSING is not None:
+        pytest.fail(f"CALLCENTER_REQUIRE_BROWSER=1, but {MISSING}")
     assert sync_playwright is not None and CHROMIUM is not None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

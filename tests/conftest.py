@@ -257,3 +257,19 @@ def make_customer(session: Session) -> Callable[..., Customer]:
         return customer
 
     return make
+
+
+# --- how many page tests ran (CI prints it: a browser test that skips proves nothing) ----------
+
+_BROWSER_OUTCOMES: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "browser" in report.keywords and (report.when == "call" or report.skipped):
+        _BROWSER_OUTCOMES[report.outcome] = _BROWSER_OUTCOMES.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _BROWSER_OUTCOMES:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_BROWSER_OUTCOMES.items()))
+        terminalreporter.write_line(f"browser tests (headless Chromium): {counts}")
