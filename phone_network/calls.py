@@ -11,7 +11,7 @@ from datetime import datetime
 from phone_network.clock import Clock
 from phone_network.events import CallResult, Event, WebhookFailure
 from phone_network.parties import Party
-from phone_network.twiml import RecordingOptions, StatusCallback
+from phone_network.twiml import Conference, RecordingOptions, StatusCallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,17 @@ class NewCall:
     record: bool = False
     recording_channels: int = 1
     recording: RecordingOptions = RecordingOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class NewParticipant:
+    """What a REST `POST /Conferences/{Sid}/Participants` asks for."""
+
+    from_: str
+    to: str
+    conference: Conference
+    status_callback: StatusCallback = StatusCallback()
+    timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

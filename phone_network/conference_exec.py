@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from phone_network.leg import (
     DeadlineReached,
@@ -20,9 +19,7 @@ from phone_network.leg import (
 from phone_network.parties import HangUp, HoldPrompt, Stay, TalkPrompt
 from phone_network.rooms import ConferenceRoom, Participant
 from phone_network.twiml import Conference, Dial, Pause, Play, Redirect, Say
-
-if TYPE_CHECKING:
-    from phone_network.twiml_exec import Executor
+from phone_network.twiml_exec import Executor
 
 ROOM_WAIT_VERBS = (Say, Play, Pause, Redirect)
 
@@ -55,7 +52,7 @@ def attend(ex: Executor, noun: Conference, url: str | None,
            room: ConferenceRoom | None = None) -> None:
     """Be in the conference until it ends or the leg is kicked; LegEnded if the party hangs up."""
     leg = ex.leg
-    entered = leg.net.conferences.enter(leg, noun, url, room)
+    entered = ex.net.conferences.enter(leg, noun, url, room)
     if entered is None:
         leg.emit("conference-full", noun.name)
         return
@@ -63,7 +60,7 @@ def attend(ex: Executor, noun: Conference, url: str | None,
     try:
         _Attendance(ex, room, participant).run()
     finally:
-        leg.net.conferences.leave(leg, room, participant)
+        ex.net.conferences.leave(leg, room, participant)
 
 
 class _Attendance:

@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from phone_network.audio import conversation
 from phone_network.calls import Call
 from phone_network.events import new_sid
 from phone_network.leg import Leg, post_quietly, resolve, rfc2822, seconds_between
+from phone_network.ports import ConferenceHost
 from phone_network.rooms import ConferenceCallback, ConferenceRoom, Participant
 from phone_network.twiml import Conference, RecordingOptions
 from phone_network.webhooks import WebhookClient
-
-if TYPE_CHECKING:
-    from phone_network.network import PhoneNetwork
 
 EVENT_GROUPS = {
     "conference-start": "start", "conference-end": "end", "participant-join": "join",
@@ -55,7 +52,7 @@ class Conferences:
     startConferenceOnEnter; until then they hear the wait music.
     """
 
-    def __init__(self, net: PhoneNetwork) -> None:
+    def __init__(self, net: ConferenceHost) -> None:
         self._net = net
         self._rooms: dict[str, ConferenceRoom] = {}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
 
 from phone_network.audio import conversation
 from phone_network.calls import Call
@@ -21,36 +20,17 @@ from phone_network.leg import (
     seconds_between,
 )
 from phone_network.parties import HangUp, Stay, TalkPrompt
+from phone_network.rings import Ring, RingGroup
 from phone_network.rooms import Bridge, Recording
 from phone_network.twiml import Conference, Dial, Pause, Play, Queue, Redirect, Say
-
-if TYPE_CHECKING:
-    from phone_network.network import Ring
-    from phone_network.twiml_exec import Executor
+from phone_network.twiml_exec import Executor
 
 CALLEE_WHISPER_VERBS = (Say, Play, Pause, Redirect)
 
 
-class RingGroup:
-    """Legs rung together (one <Dial>, or one REST call); people answer or reject the ones
-    ringing on manual endpoints through the network, and the first answer wins.
-
-    Changed under the network's lock; a ringing leg's wait condition reads it without.
-    """
-
-    def __init__(self) -> None:
-        self.sids: list[str] = []
-        self.answered: str | None = None
-        self.rejected: tuple[str, ...] = ()
-        self.closed = False
-
-    def decided(self, rejections: int = 0) -> bool:
-        """Whether a leg was answered, or more than `rejections` legs rejected."""
-        return self.answered is not None or len(self.rejected) > rejections
-
-
-def converse(leg: Leg, bridge: Bridge, peer: str) -> None:
+def converse(ex: Executor, bridge: Bridge, peer: str) -> None:
     """Talk until the other side hangs up (returns) or this side ends (the exception propagates)."""
+    leg = ex.leg
     leg.call.where = "bridge"
     leg.emit("bridged", peer)
     first = True
@@ -63,7 +43,7 @@ def converse(leg: Leg, bridge: Bridge, peer: str) -> None:
             seconds = response.seconds if isinstance(response, Stay) else None
             leg.sleep(seconds, until=lambda: bridge.ended)
     except (LegEnded, Redirected, DeadlineReached):
-        leg.net.end_bridge(bridge, leg.call.sid)
+        ex.net.end_bridge(bridge, leg.call.sid)
         raise
     finally:
         leg.call.where = ""
@@ -81,11 +61,12 @@ def dial(ex: Executor, verb: Dial, url: str | None) -> Next | None:
 class _Outcome:
     """What the <Dial> action hears about: DialCallStatus and friends."""
 
-    def __init__(self, leg: Leg, verb: Dial, url: str | None) -> None:
-        self.leg = leg
+    def __init__(self, ex: Executor, verb: Dial, url: str | None) -> None:
+        self.ex = ex
+        self.leg: Leg = ex.leg
         self.verb = verb
         self.url = url
-        self.started = leg.now()
+        self.started = self.leg.now()
         self.other: Call | None = None
         self.connected: datetime | None = None
         self.recording: Recording | None = None
@@ -99,7 +80,7 @@ class _Outcome:
                                                                    self.leg.now())))
             params["DialBridged"] = "true"
         if self.recording is not None:
-            params.update(RecordingUrl=self.leg.net.recording_url(self.recording.sid),
+            params.update(RecordingUrl=self.ex.net.recording_url(self.recording.sid),
                           RecordingSid=self.recording.sid,
                           RecordingDuration=str(self.recording.duration))
         action = resolve(self.url, self.verb.action)
@@ -118,7 +99,7 @@ class _Outcome:
         assert self.connected is not None
         try:
             with leg.deadline(later(self.connected, verb.time_limit)):
-                converse(leg, bridge, peer)
+                converse(self.ex, bridge, peer)
         except DeadlineReached:
             pass
         except LegEnded:
@@ -136,7 +117,7 @@ class _Outcome:
         now = self.leg.now()
         start = self.started if "ringing" in mode else self.connected
         offset = seconds_between(start, self.connected)
-        self.recording = self.leg.net.make_recording(
+        self.recording = self.ex.net.make_recording(
             self.leg, started=start, duration=seconds_between(start, now),
             channels=2 if mode.endswith("-dual") else 1, source="DialVerb",
             speech=conversation(offset, seconds_between(self.connected, now)),
@@ -145,16 +126,16 @@ class _Outcome:
 
 
 def _dial_endpoints(ex: Executor, verb: Dial, url: str | None) -> Next | None:
-    leg, net = ex.leg, ex.leg.net
+    leg, net = ex.leg, ex.net
     if not verb.answer_on_bridge:
         leg.answer()
-    outcome = _Outcome(leg, verb, url)
+    outcome = _Outcome(ex, verb, url)
     leg.emit("dial", ", ".join(t.number for t in verb.endpoints))
     caller_id = verb.caller_id or leg.call.from_
     group = RingGroup()
     rings = [net.ring(leg, target, caller_id, url, group) for target in verb.endpoints]
     try:
-        winner = _first_to_answer(leg, rings, group, verb.timeout)
+        winner = _first_to_answer(ex, rings, group, verb.timeout)
     except (LegEnded, Redirected):
         for ring in rings:
             net.hang_up_unanswered(leg, ring.call, "canceled")
@@ -174,13 +155,13 @@ def _dial_endpoints(ex: Executor, verb: Dial, url: str | None) -> Next | None:
     if winner.target.url is not None:
         whisper = Source(resolve(url, winner.target.url), winner.target.method)
     net.start_callee(winner, bridge, whisper)
-    if not _await_bridge(leg, bridge):
+    if not _await_bridge(ex, bridge):
         return outcome.finish("no-answer")
     outcome.talk(bridge, winner.call.to)
     return outcome.finish("completed")
 
 
-def _first_to_answer(leg: Leg, rings: list[Ring], group: RingGroup,
+def _first_to_answer(ex: Executor, rings: list[Ring], group: RingGroup,
                      timeout: float) -> Ring | None:
     """Ring until an endpoint answers (returned) or every one has given up (None).
 
@@ -188,7 +169,7 @@ def _first_to_answer(leg: Leg, rings: list[Ring], group: RingGroup,
     rejects them through the network. A rejected leg ends busy at once; an answer before the
     first scripted one wins. Once this returns (or raises), nobody can answer any more.
     """
-    net = leg.net
+    leg, net = ex.leg, ex.net
     start = leg.now()
     answering = [r for r in rings if r.answers_at is not None and r.answers_at < timeout]
     first = min(answering, key=lambda r: r.answers_at or 0.0, default=None)
@@ -216,10 +197,10 @@ def _first_to_answer(leg: Leg, rings: list[Ring], group: RingGroup,
 
 
 def _dial_queue(ex: Executor, verb: Dial, target: Queue, url: str | None) -> Next | None:
-    leg, net = ex.leg, ex.leg.net
+    leg, net = ex.leg, ex.net
     if not verb.answer_on_bridge:
         leg.answer()
-    outcome = _Outcome(leg, verb, url)
+    outcome = _Outcome(ex, verb, url)
     leg.emit("dial", f"queue:{target.name}")
     queue = net.find_queue(target.name)
     if queue is None:
@@ -237,7 +218,7 @@ def _dial_queue(ex: Executor, verb: Dial, target: Queue, url: str | None) -> Nex
     caller, bridge = claimed
     outcome.other = caller
     leg.emit("dequeue", target.name, caller.from_)
-    if not _await_bridge(leg, bridge):
+    if not _await_bridge(ex, bridge):
         return outcome.finish("canceled")
     outcome.talk(bridge, caller.from_)
     return outcome.finish("completed")
@@ -250,16 +231,17 @@ def run_callee(ex: Executor, bridge: Bridge, whisper: Source | None, peer: str) 
     if whisper is not None:
         ex.run_side(whisper, leg.params, CALLEE_WHISPER_VERBS, lambda: bridge.ended,
                     "a <Number> or <Client> url")
-    if leg.net.connect_bridge(bridge, leg.now()):
-        converse(leg, bridge, peer)
+    if ex.net.connect_bridge(bridge, leg.now()):
+        converse(ex, bridge, peer)
     raise LegEnded("peer")
 
 
-def _await_bridge(leg: Leg, bridge: Bridge) -> bool:
+def _await_bridge(ex: Executor, bridge: Bridge) -> bool:
     """Wait until the bridge connects (True) or ends unconnected (False); end it if we leave."""
+    leg = ex.leg
     try:
         leg.sleep(None, until=lambda: bridge.connected_at is not None or bridge.ended)
     except (LegEnded, Redirected):
-        leg.net.end_bridge(bridge, leg.call.sid)
+        ex.net.end_bridge(bridge, leg.call.sid)
         raise
     return bridge.connected_at is not None

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from phone_network.calls import Call, HangupRequest, Update
-from phone_network.clock import Actor, Stop
+from phone_network.clock import Actor, Clock, Stop
 from phone_network.events import WebhookFailure
 from phone_network.parties import (
     GatherPrompt,
@@ -26,9 +25,6 @@ from phone_network.parties import (
 )
 from phone_network.twiml import Document, Play, Say, TwimlError, parse_document
 from phone_network.webhooks import Reply, Unreachable, WebhookClient
-
-if TYPE_CHECKING:
-    from phone_network.network import PhoneNetwork
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +143,19 @@ def send_progress(call: Call, hooks: WebhookClient, event: str, now: datetime) -
 
 
 class Leg:
-    """Everything a leg's thread does besides interpreting TwiML; implements parties' Waiter."""
+    """Everything a leg's thread does besides interpreting TwiML; implements parties' Waiter.
 
-    def __init__(self, net: PhoneNetwork, call: Call, actor: Actor) -> None:
-        self.net = net
+    It knows nothing of the network: its clock, its webhook client and how many TwiML
+    requests may follow each other without any time passing are handed in.
+    """
+
+    def __init__(self, call: Call, actor: Actor, *, clock: Clock, hooks: WebhookClient,
+                 max_instant_fetches: int) -> None:
         self.call = call
         self.actor = actor
-        self.hooks = WebhookClient(net.auth_token, timeout=net.webhook_timeout)
+        self.clock = clock
+        self.hooks = hooks
+        self.max_instant_fetches = max_instant_fetches
         self._same_moment_fetches = 0
         self._last_fetch: datetime | None = None
         self.application_error = False
@@ -163,7 +165,7 @@ class Leg:
     # -- time ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self.net.clock.now()
+        return self.clock.now()
 
     def sleep(self, seconds: float | None, until: Stop | None = None) -> bool:
         """Wait clock time; True if `until()` came true. Raises on interrupts and deadlines."""
@@ -223,7 +225,7 @@ class Leg:
         return condition()
 
     def notify(self) -> None:
-        self.net.clock.notify()
+        self.clock.notify()
 
     def emit(self, kind: str, *args: str, **detail: str) -> None:
         self.call.emit(kind, *args, **detail)
@@ -275,7 +277,7 @@ class Leg:
         now = self.now()
         self._same_moment_fetches = self._same_moment_fetches + 1 if now == self._last_fetch else 0
         self._last_fetch = now
-        if self._same_moment_fetches > self.net.max_instant_fetches:
+        if self._same_moment_fetches > self.max_instant_fetches:
             failure = WebhookFailure(source.url, 11200,
                                      "TwiML keeps redirecting without anything taking time")
             return self._failed(failure, extra, fallback=False, fatal=True)

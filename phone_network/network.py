@@ -1,4 +1,9 @@
-"""PhoneNetwork: numbers, endpoints, live call legs, queues, conferences and recordings."""
+"""PhoneNetwork: numbers, endpoints, live call legs, queues, conferences and recordings.
+
+The composition of the parts: it runs each leg's TwiML executor with the verb handlers of
+queue_exec and dial_exec, and is the `Switchboard` the executors and the `ConferenceHost` the
+conferences reach it through (ports.py).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,13 @@ from phone_network.calls import (
     HangupRequest,
     LegSetup,
     NewCall,
+    NewParticipant,
     Update,
 )
 from phone_network.clock import Clock, RealClock
 from phone_network.conference_exec import attend
 from phone_network.conferences import Conferences
-from phone_network.dial_exec import RingGroup, run_callee
+from phone_network.dial_exec import dial, run_callee
 from phone_network.events import CallResult, WebhookFailure, new_sid
 from phone_network.leg import (
     Leg,
@@ -35,6 +41,8 @@ from phone_network.leg import (
     send_progress,
 )
 from phone_network.parties import Answering, Party
+from phone_network.queue_exec import enqueue
+from phone_network.rings import Ring, RingGroup
 from phone_network.rooms import (
     Bridge,
     CallQueue,
@@ -44,8 +52,8 @@ from phone_network.rooms import (
     QueueEntry,
     Recording,
 )
-from phone_network.twiml import Client, Conference, Number, RecordingOptions, StatusCallback
-from phone_network.twiml_exec import Executor
+from phone_network.twiml import Client, Number, RecordingOptions, StatusCallback
+from phone_network.twiml_exec import Executor, VerbHandlers
 from phone_network.webhooks import WebhookClient
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,7 @@ log = logging.getLogger(__name__)
 ALL_CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 NO_ANSWER = Answering(mode="no-answer")
 KEPT_CALLS = 10_000
+VERBS = VerbHandlers(enqueue=enqueue, dial=dial)
 
 
 class PhoneNetworkError(ValueError):
@@ -80,43 +89,6 @@ class PhoneNumber:
     status_callback: str | None = None
     status_callback_method: str = "POST"
     all_status_events: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class NewParticipant:
-    """What a REST `POST /Conferences/{Sid}/Participants` asks for."""
-
-    from_: str
-    to: str
-    conference: Conference
-    status_callback: StatusCallback = StatusCallback()
-    timeout: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Ring:
-    """One endpoint a <Dial> rings, and how it will react."""
-
-    call: Call
-    target: Number | Client
-    answering: Answering
-
-    @property
-    def answers_at(self) -> float | None:
-        return self.answering.after if self.answering.mode == "answer" else None
-
-    @property
-    def status(self) -> str:
-        """The DialCallStatus if it does not answer."""
-        return {"busy": "busy", "reject": "busy", "fail": "failed"}.get(self.answering.mode,
-                                                                        "no-answer")
-
-    def gives_up_at(self, timeout: float) -> float:
-        if self.answering.mode in ("busy", "fail"):
-            return 0.0
-        if self.answering.mode == "reject":
-            return min(self.answering.after, timeout)
-        return timeout
 
 
 Program = Callable[[Executor], None]
@@ -530,7 +502,9 @@ class PhoneNetwork:
         return call
 
     def _launch(self, call: Call, program: Program) -> Call:
-        leg = Leg(self, call, self.clock.actor())
+        hooks = WebhookClient(self.auth_token, timeout=self.webhook_timeout)
+        leg = Leg(call, self.clock.actor(), clock=self.clock, hooks=hooks,
+                  max_instant_fetches=self.max_instant_fetches)
         thread = threading.Thread(target=self._run, args=(leg, program), daemon=True,
                                   name=f"phone-{call.direction}-{call.sid[:12]}")
         call.thread = thread
@@ -568,7 +542,7 @@ class PhoneNetwork:
         return update
 
     def _run(self, leg: Leg, program: Program) -> None:
-        ex = Executor(leg)
+        ex = Executor(leg, self, VERBS)
         by, status = "hotline", None
         try:
             try:

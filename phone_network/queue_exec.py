@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from phone_network.dial_exec import converse
 from phone_network.leg import (
     DeadlineReached,
@@ -20,9 +18,7 @@ from phone_network.leg import (
 from phone_network.parties import HoldPrompt
 from phone_network.rooms import CallQueue, QueueEntry
 from phone_network.twiml import Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say
-
-if TYPE_CHECKING:
-    from phone_network.twiml_exec import Executor
+from phone_network.twiml_exec import Executor
 
 WAIT_VERBS = (Say, Play, Pause, Gather, Redirect, Leave, Hangup)
 WHISPER_VERBS = (Say, Play, Pause, Redirect)
@@ -30,10 +26,10 @@ WHISPER_VERBS = (Say, Play, Pause, Redirect)
 
 def enqueue(ex: Executor, verb: Enqueue, url: str | None) -> Next | None:
     """Wait in the queue; then the action URL gets QueueResult (bridged, leave, hangup...)."""
-    leg = ex.leg
+    leg, net = ex.leg, ex.net
     leg.answer()
     action = resolve(url, verb.action)
-    queue, entry = leg.net.join_queue(leg.call, verb.name)
+    queue, entry = net.join_queue(leg.call, verb.name)
     if entry is None:
         leg.emit("queue-result", "queue-full")
         return Next(Source(action, verb.method), {"QueueResult": "queue-full"}) \
@@ -43,13 +39,13 @@ def enqueue(ex: Executor, verb: Enqueue, url: str | None) -> Next | None:
     try:
         result = waiting.run()
     except LegEnded:
-        leg.net.leave_queue(queue, entry)
+        net.leave_queue(queue, entry)
         if action:
             result = "bridged" if waiting.bridged else "hangup"
             leg.report(Next(Source(action, verb.method), waiting.result_params(result)))
         raise
     except Redirected:
-        leg.net.leave_queue(queue, entry)
+        net.leave_queue(queue, entry)
         raise
     leg.emit("queue-result", result)
     return Next(Source(action, verb.method), waiting.result_params(result)) if action else None
@@ -85,7 +81,7 @@ class _Waiting:
                     patience.decide()
                     continue
                 if outcome == "leave":
-                    leg.net.leave_queue(self.queue, self.entry)
+                    self.ex.net.leave_queue(self.queue, self.entry)
                     self.queue_seconds = seconds_between(self.entry.enqueued_at, leg.now())
                     leg.emit("leave", self.queue.name)
                     return "leave"
@@ -128,7 +124,7 @@ class _Waiting:
         leg, claim = self.leg, self.entry.claim
         assert claim is not None
         self.queue_seconds = seconds_between(self.entry.enqueued_at, leg.now())
-        leg.net.leave_queue(self.queue, self.entry, dequeued=True)
+        self.ex.net.leave_queue(self.queue, self.entry, dequeued=True)
         self.bridged = True
         leg.emit("dequeued", self.queue.name, claim.by.sid)
         if claim.url is not None:
@@ -136,6 +132,6 @@ class _Waiting:
                      "DequeingCallSid": claim.by.sid}
             self.ex.run_side(Source(claim.url, claim.method), lambda: leg.params(**extra),
                              WHISPER_VERBS, lambda: claim.bridge.ended, "a <Queue> url")
-        if leg.net.connect_bridge(claim.bridge, leg.now()):
-            converse(leg, claim.bridge, claim.by.from_)
+        if self.ex.net.connect_bridge(claim.bridge, leg.now()):
+            converse(self.ex, claim.bridge, claim.by.from_)
         return "bridged"

@@ -6,9 +6,8 @@ from urllib.parse import urlsplit
 
 from werkzeug.datastructures import MultiDict
 
-from phone_network.calls import Fallback, NewCall
+from phone_network.calls import Fallback, NewCall, NewParticipant
 from phone_network.conferences import ParticipantChanges
-from phone_network.network import NewParticipant
 from phone_network.twiml import Conference, RecordingOptions, StatusCallback
 
 Form = MultiDict[str, str]

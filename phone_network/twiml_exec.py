@@ -1,10 +1,14 @@
-"""Execute one leg's TwiML like Twilio: verbs in order, actions, redirects and side documents."""
+"""Execute one leg's TwiML like Twilio: verbs in order, actions, redirects and side documents.
+
+<Enqueue> and <Dial> take the leg elsewhere; their executors (queue_exec, dial_exec) build on
+this one, so they are handed in as `VerbHandlers` rather than imported.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from phone_network import dial_exec, queue_exec
 from phone_network.audio import Speech as Voice
 from phone_network.clock import Stop
 from phone_network.events import WebhookFailure, new_sid
@@ -25,6 +29,7 @@ from phone_network.parties import (
     Talk,
     spoken_seconds,
 )
+from phone_network.ports import Switchboard
 from phone_network.twiml import (
     Dial,
     Document,
@@ -48,11 +53,22 @@ def _never() -> bool:
     return False
 
 
-class Executor:
-    """Interprets TwiML on one leg, in the leg's own thread."""
+@dataclass(frozen=True, slots=True)
+class VerbHandlers:
+    """How an executor runs the verbs that take a leg into a queue or a dial: the action
+    step, or None to go on with the document."""
 
-    def __init__(self, leg: Leg) -> None:
+    enqueue: Callable[[Executor, Enqueue, str | None], Next | None]
+    dial: Callable[[Executor, Dial, str | None], Next | None]
+
+
+class Executor:
+    """Interprets TwiML on one leg, in the leg's own thread, on the network `net`."""
+
+    def __init__(self, leg: Leg, net: Switchboard, verbs: VerbHandlers) -> None:
         self.leg = leg
+        self.net = net
+        self.verbs = verbs
 
     def run(self, step: Next | None) -> None:
         """Fetch and execute documents until the TwiML runs out; the leg's end raises LegEnded."""
@@ -83,9 +99,9 @@ class Executor:
         if isinstance(verb, Redirect):
             return Next(Source(resolve(url, verb.url), verb.method))
         if isinstance(verb, Enqueue):
-            return queue_exec.enqueue(self, verb, url)
+            return self.verbs.enqueue(self, verb, url)
         if isinstance(verb, Dial):
-            return dial_exec.dial(self, verb, url)
+            return self.verbs.dial(self, verb, url)
         if isinstance(verb, Leave):
             self.leg.emit("leave", "")  # only meaningful in a queue's waitUrl
             return None
@@ -119,7 +135,7 @@ class Executor:
                 leg.emit("play-digits", verb.digits)
                 return leg.sleep(0.5 * len(verb.digits), until)
             leg.emit("play", verb.url, loop=str(verb.loop))
-            return leg.sleep(leg.net.play_seconds * repeats, until)
+            return leg.sleep(self.net.play_seconds * repeats, until)
         leg.emit("pause", f"{verb.length:g}")
         return leg.sleep(verb.length, until)
 
@@ -195,22 +211,22 @@ class Executor:
         sid = new_sid("RE")
         if spoken > 0:
             leg.emit("speaking", f"{spoken:g}")
-            leg.net.recording_event(leg, verb.recording, url, "in-progress", sid)
+            self.net.recording_event(leg, verb.recording, url, "in-progress", sid)
             leg.sleep(spoken)
         if not talk.then and spoken < verb.max_length:
             leg.sleep(verb.timeout)  # the silence that ends the recording
         if round(spoken) < 1:
-            leg.net.recording_event(leg, verb.recording, url, "absent", sid)
+            self.net.recording_event(leg, verb.recording, url, "absent", sid)
             if talk.then == "hangup":
                 raise LegEnded("party")
             return None  # Twilio skips the action of an empty recording
         length = spoken if verb.trim == "trim-silence" or talk.then \
             else min(verb.max_length, spoken + verb.timeout)
-        recording = leg.net.make_recording(
+        recording = self.net.make_recording(
             leg, started=started, duration=length, channels=1, source="RecordVerb",
             speech=(Voice(0, 0.0, spoken),), options=verb.recording, document_url=url, sid=sid)
         leg.emit("recording", recording.sid, str(recording.duration))
-        params = {"RecordingUrl": leg.net.recording_url(recording.sid),
+        params = {"RecordingUrl": self.net.recording_url(recording.sid),
                   "RecordingSid": recording.sid, "RecordingDuration": str(recording.duration)}
         if talk.then:
             params["Digits"] = talk.then

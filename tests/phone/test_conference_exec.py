@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from phone_network.calls import Call, NewCall
+from phone_network.calls import Call, NewCall, NewParticipant
 from phone_network.clock import VirtualClock
 from phone_network.conferences import ParticipantChanges
-from phone_network.network import NewParticipant, PhoneNetwork
+from phone_network.network import PhoneNetwork
 from phone_network.parties import Answering, ScriptedCaller
 from phone_network.twiml import Conference
 from tests.phone.conftest import CALLER, HOTLINE, TwimlApp, twiml

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from phone_network.calls import Call, NewCall
+from phone_network.calls import Call, NewCall, NewParticipant
 from phone_network.clock import Actor, VirtualClock
-from phone_network.network import NewParticipant, PhoneNetwork, UnknownResource
+from phone_network.network import PhoneNetwork, UnknownResource
 from phone_network.parties import Answering, ScriptedCaller
 from phone_network.remote import RemoteNetwork
 from phone_network.rest_api import Credentials
