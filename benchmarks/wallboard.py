@@ -46,11 +46,12 @@ from callcenter.app import create_app  # noqa: E402
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
 from callcenter.runtime import Runtime  # noqa: E402
-from callcenter.supervisor import alerts, board  # noqa: E402
+from callcenter.supervisor import board  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.models import Call, CallDirection, CallStatus, Language  # noqa: E402
 from queues.models import Agent, AgentSkill, AgentState, QueuedCall, QueuedCallStatus, Role  # noqa: E402
+from supervision import alerts  # noqa: E402
 
 NO_LOGIN = "!"  # a hash no password matches (the benchmark signs in by cookie)
 STATES = [

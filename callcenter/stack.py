@@ -100,7 +100,7 @@ class Duty:
 #: cheap reads when there is nothing to do.
 DUTIES = (
     Duty("router", TICK_INTERVAL_S, "callcenter.jobs.router:tick"),
-    Duty("alerts", 5, "callcenter.supervisor.alerts:tick"),
+    Duty("alerts", 5, "callcenter.jobs.alerts:tick"),
     Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
     Duty("recordings-stuck", 300, "callcenter.jobs.recordings:requeue_stuck"),
     Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),

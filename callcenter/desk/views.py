@@ -32,13 +32,13 @@ from callcenter.desk.forms import Invalid, LoginForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
 from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime, runtime
-from callcenter.supervisor.monitor import monitoring_of
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
 from queues import connect
 from queues.models import Actor, Agent, AgentState, Post, Role
 from queues.passwords import authenticate
 from queues.presence import PresenceError
+from supervision.monitor import monitoring_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint(

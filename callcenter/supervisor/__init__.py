@@ -1,1 +1,1 @@
-"""The floor supervisor's desk: live wallboard, alerts, dispatch, and listen/whisper/barge."""
+"""The floor supervisor's web module: the wallboard page and its stream, dispatch and monitoring."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from callcenter.runtime import Runtime
-from callcenter.supervisor import alerts, figures, monitor, support
+from supervision import alerts, figures, monitor, support
 
 HISTORY_S = 8 * 3600
 

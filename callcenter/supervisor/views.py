@@ -11,11 +11,12 @@ from flask import Blueprint, Response, g, jsonify, render_template, request, str
 from callcenter.desk.auth import csrf_token
 from callcenter.runtime import runtime
 from callcenter.staff import require_roles
-from callcenter.supervisor import alerts, board, dispatch, monitor
+from callcenter.supervisor import board, services
 from core.errors import DomainError
 from core.telephony import TelephonyError, TelephonyUnavailable
 from queues.models import Role
 from queues.presence import PresenceError
+from supervision import alerts, dispatch, monitor
 
 bp = Blueprint(
     "supervisor",
@@ -92,26 +93,24 @@ _streams = threading.BoundedSemaphore(MAX_STREAMS)
 
 @bp.post("/api/alerts/<int:alert_id>/ack")
 def acknowledge(alert_id: int) -> Response:
-    rt = runtime()
-    with rt.unit_of_work() as uow:
-        alert = alerts.acknowledge(uow.session, alert_id, by=g.staff.id, now=rt.clock())
-        return jsonify(id=alert.id, acknowledged_at=alert.acknowledged_at.isoformat())  # type: ignore[union-attr]
+    alert, at = services.acknowledge(runtime(), alert_id, by=g.staff.id)
+    return jsonify(id=alert, acknowledged_at=at)
 
 
 @bp.post("/api/entries/<int:entry_id>/move")
 def move(entry_id: int) -> Response:
     queue = str(_body().get("queue", ""))
-    return jsonify(entry_id=dispatch.move_entry(runtime(), _staff(), entry_id, queue))
+    return jsonify(entry_id=services.move_entry(runtime(), _staff(), entry_id, queue))
 
 
 @bp.post("/api/entries/<int:entry_id>/priority")
 def priority(entry_id: int) -> Response:
-    return jsonify(priority=dispatch.raise_priority(runtime(), _staff(), entry_id, _int("by")))
+    return jsonify(priority=services.raise_priority(runtime(), _staff(), entry_id, _int("by")))
 
 
 @bp.post("/api/entries/<int:entry_id>/assign")
 def assign(entry_id: int) -> Response:
-    aid = dispatch.assign_to_agent(runtime(), _staff(), entry_id, _int("agent_id"))
+    aid = services.assign_to_agent(runtime(), _staff(), entry_id, _int("agent_id"))
     return jsonify(assignment_id=aid)
 
 
@@ -119,7 +118,7 @@ def assign(entry_id: int) -> Response:
 def agent_state(agent_id: int) -> Response:
     body = _body()
     reason = body.get("reason") if isinstance(body.get("reason"), str) else None
-    state = dispatch.set_state(runtime(), _staff(), agent_id, str(body.get("state", "")), reason)
+    state = services.set_state(runtime(), _staff(), agent_id, str(body.get("state", "")), reason)
     return jsonify(state=state)
 
 
@@ -128,29 +127,29 @@ def agent_skills(agent_id: int) -> Response:
     skills = _body().get("skills")
     if not isinstance(skills, dict):
         raise dispatch.DispatchError("skills must be an object {skill: level}")
-    return jsonify(skills=dispatch.set_skills(runtime(), _staff(), agent_id, skills))
+    return jsonify(skills=services.set_skills(runtime(), _staff(), agent_id, skills))
 
 
 @bp.post("/api/support/<group>/pull")
 def support_pull(group: str) -> Response:
     queue = str(_body().get("queue", ""))
-    return jsonify(agents=dispatch.pull_group(runtime(), _staff(), group, queue))
+    return jsonify(agents=services.pull_group(runtime(), _staff(), group, queue))
 
 
 @bp.post("/api/support/<group>/release")
 def support_release(group: str) -> Response:
     queue = _body().get("queue")
-    agents = dispatch.release_group(runtime(), _staff(), group, str(queue) if queue else None)
+    agents = services.release_group(runtime(), _staff(), group, str(queue) if queue else None)
     return jsonify(agents=agents)
 
 
 @bp.post("/api/entries/<int:entry_id>/monitor")
 def monitor_call(entry_id: int) -> Response:
-    row = monitor.monitor(runtime(), _staff(), entry_id, str(_body().get("mode", "")))
+    row = services.start_monitoring(runtime(), _staff(), entry_id, str(_body().get("mode", "")))
     return jsonify(id=row.id, mode=row.mode.value, call_sid=row.call_sid)
 
 
 @bp.post("/api/monitorings/<int:monitoring_id>/stop")
 def monitor_stop(monitoring_id: int) -> Response:
-    monitor.stop(runtime(), _staff(), monitoring_id)
+    services.stop_monitoring(runtime(), _staff(), monitoring_id)
     return jsonify(stopped=monitoring_id)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.runtime import Runtime
-from callcenter.supervisor import alerts, support
-from callcenter.supervisor.models import Alert, AlertKind, SupportPull
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
+from supervision import alerts, support
+from supervision.models import Alert, AlertKind, SupportPull
 from tests.conftest import NOW
 from tests.supervisor.conftest import CSRF
 

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_VIP_PHONE
-from callcenter.supervisor import monitor
-from callcenter.supervisor.dispatch import Staff
+from callcenter.supervisor import services
 from callcenter.voice.twiml import conference_name
 from core.audit import AuditEvent
 from core.models import Language
@@ -21,6 +20,8 @@ from phone_network.clock import RealClock
 from phone_network.parties import Answering
 from queues.models import QueuedCallStatus, Role
 from queues.presence import create_agent
+from supervision import monitor
+from supervision.dispatch import Staff
 from tests.centre import Centre, running_centre
 
 pytestmark = pytest.mark.slow
@@ -75,8 +76,7 @@ def test_monitor_whisper_barge_change_the_supervisors_participant(centre: Centre
     room = centre.network.conferences.all(friendly_name=conference_name(entry.id))[0]
     rt = centre.runtime
 
-    with centre.app.app_context():
-        row = monitor.monitor(rt, staff, entry.id, "listen")
+    row = services.start_monitoring(rt, staff, entry.id, "listen")
     sup_leg = row.call_sid
     assert sup_leg
     centre.wait_for(lambda: sup_leg in room.participants, timeout=30)
@@ -87,19 +87,17 @@ def test_monitor_whisper_barge_change_the_supervisors_participant(centre: Centre
         assert seen is not None and seen["mode"] == "listen"
         assert monitor.monitoring_of(s, agent, visible=False) is None
 
-    with centre.app.app_context():
-        monitor.monitor(rt, staff, entry.id, "whisper")
+    services.start_monitoring(rt, staff, entry.id, "whisper")
     p = room.participants[sup_leg]
     assert (p.muted, p.coaching, p.call_sid_to_coach) == (False, True, entry.agent_call_sid)
 
-    with centre.app.app_context():
-        monitor.monitor(rt, staff, entry.id, "barge")
+    services.start_monitoring(rt, staff, entry.id, "barge")
     p = room.participants[sup_leg]
     assert (p.muted, p.coaching, p.call_sid_to_coach) == (False, False, None)
     assert len(room.participants) == 3  # caller, agent, supervisor
 
-    with centre.app.app_context():
-        monitor.stop(rt, staff, row.id)
+    with centre.app.app_context():  # the hang-up job runs at once and reaches `runtime()`
+        services.stop_monitoring(rt, staff, row.id)
     centre.wait_for(lambda: sup_leg not in room.participants, timeout=30)
     with centre.factory() as s:
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))

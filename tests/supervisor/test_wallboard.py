@@ -11,10 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime
-from callcenter.supervisor import board, figures
+from callcenter.supervisor import board
 from outbound import engine as outbound
 from outbound.policy import Policy
 from queues.models import AgentState, QueuedCallStatus
+from supervision import figures
 from tests.conftest import NOW
 
 C, A = QueuedCallStatus.CONNECTED, QueuedCallStatus.ABANDONED

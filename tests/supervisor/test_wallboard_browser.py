@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcenter.jobs.alerts import run_alerts
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_NEW_PHONE, DEMO_RETURNING_PHONE
-from callcenter.supervisor.alerts import run_alerts
 from core.models import Language
 from phone_network.clock import RealClock
 from queues.models import AgentState, QueuedCallStatus, Role

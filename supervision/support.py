@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from callcenter.supervisor.models import SupportPull
 from core.errors import DomainError
 from queues.config import QueueConfig
 from queues.models import Agent, AgentPost, AgentSkill, Post
+from supervision.models import SupportPull
 
 
 class SupportError(DomainError):

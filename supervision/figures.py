@@ -318,6 +318,7 @@ def _handled_today(session: Session, since: datetime) -> dict[int, tuple[int, fl
     counts: dict[int, int] = defaultdict(int)
     handle: dict[int, list[float]] = defaultdict(list)
     for agent_id, answered, ended, wrapped in rows:
+        assert agent_id is not None and answered is not None  # the query's WHERE says so
         counts[agent_id] += 1
         if ended is not None:
             handle[agent_id].append(((wrapped or ended) - answered).total_seconds())

@@ -9,16 +9,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callcenter.runtime import Runtime
-from callcenter.supervisor import support
-from callcenter.supervisor.figures import RECENT, waiting_by_queue, window_stats
-from callcenter.supervisor.models import Alert, AlertKind
 from config.settings import Settings
 from core.db import insert_ignoring_conflict
 from core.errors import DomainError
 from queues.config import QueueSet
 from queues.connect import Followup
 from queues.models import Agent, AgentState
+from supervision import support
+from supervision.figures import RECENT, waiting_by_queue, window_stats
+from supervision.models import Alert, AlertKind
 
 QUEUE_KINDS = (AlertKind.LONGEST_WAIT, AlertKind.VIP_WAIT, AlertKind.SERVICE_LEVEL)
 
@@ -198,23 +197,23 @@ def _publish(follow: Followup, agent_ids: list[int]) -> None:
             follow.route_agents.append(agent_id)
 
 
-def run_alerts(rt: Runtime) -> AlertRun:
-    """The periodic tick's step: evaluate the alerts in a unit of work of their own."""
-    from callcenter.jobs.router import after_commit
+def evaluate_configured(
+    session: Session, queues: QueueSet, settings: Settings, *, now: datetime
+) -> AlertRun:
+    """`evaluate_alerts` with the thresholds, automatic support group and support level the
+    settings name (the periodic tick's step). Flushes; idempotent as `evaluate_alerts` is.
 
-    settings = rt.settings
+    The caller carries out `AlertRun.followup` once its transaction has committed.
+    """
     groups = support.parse_groups(settings.supervisor_support_groups)
-    with rt.unit_of_work() as uow:
-        run = evaluate_alerts(
-            uow.session,
-            rt.queues,
-            Thresholds.from_settings(settings),
-            now=rt.clock(),
-            auto_group=groups.get(settings.supervisor_auto_support_group),
-            support_level=settings.supervisor_support_level,
-        )
-        after_commit(uow, rt, run.followup)
-    return run
+    return evaluate_alerts(
+        session,
+        queues,
+        Thresholds.from_settings(settings),
+        now=now,
+        auto_group=groups.get(settings.supervisor_auto_support_group),
+        support_level=settings.supervisor_support_level,
+    )
 
 
 def acknowledge(session: Session, alert_id: int, *, by: int, now: datetime) -> Alert:
@@ -248,9 +247,3 @@ def shown(session: Session) -> list[dict[str, Any]]:
         )
     ]
 
-
-def tick() -> None:
-    """`callcenter cron`'s alerts duty (the worker's app context gives the Runtime)."""
-    from callcenter.runtime import runtime
-
-    run_alerts(runtime())

@@ -1,0 +1,1 @@
+"""The floor supervisor's domain: alerts, wallboard figures, support groups, dispatch, monitors."""
