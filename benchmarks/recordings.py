@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import recordings.ffmpeg  # noqa: E402, F401, I001
 from pydub.generators import Sine, WhiteNoise  # noqa: E402
 
+from benchmarks.provenance import tree  # noqa: E402
 from recordings.analysis import analyse  # noqa: E402
 from recordings.audio import load  # noqa: E402
 from recordings.ffmpeg import AudioSegment, ffmpeg_path  # noqa: E402
@@ -125,27 +126,6 @@ def ffmpeg_version() -> str:
         [ffmpeg_path(), "-version"], capture_output=True, text=True, check=True
     )
     return done.stdout.split("\n", 1)[0].removeprefix("ffmpeg version ").split(" ")[0]
-
-
-def tree() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "tree unknown"
-    return f"tree {head}" + (" with uncommitted changes" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:

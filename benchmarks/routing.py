@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.provenance import tree  # noqa: E402
 from queues.routing import (  # noqa: E402
     AVAILABLE,
     AgentCandidate,
@@ -152,27 +152,6 @@ def measure_cell(
     assert waiting.waiting_count() == n_callers and len(waiting.available_agents()) == n_agents
     waiting.clear()
     return results
-
-
-def tree() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "tree unknown"
-    return f"tree {head}" + (" with uncommitted changes" if dirty else "")
 
 
 def connect(url: str | None, folder: Path) -> tuple[Redis, str, Callable[[], None]]:
