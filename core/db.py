@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -162,9 +162,20 @@ def insert_ignoring_conflict(
         raise NotImplementedError(dialect)
     # RETURNING tells what happened: psycopg's rowcount for a skipped ORM-enabled insert is
     # not 0 (SQLAlchemy 2.1), so the row the insert returns, or none, is the answer.
-    primary_key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
+    primary_key = list(model.__table__.primary_key)
     result = session.execute(stmt.returning(*primary_key))
     return result.first() is not None
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE or DELETE matched: a compare-and-set claim won when it is 1.
+
+    `Session.execute` is typed to return a `Result`; for those statements it returns a
+    `CursorResult`, the one that carries the count.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} has no rowcount: not an UPDATE or DELETE")
+    return result.rowcount
 
 
 def utcnow() -> datetime:

@@ -28,7 +28,8 @@ def say_digits(reference: str, language: str) -> str:
 
 
 def _zh_below_10000(n: int) -> str:
-    out, zero = [], False
+    out: list[str] = []
+    zero = False
     for power in range(3, -1, -1):
         d = n // 10**power % 10
         if d == 0:

@@ -121,6 +121,13 @@ def _node(menus: MenuSet, node_id: str) -> Node:
     return node
 
 
+def _onward(node: Node, target: str | None) -> str:
+    """Where a node passes the call on; the loader requires the target, so None is a bad menu."""
+    if target is None:
+        raise UnknownNode(f"{node.id} passes the call on to no node")
+    return target
+
+
 def enter(
     menus: MenuSet,
     node_id: str,
@@ -133,18 +140,18 @@ def enter(
     for _ in range(MAX_HOPS):
         node = _node(menus, node_id)
         if node.kind is NodeKind.HOURS:
-            node_id = node.next if caller.is_open else node.closed  # type: ignore[assignment]
+            node_id = _onward(node, node.next if caller.is_open else node.closed)
             continue
         if node.kind is NodeKind.IDENTIFY and caller.identified:
             before += greeting(menus, caller)
-            node_id = node.next  # type: ignore[assignment]
+            node_id = _onward(node, node.next)
             continue
         if node.kind is NodeKind.ENQUEUE and not caller.is_open and menus.closed_route:
             node_id = menus.closed_route
             continue
         if node.kind in (NodeKind.ORDER_STATUS, NodeKind.RMA_STATUS) and not caller.identified:
             before += say_message(menus, caller, "not_identified")
-            node_id = node.on_failure  # type: ignore[assignment]
+            node_id = _onward(node, node.on_failure)
             continue
         said = before + _say_prompt(menus, caller, node)
         step: Step

@@ -190,8 +190,8 @@ def load_menus(path: Path, *, queues_path: Path | None = None) -> MenuSet:
     entry = htable.get("entry")
     closed_route = htable.get("closed_route")
     if closed_route is not None and closed_route not in nodes:
-        where = hsrc.where("hotline", "closed_route")
-        problems.append(f"{where}: unknown closed_route node {closed_route!r}")
+        at = hsrc.where("hotline", "closed_route")
+        problems.append(f"{at}: unknown closed_route node {closed_route!r}")
     if entry not in nodes:
         problems.append(f"{hsrc.where('hotline', 'entry')}: unknown entry node {entry!r}")
     else:
@@ -285,9 +285,8 @@ def _node(
     if not isinstance(table, dict):
         problems.append(f"{here}: node {node_id!r} must be a table")
         return None
-    try:
-        kind = NodeKind(table.get("kind"))
-    except ValueError:
+    kind = next((k for k in NodeKind if k.value == table.get("kind")), None)
+    if kind is None:
         kinds = ", ".join(k.value for k in NodeKind)
         problems.append(
             f"{src.where('node', node_id, 'kind')}: node {node_id!r} has kind "

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.calls import get_call, log_event
+from core.db import rowcount
 from queues.config import PresenceSettings
 from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state
@@ -115,11 +116,11 @@ def entry_cas(session: Session, entry: QueuedCall, expected: tuple[S, ...], **va
         if entry.assignment_id is None
         else QueuedCall.assignment_id == entry.assignment_id,
     )
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    result = session.execute(
         query.values(**values), execution_options={"synchronize_session": False}
     )
     session.flush()
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     session.refresh(entry)
     return True
@@ -225,7 +226,7 @@ class _Lost(Exception):
 
 def record_agent_leg(session: Session, entry_id: int, assignment_id: str, call_sid: str) -> bool:
     """Keep the CallSid of the agent's leg on the entry; False if the assignment has ended."""
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    result = session.execute(
         update(QueuedCall)
         .where(
             QueuedCall.id == entry_id,
@@ -236,7 +237,7 @@ def record_agent_leg(session: Session, entry_id: int, assignment_id: str, call_s
         execution_options={"synchronize_session": False},
     )
     session.flush()
-    if result.rowcount == 1:
+    if rowcount(result) == 1:
         return True
     entry = session.get(QueuedCall, entry_id, populate_existing=True)
     return (

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from core.db import rowcount
 from core.errors import DomainError
 from core.models import Language
 from queues.models import Actor, Agent, AgentEvent, AgentSkill, AgentState, Post, Role
@@ -326,7 +327,7 @@ def _change(
         }
         if change.ends_call:
             values["last_call_ended_at"] = now
-        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        result = session.execute(
             update(Agent)
             .where(
                 Agent.id == agent_id,
@@ -338,7 +339,7 @@ def _change(
             .values(values),
             execution_options={"synchronize_session": False},
         )
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             raise AgentStateConflict(
                 f"agent {agent_id} changed while moving from {current.state} to {to}",
                 agent_id=agent_id,
@@ -360,8 +361,8 @@ def _change(
     return session.get(Agent, agent_id, populate_existing=True)
 
 
-def _matches(column: Any, value: str | None) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+def _matches(column: InstrumentedAttribute[str | None], value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 def _read(session: Session, agent_id: int) -> Presence:

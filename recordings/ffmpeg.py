@@ -24,14 +24,14 @@ from recordings.errors import FfmpegNotFound, TranscodeFailed
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Couldn't find ffmpeg or avconv", RuntimeWarning)
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
-    from pydub import AudioSegment  # type: ignore[import-untyped]
+    from pydub import AudioSegment
 
 __all__ = ["AudioSegment", "ffmpeg_path", "find_ffmpeg", "run_ffmpeg"]
 
 
 def _wheel_ffmpeg() -> str | None:
     try:
-        import imageio_ffmpeg  # type: ignore[import-untyped]
+        import imageio_ffmpeg
     except ImportError:
         return None
     try:

@@ -14,7 +14,7 @@ from recordings.ffmpeg import AudioSegment  # first: pydub without its ffmpeg an
 
 SAMPLE_RATE = 8000
 BEAT_MS = 400
-# A major pentatonic, in Hz; the melody and a slow bass line, one entry per beat (0 = rest).
+# A major pentatonic, in Hz; the melody and a slow bass line, one entry per beat (None = rest).
 _NOTES = {
     "A3": 220.0,
     "C#4": 277.18,
@@ -28,7 +28,7 @@ _NOTES = {
     "E3": 164.81,
     "F#3": 185.0,
 }
-MELODY = (
+MELODY: tuple[str | None, ...] = (
     "E4",
     "A4",
     "C#5",
@@ -36,7 +36,7 @@ MELODY = (
     "A4",
     "F#4",
     "E4",
-    0,
+    None,
     "F#4",
     "A4",
     "B4",
@@ -44,7 +44,7 @@ MELODY = (
     "E5",
     "C#5",
     "B4",
-    0,
+    None,
     "A4",
     "C#5",
     "B4",
@@ -52,15 +52,15 @@ MELODY = (
     "F#4",
     "E4",
     "C#4",
-    0,
+    None,
     "E4",
     "F#4",
     "A4",
     "B4",
     "A4",
-    0,
-    0,
-    0,
+    None,
+    None,
+    None,
 )
 BASS = ("A3", "A3", "F#3", "F#3", "D3", "D3", "E3", "E3")  # one entry per four beats
 

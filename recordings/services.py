@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.audit import record as audit
+from core.db import rowcount
 from core.models import Call
 from queues.models import QueuedCall
 from recordings import analysis, audio, transcode
@@ -144,7 +145,7 @@ def _claim_job(session: Session, recording_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(done) == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +183,7 @@ def claim_processing(session: Session, recording_id: int, *, now: datetime) -> C
         )
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(done) != 1:
         return None
     session.expire_all()
     rec = session.get(Recording, recording_id)
@@ -340,7 +341,7 @@ def request_retry(
             )
             .execution_options(synchronize_session=False)
         )
-        if done.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(done) == 1:
             claimed.append(recording_id)
     session.expire_all()
     return claimed
