@@ -50,6 +50,7 @@ LAYERS = Layers(
         "middle_office": 4,
         "qc": 4,
         "reports": 5,
+        "supervision": 6,  # the floor supervisor's alerts, figures, dispatch and monitoring
         "callcenter": 9,  # the application layer: Flask, click and RQ entry points
         "wsgi": 10,
         "benchmarks": 11,  # serves wsgi.py's app to measure it

@@ -6,6 +6,7 @@ built in tmp_path that breaks it.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def test_the_walk_finds_every_top_level_package_and_module_and_the_table_ranks_t
     assert {"callcenter", "core", "phone_network", "benchmarks", "tests", "wsgi"} <= set(units)
     assert units["wsgi"] == ROOT / "wsgi.py"
     assert set(units) == set(LAYERS.ranks)
+
+
+def test_mypy_holds_every_package_below_the_application_layer_to_strict() -> None:
+    """The kernel and every domain package are type-checked by `make lint`: one added to the
+    table is added to mypy's list too, or this fails."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    below = {p for p, r in LAYERS.ranks.items() if r < LAYERS.application}
+    assert config["strict"] is True
+    assert set(config["files"]) == below
 
 
 def test_the_table_puts_the_kernel_and_the_network_below_every_domain() -> None:
