@@ -13,16 +13,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.models import Call
-from outbound.engine import (
-    OutboundError,
-    create_task,
-    next_calling_time,
-    on_do_not_call,
-    start_attempt,
-)
+from outbound.attempts import start_attempt
+from outbound.errors import OutboundError
 from outbound.kinds import TaskKind, register, subject_of
 from outbound.models import OutboundTask, TaskStatus
 from outbound.policy import Policy
+from outbound.scheduling import next_calling_time
+from outbound.tasks import create_task, on_do_not_call
 from queue_callbacks import entries as callbacks
 from queue_callbacks.entries import QueueEntrySubject
 from queues.connect import UNASSIGNED, Followup, entry_cas, release_agent
