@@ -2,9 +2,10 @@
 
 A task is created once per kind and subject (`create_task`), assigned to the lightest-loaded
 eligible agent unless its kind is routed (`assign`), worked from the work list (`work_list`),
-rescheduled or closed after each attempt (`reschedule`, `close`), and cancelled when its
-subject no longer needs a call (`cancel_tasks_for`). A number on the do-not-call list blocks
-every task to it (`add_do_not_call`). Services flush and never commit.
+given another number before it is dialled (`change_number`), rescheduled or closed after each
+attempt (`reschedule`, `close`), and cancelled when its subject no longer needs a call
+(`cancel_tasks_for`). A number on the do-not-call list blocks every task to it
+(`add_do_not_call`). Services flush and never commit.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ def cancel_tasks_for(session: Session, subject_type: str, subject_id: int, *, no
         close(session, task, TaskStatus.CANCELLED, now)
     session.flush()
     return len(tasks)
+
+
+def change_number(
+    session: Session, task: OutboundTask, number: str, *, now: datetime, policy: Policy
+) -> bool:
+    """A pending task is to call another number (before it is dialled): its time zone follows
+    the number, and its next attempt waits for calling hours there. False (nothing changed) if
+    the task is no longer pending. The caller checks the do-not-call list. Flushes."""
+    if task.status is not TaskStatus.PENDING:
+        return False
+    task.to_number = number
+    task.timezone = policy.timezone_for(number)
+    task.next_attempt_at = max(
+        task.next_attempt_at, next_calling_time(policy.calling_hours(task.timezone), now)
+    )
+    session.flush()
+    return True
 
 
 def close(
