@@ -32,6 +32,7 @@ import middle_office.models  # noqa: E402, F401
 from callcenter.migrate import upgrade  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.models import Language  # noqa: E402
+from middle_office.review_calls import ORDER_REVIEW  # noqa: E402  (registers the task kind)
 from outbound import scheduling, tasks  # noqa: E402
 from outbound.models import Outcome  # noqa: E402
 from outbound.pacing import DialPacer  # noqa: E402
@@ -84,7 +85,7 @@ def bench_tasks(n: int, folder: Path) -> float:
             for _ in range(min(100, n - done)):
                 tasks.create_task(
                     s,
-                    kind="order_review",
+                    kind=ORDER_REVIEW.name,
                     subject_id=done,
                     to_number=f"+86139{done:08d}",
                     language="en" if done % 10 == 0 else "zh",
