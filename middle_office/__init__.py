@@ -1,1 +1,2 @@
-"""The middle office: special-order review and the one outbound call engine (reviews, callbacks)."""
+"""The middle office: special-order intake and review, the review thresholds, decisions sent to
+the order system, and the order review as a kind of outbound call (`review_calls`)."""

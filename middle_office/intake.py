@@ -25,7 +25,7 @@ from middle_office import review_calls
 from middle_office.models import OrderIntake, ReviewStatus, ReviewTask
 from middle_office.policy import ReviewPolicy
 from middle_office.rules import MISSING_INFO, OrderFacts, Reason, review_reasons
-from outbound import engine
+from outbound import tasks
 
 NUMBER = re.compile(r"^[A-Za-z0-9-]{4,20}$")
 ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,20}$")
@@ -388,7 +388,7 @@ def judge(
             review.status = ReviewStatus.APPROVED
             review.decided_at = now
             review.decision_reason = "no rule tripped after a change"
-            engine.cancel_tasks_for(session, "review", review.id, now=now)
+            tasks.cancel_tasks_for(session, "review", review.id, now=now)
         order.status = OrderStatus.APPROVED
         session.flush()
         return None

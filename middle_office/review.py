@@ -20,7 +20,7 @@ from middle_office import webhooks
 from middle_office.intake import facts_of
 from middle_office.models import OrderIntake, ReviewStatus, ReviewTask, WebhookDelivery
 from middle_office.rules import missing_info
-from outbound import engine as outbound
+from outbound import tasks
 
 EDITABLE = {
     "recipient_name": 120,
@@ -162,7 +162,7 @@ def decide(
     review.decided_by = agent_id
     review.decision_reason = reason or None
     order.status = OrderStatus.APPROVED if approve else OrderStatus.CANCELLED
-    outbound.cancel_tasks_for(session, "review", review.id, now=now)
+    tasks.cancel_tasks_for(session, "review", review.id, now=now)
     event = "order.approved" if approve else "order.cancelled"
     payload = {
         "order": order.number,

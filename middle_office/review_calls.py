@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from core.models import Customer, Order
 from middle_office.models import ReviewTask
-from outbound.engine import create_task
 from outbound.kinds import TaskKind, register
 from outbound.models import OutboundTask
 from outbound.policy import Policy
+from outbound.tasks import create_task
 from queues.models import Post
 
 #: Worked from the middle office's work list by click-to-call; the call changes no subject.

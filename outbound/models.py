@@ -55,7 +55,7 @@ class Outcome(enum.StrEnum):
 class OutboundTask(Base):
     """One reason to phone one customer (an order review, a queue callback, later RMA notices).
 
-    Kinds differ only by data (`outbound.engine.KINDS`); the engine treats them alike.
+    Kinds differ only by data (`outbound.kinds.KINDS`); the engine treats them alike.
     Order on the work list: priority (higher first), then `queued_at` (earlier first), which
     keeps a queue callback in the caller's original place.
     """

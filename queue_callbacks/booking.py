@@ -13,16 +13,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.models import Call
-from outbound.engine import (
-    OutboundError,
-    create_task,
-    next_calling_time,
-    on_do_not_call,
-    start_attempt,
-)
+from outbound.attempts import start_attempt
+from outbound.errors import OutboundError
 from outbound.kinds import TaskKind, register, subject_of
-from outbound.models import OutboundTask, TaskStatus
+from outbound.models import OutboundTask
 from outbound.policy import Policy
+from outbound.tasks import change_number, create_task, on_do_not_call
 from queue_callbacks import entries as callbacks
 from queue_callbacks.entries import QueueEntrySubject
 from queues.connect import UNASSIGNED, Followup, entry_cas, release_agent
@@ -125,12 +121,8 @@ def change_callback_number(
     if entry.status not in (QueuedCallStatus.CALLBACK, QueuedCallStatus.SCHEDULED):
         return False
     entry.callback_to = number
-    if task is not None and task.status is TaskStatus.PENDING:
-        task.to_number = number
-        task.timezone = policy.timezone_for(number)
-        task.next_attempt_at = max(
-            task.next_attempt_at, next_calling_time(policy.calling_hours(task.timezone), now)
-        )
+    if task is not None:
+        change_number(session, task, number, now=now, policy=policy)
     session.flush()
     return True
 

@@ -2,14 +2,15 @@
 
 A caller who asks to be called back leaves the line. Their entry keeps its place (its score
 on the waiting list depends only on its own values), and the outbound engine
-(`outbound.engine`, task kind `queue_callback`) makes the call, with its calling hours,
-do-not-call list, dial pacing, recording and retries. The entry's statuses on the way:
+(`outbound`, task kind `queue_callback`, registered by `queue_callbacks.booking`) makes the
+call, with its calling hours, do-not-call list, dial pacing, recording and retries. The entry's
+statuses on the way:
 
-    booked as the caller leaves the queue   →  `outbound.book_queue_callback`  scheduled
+    booked as the caller leaves the queue   →  `booking.book_queue_callback`   scheduled
     the caller's call ended, the task due   →  `release_due`                   callback
       (on the waiting list again, in its place: the router offers it like a waiting caller)
     the router reserves it for an agent     →  `connect.reserve`                assigned
-    the engine starts an attempt            →  `outbound.start_queue_callback`
+    the engine starts an attempt            →  `booking.start_queue_callback`
     the agent's leg is placed               →  `QueueEntrySubject.agent_leg`
     the customer answers                    →  `QueueEntrySubject.reached`      connected
     the agent's leg ends after the talk     →  `QueueEntrySubject.talk_ended`

@@ -140,7 +140,7 @@ def leave_queue(
     A caller who asked for a callback leaves with "leave": the entry becomes a `callback`
     entry (to `callback_to`, the caller's own number, until they key another); it is not
     ended. The boundary then hands it to the outbound engine
-    (`outbound.engine.book_queue_callback`), which keeps its place.
+    (`queue_callbacks.booking.book_queue_callback`), which keeps its place.
 
     Maps `result` through `RESULTS` (hangup → abandoned, bridged → connected, anything else →
     voicemail) and records when, why and how long the caller waited: Twilio's QueueTime

@@ -19,7 +19,7 @@ from core.phones import to_e164
 from middle_office import intake
 from middle_office.models import DeliveryStatus, WebhookDelivery
 from middle_office.policy import ReviewPolicy
-from outbound import engine as outbound
+from outbound import tasks
 from outbound.models import DoNotCall
 from queue_callbacks import entries as callbacks
 from queues.connect import Followup
@@ -104,7 +104,7 @@ def dnc_add(number: str, reason: str) -> None:
     if e164 is None:
         raise click.BadParameter(f"{number!r} is not a phone number")
     with rt.unit_of_work() as uow:
-        blocked = outbound.add_do_not_call(
+        blocked = tasks.add_do_not_call(
             uow.session, e164, reason=reason, actor="cli", now=rt.clock()
         )
         # A blocked callback may be back in line: off the waiting list with it.

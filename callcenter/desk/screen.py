@@ -17,8 +17,7 @@ from callcenter.desk import labels
 from callcenter.desk.labels import label
 from core.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
 from core.phones import mask
-from outbound import engine as outbound
-from outbound import kinds
+from outbound import attempts, kinds
 from outbound.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import PresenceSettings
 from queues.connect import latest_call_of
@@ -55,7 +54,7 @@ def current_outbound(session: Session, agent: Agent) -> OutboundAttempt | None:
         .order_by(OutboundAttempt.id.desc())
         .limit(1)
     )
-    if attempt is None or outbound.agent_call_key(session, attempt) != agent.call_sid:
+    if attempt is None or attempts.agent_call_key(session, attempt) != agent.call_sid:
         return None
     return attempt
 

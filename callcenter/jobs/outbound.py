@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from callcenter.runtime import Runtime, runtime
 from core.telephony import TelephonyRejected, TelephonyUnavailable
 from middle_office import webhooks
-from outbound import engine as outbound
+from outbound import legs
 from outbound.models import AttemptStatus, OutboundAttempt
 from outbound.pacing import DialPacer
 from outbound.policy import Policy
@@ -84,7 +84,7 @@ def dial_agent(attempt_id: int) -> None:
     rt = runtime()
     _pace(rt)  # before the claim: a job waiting for a token has claimed nothing yet
     with rt.unit_of_work() as uow:
-        dial = outbound.claim_agent_dial(uow.session, attempt_id, now=rt.clock())
+        dial = legs.claim_agent_dial(uow.session, attempt_id, now=rt.clock())
     if dial is None:
         return  # claimed before (a retried job) or gone: never dial twice
     urls = urls_for(rt)
@@ -95,23 +95,23 @@ def dial_agent(attempt_id: int) -> None:
             url=urls.agent(attempt_id),
             status_callback=urls.agent_status(attempt_id),
             status_events=("initiated", "ringing", "answered", "completed"),
-            timeout_s=outbound.AGENT_RING_TIMEOUT_S,
+            timeout_s=legs.AGENT_RING_TIMEOUT_S,
             record=True,
             recording_status_callback=urls.recording(attempt_id),
         )
     except TelephonyUnavailable:
         with rt.unit_of_work() as uow:
-            outbound.release_agent_claim(uow.session, attempt_id)
+            legs.release_agent_claim(uow.session, attempt_id)
         raise
     except TelephonyRejected as exc:
         log.warning("could not ring the agent of attempt %s: %s", attempt_id, exc)
         with rt.unit_of_work() as uow:
-            outbound.agent_leg_ended(
+            legs.agent_leg_ended(
                 uow.session, attempt_id, "failed", now=rt.clock(), policy=policy_for(rt)
             )
         return
     with rt.unit_of_work() as uow:
-        outbound.record_agent_call(uow.session, attempt_id, placed.sid)
+        legs.record_agent_call(uow.session, attempt_id, placed.sid)
 
 
 def dial_customer(attempt_id: int) -> None:
@@ -120,7 +120,7 @@ def dial_customer(attempt_id: int) -> None:
     policy = policy_for(rt)
     _pace(rt)
     with rt.unit_of_work() as uow:
-        dial = outbound.claim_customer_dial(uow.session, attempt_id, now=rt.clock(), policy=policy)
+        dial = legs.claim_customer_dial(uow.session, attempt_id, now=rt.clock(), policy=policy)
         agent_leg = _agent_leg(uow.session, attempt_id) if dial is None else None
     if dial is None:
         if agent_leg:
@@ -140,14 +140,14 @@ def dial_customer(attempt_id: int) -> None:
         # The claim counted the attempt; a failed dial is an unanswered one, not a redial.
         log.warning("could not dial the customer of attempt %s: %s", attempt_id, exc)
         with rt.unit_of_work() as uow:
-            leg = outbound.customer_leg_ended(
+            leg = legs.customer_leg_ended(
                 uow.session, attempt_id, "failed", now=rt.clock(), policy=policy
             )
         if leg:
             rt.enqueue(hang_up, leg, retries=DIAL_RETRIES)
         return
     with rt.unit_of_work() as uow:
-        outbound.record_customer_call(uow.session, attempt_id, placed.sid)
+        legs.record_customer_call(uow.session, attempt_id, placed.sid)
 
 
 def _agent_leg(session: Session, attempt_id: int) -> str | None:

@@ -7,7 +7,7 @@ from callcenter.jobs import router as router_jobs
 from callcenter.jobs.outbound import DIAL_RETRIES, deliver_decision, dial_agent, policy_for
 from callcenter.runtime import runtime
 from middle_office import webhooks
-from outbound import engine as outbound
+from outbound import outcomes, tasks
 
 
 def tick() -> None:
@@ -15,8 +15,8 @@ def tick() -> None:
     rt = runtime()
     now, policy = rt.clock(), policy_for(rt)
     with rt.unit_of_work() as uow:
-        outbound.assign_unassigned(uow.session)
-        redial, follow = outbound.reconcile(uow.session, now=now, policy=policy)
+        tasks.assign_unassigned(uow.session)
+        redial, follow = outcomes.reconcile(uow.session, now=now, policy=policy)
         router_jobs.after_commit(uow, rt, follow)
         due = webhooks.due(uow.session, now=now) if rt.settings.order_webhook_url else []
     for attempt_id in redial:

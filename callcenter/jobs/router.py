@@ -16,7 +16,7 @@ periodic `tick` re-does what a lost job would have done:
   and sweep the waiting list.
 
 A callback entry the router reserves is handed to the outbound engine instead of rung here
-(`outbound.engine.start_queue_callback`, dialled by `callcenter.jobs.outbound.dial_agent`):
+(`queue_callbacks.booking.start_queue_callback`, dialled by `callcenter.jobs.outbound.dial_agent`):
 it gets the engine's calling hours, do-not-call list, pacing and retries.
 """
 

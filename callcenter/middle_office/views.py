@@ -53,8 +53,8 @@ from middle_office import intake, review
 from middle_office.models import ReviewTask
 from middle_office.policy import ReviewPolicy
 from middle_office.rules import checklist
-from outbound import engine as outbound
-from outbound import kinds
+from outbound import attempts, kinds, legs, outcomes
+from outbound import tasks as outbound_tasks
 from outbound.models import OutboundAttempt, OutboundTask
 from queue_callbacks import entries as callbacks
 from queues.connect import Followup
@@ -168,7 +168,7 @@ def work_list() -> str:
     rt = runtime()
     with rt.session_factory() as db:
         mine = request.args.get("all") is None
-        tasks = outbound.work_list(db, g.staff.id if mine else None)
+        tasks = outbound_tasks.work_list(db, g.staff.id if mine else None)
         rows = [_row(db, t) for t in tasks]
         reviews = db.scalars(
             select(ReviewTask).where(ReviewTask.status == "open").order_by(ReviewTask.created_at)
@@ -179,7 +179,7 @@ def work_list() -> str:
         rows=rows,
         reviews=review_rows,
         csrf=auth.csrf_token(),
-        outcomes=[o.value for o in outbound.AGENT_OUTCOMES],
+        outcomes=[o.value for o in outcomes.AGENT_OUTCOMES],
         staff=g.staff,
         now=rt.clock(),
     )
@@ -213,7 +213,7 @@ def _review_row(db: Any, r: ReviewTask) -> dict[str, Any]:
 @bp.get("/middle/api/tasks")
 def tasks_json() -> Response:
     with runtime().session_factory() as db:
-        tasks = outbound.work_list(db, g.staff.id)
+        tasks = outbound_tasks.work_list(db, g.staff.id)
         return jsonify(
             tasks=[
                 {
@@ -234,7 +234,7 @@ def tasks_json() -> Response:
 def call(task_id: int) -> ResponseReturnValue:
     rt = runtime()
     with rt.unit_of_work() as uow:
-        attempt = outbound.start_attempt(
+        attempt = attempts.start_attempt(
             uow.session, task_id, agent_id=g.staff.id, now=rt.clock(), policy=jobs.policy_for(rt)
         )
         router_jobs.after_commit(uow, rt, Followup(publish=[g.staff.id]))  # out of the pool
@@ -243,7 +243,7 @@ def call(task_id: int) -> ResponseReturnValue:
         f"Calling task {task_id}: your desk rings first, then the customer.",
         202,
         attempt=attempt.id,
-        conference=outbound.conference_name(attempt.id),
+        conference=attempts.conference_name(attempt.id),
     )
 
 
@@ -251,7 +251,7 @@ def call(task_id: int) -> ResponseReturnValue:
 def outcome(task_id: int) -> ResponseReturnValue:
     rt, form = runtime(), _form()
     with rt.unit_of_work() as uow:
-        task = outbound.record_outcome(
+        task = outcomes.record_outcome(
             uow.session,
             task_id,
             agent_id=g.staff.id,
@@ -331,7 +331,7 @@ def _attempt_id() -> int:
 def agent_leg() -> Response:
     rt, form, attempt_id = runtime(), VoiceForm.from_form(request.form), _attempt_id()
     with rt.unit_of_work() as uow:
-        go = outbound.agent_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
+        go = legs.agent_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
         attempt = uow.session.get(OutboundAttempt, attempt_id)
         language = _agent_language(uow.session, attempt)
         whisper = _whisper(uow.session, attempt, language)
@@ -340,7 +340,7 @@ def agent_leg() -> Response:
     if not go:
         return twiml("<Response><Hangup/></Response>")
     voice = rt.menus.voices[language].language
-    return twiml(render_agent(whisper, voice, outbound.conference_name(attempt_id)))
+    return twiml(render_agent(whisper, voice, attempts.conference_name(attempt_id)))
 
 
 def _agent_language(session: Any, attempt: OutboundAttempt | None) -> str:
@@ -400,10 +400,10 @@ def agent_status() -> tuple[str, int]:
     rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
     status = form.call_status.value
     with rt.unit_of_work() as uow:
-        outbound.record_agent_call(uow.session, attempt_id, form.call_sid)
+        legs.record_agent_call(uow.session, attempt_id, form.call_sid)
         leg = None
         if form.call_status.is_final:
-            leg = outbound.agent_leg_ended(
+            leg = legs.agent_leg_ended(
                 uow.session, attempt_id, status, now=rt.clock(), policy=jobs.policy_for(rt)
             )
     if leg:
@@ -415,7 +415,7 @@ def agent_status() -> tuple[str, int]:
 def customer_leg() -> Response:
     rt, form, attempt_id = runtime(), VoiceForm.from_form(request.form), _attempt_id()
     with rt.unit_of_work() as uow:
-        joined = outbound.customer_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
+        joined = legs.customer_answered(uow.session, attempt_id, form.call_sid, now=rt.clock())
         attempt = uow.session.get(OutboundAttempt, attempt_id)
         language = attempt.task.language if attempt else "zh"
     if not joined:
@@ -434,22 +434,22 @@ def customer_join() -> Response:
     rt, attempt_id = runtime(), _attempt_id()
     VoiceForm.from_form(request.form)
     with rt.unit_of_work() as uow:
-        present = outbound.customer_may_join(uow.session, attempt_id)
+        present = legs.customer_may_join(uow.session, attempt_id)
         attempt = uow.session.get(OutboundAttempt, attempt_id)
         language = _spoken(attempt.task.language if attempt else "zh")
     if not present:
         return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
-    return twiml(render_join(outbound.conference_name(attempt_id)))
+    return twiml(render_join(attempts.conference_name(attempt_id)))
 
 
 @bp.post("/twilio/outbound/customer/status")
 def customer_status() -> tuple[str, int]:
     rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
     with rt.unit_of_work() as uow:
-        outbound.record_customer_call(uow.session, attempt_id, form.call_sid)
+        legs.record_customer_call(uow.session, attempt_id, form.call_sid)
         leg = None
         if form.call_status.is_final:
-            leg = outbound.customer_leg_ended(
+            leg = legs.customer_leg_ended(
                 uow.session,
                 attempt_id,
                 form.call_status.value,

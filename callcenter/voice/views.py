@@ -41,7 +41,7 @@ from core.db import UnitOfWork
 from core.phones import mask, national
 from core.speech import say_digits
 from ivr_menus import services as ivr
-from outbound import engine as outbound
+from outbound import tasks
 from queue_callbacks import booking
 from queue_callbacks import entries as callbacks
 from queues import connect
@@ -207,7 +207,7 @@ def may_call_back(session: Session, call_sid: str) -> bool:
     """Whether a callback can be offered: the caller's number is known and we may call it."""
     call = get_call(session, call_sid)
     number = call.caller_e164 if call else None
-    return number is not None and not outbound.on_do_not_call(session, number)
+    return number is not None and not tasks.on_do_not_call(session, number)
 
 
 def spoken_number(number: str | None, language: str | None) -> str:

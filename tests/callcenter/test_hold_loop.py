@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from callcenter.runtime import Runtime
 from core.calls import get_call
 from core.models import Customer, Language
-from outbound import engine as outbound
+from outbound import tasks
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
 from queues.presence import create_agent
 from queues.waiting import WaitingList
@@ -208,7 +208,7 @@ def test_a_caller_whose_number_may_not_be_called_back_is_not_offered_a_callback(
     call = get_call(session, sid)
     number = call.caller_e164 if call else None
     assert number is not None
-    outbound.add_do_not_call(session, number, reason="asked", actor="test", now=NOW)
+    tasks.add_do_not_call(session, number, reason="asked", actor="test", now=NOW)
     session.commit()
     said, _ = hold(signed_post, sid, 0)
     assert said[-1] != OFFER_ZH and OFFER_ZH not in said

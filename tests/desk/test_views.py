@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callcenter.desk.actions import voice_token
 from config.settings import Settings
 from core.phones import mask
-from outbound import engine as outbound
+from outbound import attempts, legs, tasks
 from outbound.policy import Policy
 from queues.models import AgentEvent, AgentState, QueuedCall
 from tests.conftest import NOW
@@ -354,7 +354,7 @@ def test_an_outbound_call_rings_and_talks_on_the_desk(desk: Desk) -> None:
     desk.post("/desk/api/state", {"to": "available"})
     policy = Policy()
     with desk.factory.begin() as s:
-        task = outbound.create_task(
+        task = tasks.create_task(
             s,
             kind="order_review",
             subject_id=1,
@@ -364,21 +364,21 @@ def test_an_outbound_call_rings_and_talks_on_the_desk(desk: Desk) -> None:
             now=NOW,
             policy=policy,
         )
-        attempt = outbound.start_attempt(s, task.id, agent_id=desk.agent_id, now=NOW, policy=policy)
+        attempt = attempts.start_attempt(s, task.id, agent_id=desk.agent_id, now=NOW, policy=policy)
         attempt_id = attempt.id
     call = desk.state()["call"]
     assert call["phase"] == "ringing" and call["outbound"]["attempt_id"] == attempt_id
     assert call["leg_ready"] is False and call["number"] == mask(CALLER)
     leg = "CA" + "7" * 32
     with desk.factory.begin() as s:
-        outbound.claim_agent_dial(s, attempt_id, now=NOW)
-        outbound.record_agent_call(s, attempt_id, leg)
+        legs.claim_agent_dial(s, attempt_id, now=NOW)
+        legs.record_agent_call(s, attempt_id, leg)
     assert desk.state()["call"]["leg_ready"] is True
     with desk.factory.begin() as s:
-        assert outbound.agent_answered(s, attempt_id, leg, now=NOW)
+        assert legs.agent_answered(s, attempt_id, leg, now=NOW)
     call = desk.state()["call"]
     assert call["phase"] == "talking" and call["wrapped_up"] is True
     with desk.factory.begin() as s:
-        outbound.agent_leg_ended(s, attempt_id, "completed", now=NOW, policy=policy)
+        legs.agent_leg_ended(s, attempt_id, "completed", now=NOW, policy=policy)
     view = desk.state()
     assert view["agent"]["state"] == "wrap_up" and view["call"] is None

@@ -16,7 +16,7 @@ from callcenter.app import create_app
 from callcenter.jobs import outbound as jobs
 from core.audit import AuditEvent
 from core.models import Language
-from outbound import engine as outbound
+from outbound import attempts, errors, legs, outcomes, tasks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from outbound.policy import Policy
 from queues.models import Actor, Agent, AgentState, Post
@@ -74,7 +74,7 @@ def make_task(session: Session, policy: Policy, subject_id: int = 1, **kw: Any) 
         "policy": policy,
     }
     values.update(kw)
-    task = outbound.create_task(session, **values)
+    task = tasks.create_task(session, **values)
     session.commit()
     return task
 
@@ -96,7 +96,7 @@ def test_a_retried_dial_job_never_dials_twice(
     telephony: RecordingTelephony,
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
     session.commit()
@@ -114,9 +114,9 @@ def test_a_retried_dial_job_never_dials_twice(
 
 def test_two_clicks_make_one_attempt(session: Session, policy: Policy, middle_agent: int) -> None:
     task = make_task(session, policy)
-    outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
-    with pytest.raises(outbound.TaskNotOpen):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+    attempts.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+    with pytest.raises(errors.TaskNotOpen):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
 
 
 def test_a_dial_lost_between_claim_and_callsid_is_reconciled_not_redialled(
@@ -127,16 +127,16 @@ def test_a_dial_lost_between_claim_and_callsid_is_reconciled_not_redialled(
     telephony: RecordingTelephony,
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
-    assert outbound.claim_agent_dial(session, attempt.id, now=NOW) is not None
+    assert legs.claim_agent_dial(session, attempt.id, now=NOW) is not None
     session.commit()  # the worker died here: claimed, maybe dialled, no CallSid
     with engine_app.app_context():
         jobs.dial_agent(attempt.id)
     assert telephony.placed == []
-    later = NOW + outbound.RECONCILE_AFTER + timedelta(seconds=1)
-    redial, follow = outbound.reconcile(session, now=later, policy=policy)
+    later = NOW + outcomes.RECONCILE_AFTER + timedelta(seconds=1)
+    redial, follow = outcomes.reconcile(session, now=later, policy=policy)
     assert redial == []
     session.refresh(task)
     assert task.status is TaskStatus.PENDING and task.last_outcome == "dial_unconfirmed"
@@ -154,17 +154,17 @@ def test_an_agent_leg_whose_status_never_came_ends_unanswered(
     telephony: RecordingTelephony,
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
     session.commit()
     with engine_app.app_context():
         jobs.dial_agent(attempt.id)  # placed; its status callbacks are lost
     session.expire_all()
-    soon = NOW + outbound.RECONCILE_AFTER
-    assert outbound.reconcile(session, now=soon, policy=policy)[1].hang_up == []  # may ring
-    later = soon + timedelta(seconds=outbound.AGENT_RING_TIMEOUT_S + 1)
-    redial, follow = outbound.reconcile(session, now=later, policy=policy)
+    soon = NOW + outcomes.RECONCILE_AFTER
+    assert outcomes.reconcile(session, now=soon, policy=policy)[1].hang_up == []  # may ring
+    later = soon + timedelta(seconds=legs.AGENT_RING_TIMEOUT_S + 1)
+    redial, follow = outcomes.reconcile(session, now=later, policy=policy)
     assert redial == [] and follow.hang_up == [AGENT_LEG]
     agent = session.get(Agent, middle_agent, populate_existing=True)
     assert agent is not None and (agent.state, agent.state_reason) == (AgentState.BREAK, "missed")
@@ -180,7 +180,7 @@ def test_the_customer_dial_counts_the_attempt_and_no_answer_retries_after_backof
     telephony: RecordingTelephony,
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
     session.commit()
@@ -188,23 +188,23 @@ def test_the_customer_dial_counts_the_attempt_and_no_answer_retries_after_backof
     with engine_app.app_context():
         jobs.dial_agent(attempt.id)
         session.expire_all()
-        assert outbound.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
+        assert legs.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
         session.commit()
         assert state_of(session, middle_agent) is AgentState.ON_CALL
         jobs.dial_customer(attempt.id)
         jobs.dial_customer(attempt.id)
     assert [p["to"] for p in telephony.placed][1:] == [CUSTOMER]
     session.expire_all()
-    leg = outbound.customer_leg_ended(session, attempt.id, "no-answer", now=NOW, policy=policy)
+    leg = legs.customer_leg_ended(session, attempt.id, "no-answer", now=NOW, policy=policy)
     assert leg == AGENT_LEG  # the agent's leg is hung up
     session.refresh(task)
     assert (task.status, task.attempts, task.last_outcome) == (TaskStatus.PENDING, 1, "no_answer")
     assert task.next_attempt_at == NOW + timedelta(minutes=15)
     assert state_of(session, middle_agent) is AgentState.ON_CALL  # until the leg has ended
-    outbound.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
+    legs.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
     assert state_of(session, middle_agent) is AgentState.WRAP_UP
-    with pytest.raises(outbound.NotDue):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+    with pytest.raises(errors.NotDue):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
 
 
 def test_a_do_not_call_number_is_never_dialled(
@@ -214,11 +214,11 @@ def test_a_do_not_call_number_is_never_dialled(
     middle_agent: int,
     telephony: RecordingTelephony,
 ) -> None:
-    outbound.add_do_not_call(session, CUSTOMER, reason="asked", actor="test", now=NOW)
+    tasks.add_do_not_call(session, CUSTOMER, reason="asked", actor="test", now=NOW)
     task = make_task(session, policy)
     assert task.status is TaskStatus.BLOCKED
-    with pytest.raises(outbound.TaskNotOpen):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+    with pytest.raises(errors.TaskNotOpen):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
     assert telephony.placed == []
 
 
@@ -230,15 +230,15 @@ def test_a_number_listed_while_the_agent_rings_is_not_dialled(
     telephony: RecordingTelephony,
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
     session.commit()
     with engine_app.app_context():
         jobs.dial_agent(attempt.id)
         session.expire_all()
-        outbound.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
-        outbound.add_do_not_call(session, CUSTOMER, reason="asked", actor="test", now=NOW)
+        legs.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
+        tasks.add_do_not_call(session, CUSTOMER, reason="asked", actor="test", now=NOW)
         session.commit()
         jobs.dial_customer(attempt.id)
     assert [p["to"] for p in telephony.placed if p["to"] == CUSTOMER] == []
@@ -254,18 +254,18 @@ def test_an_agent_who_is_not_available_cannot_start_a_call(
     change_state(
         session, middle_agent, AgentState.BREAK, reason="lunch", actor=Actor.AGENT, now=NOW
     )
-    with pytest.raises(outbound.AgentNotAvailable):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
+    with pytest.raises(errors.AgentNotAvailable):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=NOW, policy=policy)
 
 
 def test_an_agent_leg_never_answered_puts_the_agent_on_break_missed(
     session: Session, policy: Policy, middle_agent: int
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
-    outbound.agent_leg_ended(session, attempt.id, "no-answer", now=NOW, policy=policy)
+    legs.agent_leg_ended(session, attempt.id, "no-answer", now=NOW, policy=policy)
     agent = session.get(Agent, middle_agent)
     assert agent is not None and (agent.state, agent.state_reason) == (AgentState.BREAK, "missed")
     session.refresh(task)
@@ -278,11 +278,11 @@ def test_calls_are_refused_outside_calling_hours(
     late = datetime(2026, 11, 23, 13, 30, tzinfo=UTC)  # 21:30 in Shanghai
     task = make_task(session, policy, now=late)
     assert task.next_attempt_at == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    with pytest.raises(outbound.NotDue):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=late, policy=policy)
+    with pytest.raises(errors.NotDue):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=late, policy=policy)
     task.next_attempt_at = late
-    with pytest.raises(outbound.OutsideCallingHours):
-        outbound.start_attempt(session, task.id, agent_id=middle_agent, now=late, policy=policy)
+    with pytest.raises(errors.OutsideCallingHours):
+        attempts.start_attempt(session, task.id, agent_id=middle_agent, now=late, policy=policy)
     assert task.next_attempt_at == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # moved on
 
 
@@ -290,17 +290,17 @@ def test_outcomes_close_or_reschedule_and_are_audited(
     session: Session, policy: Policy, middle_agent: int
 ) -> None:
     task = make_task(session, policy)
-    attempt = outbound.start_attempt(
+    attempt = attempts.start_attempt(
         session, task.id, agent_id=middle_agent, now=NOW, policy=policy
     )
-    outbound.claim_agent_dial(session, attempt.id, now=NOW)
-    assert outbound.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
-    assert outbound.claim_customer_dial(session, attempt.id, now=NOW, policy=policy)
-    assert outbound.customer_answered(session, attempt.id, f"CA{2:032x}", now=NOW)
-    outbound.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
+    legs.claim_agent_dial(session, attempt.id, now=NOW)
+    assert legs.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
+    assert legs.claim_customer_dial(session, attempt.id, now=NOW, policy=policy)
+    assert legs.customer_answered(session, attempt.id, f"CA{2:032x}", now=NOW)
+    legs.agent_leg_ended(session, attempt.id, "completed", now=NOW, policy=policy)
     assert state_of(session, middle_agent) is AgentState.WRAP_UP
-    with pytest.raises(outbound.BadOutcome):
-        outbound.record_outcome(
+    with pytest.raises(errors.BadOutcome):
+        outcomes.record_outcome(
             session,
             task.id,
             agent_id=middle_agent,
@@ -310,7 +310,7 @@ def test_outcomes_close_or_reschedule_and_are_audited(
             now=NOW,
             policy=policy,
         )
-    outbound.record_outcome(
+    outcomes.record_outcome(
         session,
         task.id,
         agent_id=middle_agent,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from middle_office.rules import OrderFacts, Reason, Thresholds, checklist, review_reasons
-from outbound.engine import Candidate, choose_assignee, next_calling_time, schedule_after
 from outbound.models import Outcome, TaskStatus
 from outbound.policy import Policy
+from outbound.scheduling import Candidate, choose_assignee, next_calling_time, schedule_after
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
 from core.models import Language
-from outbound import engine as outbound
+from outbound import tasks
 from outbound.policy import Policy
 from queues.models import Actor, AgentState, Post
 from queues.passwords import hash_password
@@ -48,7 +48,7 @@ def page(
             now=NOW,
         )
         agent.password_hash = hash_password(PASSWORD)
-        task = outbound.create_task(
+        task = tasks.create_task(
             s,
             kind="order_review",
             subject_id=1,

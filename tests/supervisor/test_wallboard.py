@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime
 from callcenter.supervisor import board
-from outbound import engine as outbound
+from outbound import attempts, tasks
 from outbound.policy import Policy
 from queues.models import AgentState, QueuedCallStatus
 from supervision import figures
@@ -77,7 +77,7 @@ def test_an_agent_on_an_outbound_call_shows_it(
     runtime: Runtime, session: Session, make_agent: Callable[..., int]
 ) -> None:
     agent = make_agent("huang.li", state=AgentState.AVAILABLE)
-    task = outbound.create_task(
+    task = tasks.create_task(
         session,
         kind="order_review",
         subject_id=1,
@@ -87,7 +87,7 @@ def test_an_agent_on_an_outbound_call_shows_it(
         now=NOW,
         policy=Policy(),
     )
-    outbound.start_attempt(session, task.id, agent_id=agent, now=NOW, policy=Policy())
+    attempts.start_attempt(session, task.id, agent_id=agent, now=NOW, policy=Policy())
     session.commit()
     later = NOW + timedelta(seconds=40)
     snap = figures.snapshot(session, runtime.queues, now=later, timezone="Asia/Shanghai")
