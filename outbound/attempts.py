@@ -12,10 +12,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.audit import record
+from core.db import rowcount
 from outbound.errors import (
     AgentNotAvailable,
     DoNotCallListed,
@@ -82,11 +83,12 @@ def start_attempt(
             "set yourself available at the desk before calling",
             state=agent.state.value if agent else None,
         )
-    claimed = updated_rows(
-        session,
-        update(OutboundTask)
-        .where(OutboundTask.id == task_id, OutboundTask.status == TaskStatus.PENDING)
-        .values(status=TaskStatus.CALLING, agent_id=agent_id),
+    claimed = rowcount(
+        session.execute(
+            update(OutboundTask)
+            .where(OutboundTask.id == task_id, OutboundTask.status == TaskStatus.PENDING)
+            .values(status=TaskStatus.CALLING, agent_id=agent_id)
+        )
     )
     if claimed != 1:
         raise TaskNotOpen(f"task {task_id} was taken meanwhile", task_id=task_id)
@@ -153,22 +155,15 @@ def conference_name(attempt_id: int) -> str:
     return f"mo-attempt-{attempt_id}"
 
 
-def updated_rows(session: Session, statement: Executable) -> int:
-    """Run an UPDATE in the session's transaction; how many rows it changed (the check of a
-    compare-and-set)."""
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)  # an UPDATE without RETURNING gives its cursor
-    return result.rowcount
-
-
 def move_attempt(session: Session, attempt_id: int, expected: AttemptStatus, **values: Any) -> bool:
     """Compare-and-set: update the attempt only if it is still `expected`; True if it was."""
     return (
-        updated_rows(
-            session,
-            update(OutboundAttempt)
-            .where(OutboundAttempt.id == attempt_id, OutboundAttempt.status == expected)
-            .values(**values),
+        rowcount(
+            session.execute(
+                update(OutboundAttempt)
+                .where(OutboundAttempt.id == attempt_id, OutboundAttempt.status == expected)
+                .values(**values)
+            )
         )
         == 1
     )

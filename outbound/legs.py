@@ -24,12 +24,12 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from core.db import rowcount
 from outbound.attempts import (
     audit_attempt,
     conference_name,
     move_agent,
     move_attempt,
-    updated_rows,
 )
 from outbound.kinds import kind_of, subject_of
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, Outcome, TaskStatus
@@ -87,11 +87,12 @@ def release_agent_claim(session: Session, attempt_id: int) -> None:
 
 def record_agent_call(session: Session, attempt_id: int, call_sid: str) -> None:
     """Keep the agent leg's CallSid (the second transaction of the dial). Idempotent."""
-    kept = updated_rows(
-        session,
-        update(OutboundAttempt)
-        .where(OutboundAttempt.id == attempt_id, OutboundAttempt.agent_call_sid.is_(None))
-        .values(agent_call_sid=call_sid),
+    kept = rowcount(
+        session.execute(
+            update(OutboundAttempt)
+            .where(OutboundAttempt.id == attempt_id, OutboundAttempt.agent_call_sid.is_(None))
+            .values(agent_call_sid=call_sid)
+        )
     )
     if kept:
         attempt = session.get(OutboundAttempt, attempt_id, populate_existing=True)
