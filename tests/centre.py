@@ -30,8 +30,8 @@ from phone_network.parties import Answering, ScriptedCaller
 from phone_network.rest_api import Credentials
 from phone_network.sdk import http_client_for
 from phone_network.server import NetworkServer
-from queues.models import Actor, Agent, AgentEvent, AgentState, Post, QueuedCall
-from queues.presence import create_agent
+from queues.models import Actor, Agent, AgentEvent, AgentState, QueuedCall
+from tests.builders import add_agent
 from tests.conftest import AUTH_TOKEN, NOW
 
 HOTLINE = "+864008001234"
@@ -62,11 +62,9 @@ class Centre:
     ) -> int:
         """Create an agent whose browser (`client:agent_<login>`) answers as `answering`."""
         with self.factory.begin() as s:
-            agent = create_agent(
+            agent = add_agent(
                 s,
-                login=login,
-                display_name=login.title(),
-                posts=[Post.FRONT_DESK],
+                login,
                 skills=skills or {"general": 3},
                 languages=list(languages),
                 now=self.clock.now(),
@@ -161,7 +159,9 @@ def running_centre(
     clock = clock or VirtualClock(start)
     app_server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda env, sr: [], threaded=True)
     base = f"http://127.0.0.1:{app_server.server_port}"
-    runtime = make_runtime(factory, now=clock.now, public_base_url=base, **settings)
+    runtime = make_runtime(
+        factory, now=clock.now, jobs_async=False, public_base_url=base, **settings
+    )
     network = PhoneNetwork(
         account_sid=runtime.settings.account_sid, auth_token=AUTH_TOKEN, clock=clock
     )
@@ -172,7 +172,6 @@ def running_centre(
     runtime.telephony_factory = lambda: TwilioGateway(
         Client(sid, AUTH_TOKEN, sid, http_client=http_client_for(net_server.url))
     )
-    runtime.jobs_async = False
     app = create_app(runtime=runtime)
     app_server.app = app
     thread = threading.Thread(target=app_server.serve_forever, kwargs={"poll_interval": 0.02})

@@ -32,6 +32,7 @@ from callcenter.runtime import Runtime
 from config.settings import Settings
 from core.db import Base, make_engine
 from core.models import Customer
+from core.telephony import Telephony
 from ivr_menus.loader import load_menus
 
 ACCOUNT_SID = "AC" + "a1" * 16
@@ -148,8 +149,15 @@ def make_runtime(
     """Build a Runtime on a given session factory, with the test Redis and clock."""
 
     def make(
-        factory: sessionmaker[Session], *, now: Callable[[], datetime] | None = None, **changes: Any
+        factory: sessionmaker[Session],
+        *,
+        now: Callable[[], datetime] | None = None,
+        telephony: Telephony | None = None,
+        jobs_async: bool = True,
+        **changes: Any,
     ) -> Runtime:
+        """`telephony` stands in for Twilio's REST API; `jobs_async=False` runs every enqueued
+        job at once, after its commit, in the test's thread; `changes` are settings."""
         s = replace(settings, **changes)
         return Runtime(
             settings=s,
@@ -158,6 +166,8 @@ def make_runtime(
             menus=load_menus(s.menus_path, queues_path=s.queues_path),
             clock=now or clock,
             redis_factory=redis_server,
+            telephony_factory=(lambda: telephony) if telephony is not None else None,
+            jobs_async=jobs_async,
         )
 
     return make

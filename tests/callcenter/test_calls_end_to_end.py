@@ -22,13 +22,13 @@ from callcenter.seed import (
     DEMO_VIP_SHIPPED_ORDER,
     seed_demo,
 )
-from core.models import Call, CallEvent, CallStatus, Language, Voicemail
+from core.models import Call, CallEvent, CallStatus, Voicemail
 from phone_network.calls import Call as NetworkCall
 from phone_network.clock import VirtualClock
 from phone_network.network import PhoneNetwork
 from phone_network.parties import ScriptedCaller
-from queues.models import AgentState, Post, QueuedCall, QueuedCallStatus
-from queues.presence import create_agent
+from queues.models import AgentState, QueuedCall, QueuedCallStatus
+from tests.builders import add_agent
 from tests.conftest import AUTH_TOKEN, NOW
 
 HOTLINE = "+864008001234"
@@ -159,15 +159,7 @@ def test_a_waiting_caller_hears_position_and_wait_then_hangs_up_and_is_abandoned
     hotline: Hotline,
 ) -> None:
     with hotline.factory.begin() as s:
-        agent = create_agent(
-            s,
-            login="busy.agent",
-            display_name="忙碌的客服",
-            posts=[Post.FRONT_DESK],
-            skills={"general": 3},
-            languages=[Language.ZH],
-            now=NOW,
-        )
+        agent = add_agent(s, "busy.agent", display_name="忙碌的客服")
         agent.state = AgentState.ON_CALL
     leg = hotline.call(DEMO_VIP_PHONE, "press 1", "press 0", max_hold=90)
     assert_clean(leg)

@@ -16,9 +16,9 @@ from callcenter.runtime import Runtime
 from core.calls import get_call
 from core.models import Customer, Language
 from outbound import tasks
-from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus
-from queues.presence import create_agent
+from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.waiting import WaitingList
+from tests.builders import add_agent
 from tests.conftest import NOW, PUBLIC_BASE, call_params, new_call_sid
 from tests.twiml_grammar import assert_valid_twiml
 
@@ -52,14 +52,8 @@ def make_agent(session: Session) -> Callable[..., Agent]:
 
     def make(state: AgentState, language: Language = Language.ZH, skill: str = "general") -> Agent:
         n = next(counter)
-        agent = create_agent(
-            session,
-            login=f"agent{n}",
-            display_name=f"Agent {n}",
-            posts=[Post.FRONT_DESK],
-            skills={skill: 3},
-            languages=[language],
-            now=NOW,
+        agent = add_agent(
+            session, f"agent{n}", display_name=f"Agent {n}", skills={skill: 3}, languages=[language]
         )
         agent.state = state
         session.flush()

@@ -12,11 +12,9 @@ from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
 from callcenter.runtime import Runtime
 from callcenter.staff import require_roles
-from core.models import Language
 from queues.models import Post, Role
 from queues.passwords import hash_password
-from queues.presence import create_agent
-from tests.conftest import NOW
+from tests.builders import add_agent
 
 
 @pytest.fixture
@@ -41,15 +39,13 @@ def app(
 
 def account(factory: sessionmaker[Session], login: str, *roles: Role, active: bool = True) -> int:
     with factory.begin() as s:
-        agent = create_agent(
+        agent = add_agent(
             s,
-            login=login,
+            login,
             display_name=login,
             posts=[Post.FRONT_DESK] if not roles else [],
             skills={"general": 3} if not roles else {},
-            languages=[Language.ZH],
             roles=roles,
-            now=NOW,
         )
         agent.password_hash = hash_password("pw")
         agent.active = active

@@ -32,9 +32,10 @@ from core.models import (
     RmaStatus,
     Tier,
 )
-from queues.models import Actor, AgentState, Post, QueuedCall, QueuedCallStatus
+from queues.models import Actor, AgentState, QueuedCall, QueuedCallStatus
 from queues.passwords import hash_password
-from queues.presence import change_state, create_agent
+from queues.presence import change_state
+from tests.builders import add_agent
 from tests.conftest import NOW
 
 PASSWORD = "correct horse battery"
@@ -103,15 +104,7 @@ def make_desk(
     def make(**settings: object) -> Desk:
         app = desk_app(**settings)
         with session_factory.begin() as s:
-            agent = create_agent(
-                s,
-                login="li.na",
-                display_name="李娜",
-                posts=[Post.FRONT_DESK],
-                skills={"general": 3},
-                languages=[Language.ZH, Language.EN],
-                now=NOW,
-            )
+            agent = add_agent(s, "li.na", display_name="李娜", languages=[Language.ZH, Language.EN])
             agent.password_hash = _password_hash()
             agent_id = agent.id
         return Desk(app.test_client(), agent_id, session_factory)

@@ -88,6 +88,5 @@ def api_app(
 ) -> Any:
     from callcenter.app import create_app
 
-    rt = make_runtime(session_factory, order_api_token=API_TOKEN)
-    rt.telephony_factory = lambda: telephony
+    rt = make_runtime(session_factory, telephony=telephony, order_api_token=API_TOKEN)
     return create_app(runtime=rt)

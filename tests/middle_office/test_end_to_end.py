@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.runtime import Runtime
 from core.audit import AuditEvent
-from core.models import Language, Order, OrderStatus
+from core.models import Order, OrderStatus
 from middle_office import webhooks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from phone_network.parties import Answering
 from queues.models import AgentState, Post
-from queues.presence import create_agent
 from recordings.models import Recording, RecordingStatus
+from tests.builders import add_agent
 from tests.centre import Centre, running_centre
 from tests.middle_office.conftest import API_TOKEN, WEBHOOK_SECRET, order
 
@@ -87,15 +87,14 @@ def centre_at(
 
 def middle_office_agent(centre: Centre, answering: Answering) -> int:
     with centre.factory.begin() as s:
-        agent = create_agent(
+        agent = add_agent(
             s,
-            login="huang.li",
+            "huang.li",
             display_name="黄丽",
             posts=[Post.MIDDLE_OFFICE],
             skills={"orders": 4},
-            languages=[Language.ZH],
-            password=PASSWORD,
             now=centre.clock.now(),
+            password=PASSWORD,
         )
         agent_id, identity = agent.id, agent.client_identity
     centre.network.add_endpoint(f"client:{identity}", answering)

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcenter.app import create_app
 from callcenter.jobs import outbound as jobs
 from core.audit import AuditEvent
-from core.models import Language
 from outbound import attempts, errors, legs, outcomes, tasks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from outbound.policy import Policy
 from queues.models import Actor, Agent, AgentState, Post
-from queues.presence import change_state, create_agent
+from queues.presence import change_state
+from tests.builders import add_agent
 from tests.conftest import NOW
 from tests.middle_office.conftest import RecordingTelephony
 
@@ -35,22 +35,15 @@ def engine_app(
     redis: object,
     telephony: RecordingTelephony,
 ) -> Flask:
-    rt = make_runtime(session_factory, outbound_cps=50)
-    rt.telephony_factory = lambda: telephony
-    rt.jobs_async = False  # follow-up jobs (hang-ups) run at once, after their commit
+    # follow-up jobs (hang-ups) run at once, after their commit
+    rt = make_runtime(session_factory, telephony=telephony, jobs_async=False, outbound_cps=50)
     return create_app(runtime=rt)
 
 
 @pytest.fixture
 def middle_agent(session: Session) -> int:
-    agent = create_agent(
-        session,
-        login="huang.li",
-        display_name="黄丽",
-        posts=[Post.MIDDLE_OFFICE],
-        skills={"orders": 4},
-        languages=[Language.ZH],
-        now=NOW,
+    agent = add_agent(
+        session, "huang.li", display_name="黄丽", posts=[Post.MIDDLE_OFFICE], skills={"orders": 4}
     )
     change_state(session, agent.id, AgentState.AVAILABLE, reason=None, actor=Actor.AGENT, now=NOW)
     session.commit()

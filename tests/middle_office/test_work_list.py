@@ -12,12 +12,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from core.models import Language
 from outbound import tasks
 from outbound.policy import Policy
 from queues.models import Actor, AgentState, Post
 from queues.passwords import hash_password
-from queues.presence import change_state, create_agent
+from queues.presence import change_state
+from tests.builders import add_agent
 from tests.conftest import NOW
 from tests.middle_office.conftest import RecordingTelephony
 
@@ -33,19 +33,11 @@ def page(
 ) -> tuple[FlaskClient, int, int]:
     """huang.li signed in on the work list, with one order-review call task; (client, agent,
     task)."""
-    rt = make_runtime(session_factory, outbound_cps=50)
-    rt.telephony_factory = lambda: telephony
-    rt.jobs_async = False
+    rt = make_runtime(session_factory, telephony=telephony, jobs_async=False, outbound_cps=50)
     app = create_app(runtime=rt)
     with session_factory.begin() as s:
-        agent = create_agent(
-            s,
-            login="huang.li",
-            display_name="黄丽",
-            posts=[Post.MIDDLE_OFFICE],
-            skills={"orders": 4},
-            languages=[Language.ZH],
-            now=NOW,
+        agent = add_agent(
+            s, "huang.li", display_name="黄丽", posts=[Post.MIDDLE_OFFICE], skills={"orders": 4}
         )
         agent.password_hash = hash_password(PASSWORD)
         task = tasks.create_task(

@@ -22,13 +22,14 @@ from callcenter.app import create_app
 from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime
 from core.calls import upsert_call
-from core.models import CallEvent, Language
+from core.models import CallEvent
 from core.telephony import PlacedCall
 from queues import connect
-from queues.models import Actor, AgentState, Post, QueuedCall, QueuedCallStatus
-from queues.presence import PresenceError, create_agent
+from queues.models import Actor, AgentState, QueuedCall, QueuedCallStatus
+from queues.presence import PresenceError
 from queues.routing import QueueRoute
 from queues.services import enqueue_call, rebuild_waiting_list, waiting_caller
+from tests.builders import add_agent
 from tests.conftest import NOW, call_params, new_call_sid, sign
 
 GENERAL = QueueRoute("general", "general")
@@ -65,15 +66,7 @@ class Router:
 
     def agent(self, login: str, *, available: bool = True) -> int:
         with self.factory.begin() as s:
-            agent_id = create_agent(
-                s,
-                login=login,
-                display_name=login,
-                posts=[Post.FRONT_DESK],
-                skills={"general": 3},
-                languages=[Language.ZH],
-                now=NOW,
-            ).id
+            agent_id = add_agent(s, login, display_name=login).id
         if available:
             self.set_state(agent_id, AgentState.AVAILABLE)
         return agent_id
@@ -135,9 +128,7 @@ def router(
     live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime], redis: object
 ) -> Router:
     phone = RecordingTelephony()
-    rt = make_runtime(live_session_factory)
-    rt.telephony_factory = lambda: phone  # type: ignore[assignment,return-value]
-    rt.jobs_async = False
+    rt = make_runtime(live_session_factory, telephony=phone, jobs_async=False)
     app = create_app(runtime=rt)
     return Router(rt, app, app.test_client(), phone, live_session_factory)
 

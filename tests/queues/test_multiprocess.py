@@ -48,8 +48,8 @@ from core.models import Customer, CustomerPhone, Language
 from phone_network.calls import Call as NetworkCall
 from phone_network.network import PhoneNetwork
 from phone_network.parties import Answering, ScriptedCaller
-from queues.models import Actor, Agent, AgentEvent, AgentState, Post, QueuedCall, QueuedCallStatus
-from queues.presence import create_agent
+from queues.models import Actor, Agent, AgentEvent, AgentState, QueuedCall, QueuedCallStatus
+from tests.builders import add_agent
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -156,11 +156,10 @@ def _create_agents(engine: Engine, now: datetime) -> list[tuple[int, str]]:
     mix = [{"general": 3}] * 15 + [{"general": 3, "presales": 3}] * 3 + [{"presales": 4}] * 2
     with Session(engine) as s, s.begin():
         agents = [
-            create_agent(
+            add_agent(
                 s,
-                login=f"mp{i:02d}",
+                f"mp{i:02d}",
                 display_name=f"MP {i:02d}",
-                posts=[Post.FRONT_DESK],
                 skills=skills,
                 languages=[Language.ZH, Language.EN],
                 now=now,

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from callcenter.commands.centre import queues_rebuild
 from config.settings import DEFAULT_QUEUES
 from core.calls import upsert_call
-from core.models import Call, Language
+from core.models import Call
 from queues.config import HoldSettings, load_queues
-from queues.models import AgentState, Post, QueuedCall, QueuedCallStatus
-from queues.presence import create_agent
+from queues.models import AgentState, QueuedCall, QueuedCallStatus
 from queues.routing import QueueRoute
 from queues.services import (
     HoldTurn,
@@ -29,6 +28,7 @@ from queues.services import (
     waiting_caller,
 )
 from queues.waiting import WaitingList
+from tests.builders import add_agent
 from tests.conftest import NOW, new_call_sid
 
 GENERAL = QueueRoute("general", "general")
@@ -219,15 +219,7 @@ def test_rebuild_after_redis_lost_everything_keeps_every_callers_place(
     entries = _queue_some_callers(session, make_call, waiting)
     leave_queue(session, entries[1].call_sid, "general", result="hangup", now=NOW)
     waiting.remove(str(entries[1].id))
-    agent = create_agent(
-        session,
-        login="li.na",
-        display_name="李娜",
-        posts=[Post.FRONT_DESK],
-        skills={"general": 3},
-        languages=[Language.ZH],
-        now=NOW,
-    )
+    agent = add_agent(session, "li.na", display_name="李娜")
     agent.state = AgentState.AVAILABLE
     session.flush()
     before = _positions(waiting, entries)

@@ -24,13 +24,12 @@ from callcenter.jobs import recordings as jobs
 from callcenter.runtime import Runtime
 from core.audit import AuditEvent
 from core.calls import upsert_call
-from core.models import Language
-from queues.models import Post, QueuedCall, QueuedCallStatus
-from queues.presence import create_agent
+from queues.models import QueuedCall, QueuedCallStatus
 from recordings import services
 from recordings.download import DownloadFailed, RecordingNotReady
 from recordings.models import Recording, RecordingStatus
 from recordings.storage import LocalStorage, StoredObject
+from tests.builders import add_agent
 from tests.conftest import ACCOUNT_SID, NOW
 from tests.recordings.calls import (
     AGENT,
@@ -70,15 +69,7 @@ def entry(session: Session, make_customer: Callable[..., object]) -> QueuedCall:
         now=NOW,
     )
     call.customer_id = customer.id  # type: ignore[attr-defined]
-    agent = create_agent(
-        session,
-        login="li.na",
-        display_name="Li Na",
-        posts=[Post.FRONT_DESK],
-        skills={"billing": 3},
-        languages=[Language.ZH],
-        now=NOW,
-    )
+    agent = add_agent(session, "li.na", display_name="Li Na", skills={"billing": 3})
     row = QueuedCall(
         call_id=call.id,
         call_sid=call.sid,

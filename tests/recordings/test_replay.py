@@ -17,13 +17,12 @@ from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerpr
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import Runtime
 from core.audit import AuditEvent
-from core.models import Language
 from queues.models import Agent, Post, Role
 from queues.passwords import hash_password
-from queues.presence import create_agent
 from recordings import services
 from recordings.links import sign_playback
 from recordings.models import Recording, RecordingStatus
+from tests.builders import add_agent
 from tests.conftest import NOW
 
 AUDIO = bytes(range(256)) * 40  # 10,240 bytes standing in for the stored MP3
@@ -36,15 +35,13 @@ def rt(app: Flask) -> Runtime:
 
 
 def account(session: Session, login: str, *roles: Role) -> Agent:
-    agent = create_agent(
+    agent = add_agent(
         session,
-        login=login,
+        login,
         display_name=login,
         posts=[] if roles else [Post.FRONT_DESK],
         skills={} if roles else {"general": 3},
-        languages=[Language.ZH],
         roles=roles,
-        now=NOW,
     )
     agent.password_hash = hash_password("pw")
     session.commit()

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
 from callcenter.runtime import Runtime
-from core.models import Language
 from queues.models import Agent, Post, Role
-from queues.presence import create_agent
+from tests.builders import add_agent
 
 #: When the reports are asked for: Tuesday 24 November 2026, 20:00 in Shanghai (UTC+8).
 REPORT_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -36,15 +35,14 @@ def staff_client(app: Flask, session_factory: sessionmaker[Session]) -> Callable
 
     def make(login: str, *roles: Role) -> FlaskClient:
         with session_factory.begin() as s:
-            agent = create_agent(
+            agent = add_agent(
                 s,
-                login=login,
+                login,
                 display_name=login,
                 posts=[] if roles else [Post.FRONT_DESK],
                 skills={} if roles else {"general": 3},
-                languages=[Language.ZH],
-                roles=roles,
                 now=REPORT_NOW,
+                roles=roles,
             )
             agent.password_hash = f"not-a-real-hash-{login}"  # only the fingerprint matters
             agent_id, fingerprint = agent.id, _fingerprint(agent)

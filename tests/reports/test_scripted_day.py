@@ -42,17 +42,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import Call, CallDirection, CallStatus, Language
+from core.models import Call, CallDirection, CallStatus
 from queues.models import (
     Actor,
     AgentEvent,
     AgentState,
-    Post,
     QueuedCall,
     QueuedCallStatus,
     Role,
 )
-from queues.presence import create_agent
+from tests.builders import add_agent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 S = QueuedCallStatus
@@ -200,16 +199,7 @@ def scripted_day(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as s:
         ids = {}
         for login, team in TEAMS.items():
-            agent = create_agent(
-                s,
-                login=login,
-                display_name=login,
-                posts=[Post.FRONT_DESK],
-                skills={"general": 3},
-                languages=[Language.ZH],
-                team=team,
-                now=at("18:00:00", day=23),  # the day before: offline since
-            )
+            agent = add_agent(s, login, display_name=login, now=at("18:00:00", day=23), team=team)
             ids[login] = agent.id
             for time, from_state, to_state, reason, call in TIMELINES[login]:
                 s.add(

@@ -17,7 +17,7 @@ from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerpr
 from callcenter.runtime import Runtime
 from core.models import Call, CallDirection, CallStatus, Language
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus, Role
-from queues.presence import create_agent
+from tests.builders import add_agent
 from tests.conftest import NOW
 
 CSRF = "tok"
@@ -27,9 +27,11 @@ CSRF = "tok"
 def runtime(
     make_runtime: Callable[..., Runtime], session_factory: sessionmaker[Session], redis: Redis
 ) -> Runtime:
-    rt = make_runtime(session_factory, supervisor_support_groups="backoffice=post:back_office")
-    rt.jobs_async = False
-    return rt
+    return make_runtime(
+        session_factory,
+        jobs_async=False,
+        supervisor_support_groups="backoffice=post:back_office",
+    )
 
 
 @pytest.fixture
@@ -49,15 +51,13 @@ def make_agent(session_factory: sessionmaker[Session]) -> Callable[..., int]:
         reason: str | None = None,
     ) -> int:
         with session_factory.begin() as s:
-            agent = create_agent(
+            agent = add_agent(
                 s,
-                login=login,
-                display_name=login.title(),
+                login,
                 posts=list(posts),
                 skills=skills if skills is not None else {"general": 3},
                 languages=[Language.ZH, Language.EN],
                 roles=roles,
-                now=NOW,
             )
             agent.state, agent.state_since, agent.state_reason = state, since, reason
             agent.password_hash = "scrypt:not-a-real-hash"  # signs in through the test session

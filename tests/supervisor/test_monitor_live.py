@@ -15,13 +15,12 @@ from callcenter.seed import DEMO_VIP_PHONE
 from callcenter.supervisor import services
 from callcenter.voice.twiml import conference_name
 from core.audit import AuditEvent
-from core.models import Language
 from phone_network.clock import RealClock
 from phone_network.parties import Answering
 from queues.models import QueuedCallStatus, Role
-from queues.presence import create_agent
 from supervision import monitor
 from supervision.dispatch import Staff
+from tests.builders import add_agent
 from tests.centre import Centre, running_centre
 
 pytestmark = pytest.mark.slow
@@ -44,15 +43,14 @@ def centre(
 
 def _supervisor(centre: Centre) -> Staff:
     with centre.factory.begin() as s:
-        sup = create_agent(
+        sup = add_agent(
             s,
-            login="ma.chao2",
+            "ma.chao2",
             display_name="Ma Chao",
             posts=[],
             skills={},
-            languages=[Language.ZH],
-            roles=[Role.SUPERVISOR],
             now=centre.clock.now(),
+            roles=[Role.SUPERVISOR],
         )
         staff, identity = Staff(sup.id, sup.login), sup.client_identity
     centre.network.add_endpoint(f"client:{identity}", Answering(after=1, talk=None))

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcenter.jobs.alerts import run_alerts
 from callcenter.runtime import Runtime
 from callcenter.seed import DEMO_NEW_PHONE, DEMO_RETURNING_PHONE
-from core.models import Language
 from phone_network.clock import RealClock
 from queues.models import AgentState, QueuedCallStatus, Role
-from queues.presence import create_agent
 from tests.browser import BROWSER_MARKS, Page, chromium_page, expect, screenshots
+from tests.builders import add_agent
 from tests.centre import Centre, running_centre
 from tests.desk.conftest import PASSWORD, _password_hash
 
@@ -99,15 +98,14 @@ def alert_tick(centre: Centre) -> Iterator[None]:
 
 def _sign_in(centre: Centre, page: Page) -> None:
     with centre.factory.begin() as s:
-        sup = create_agent(
+        sup = add_agent(
             s,
-            login="floor.sup",
+            "floor.sup",
             display_name="Floor Sup",
             posts=[],
             skills={},
-            languages=[Language.ZH],
-            roles=[Role.SUPERVISOR],
             now=centre.clock.now(),
+            roles=[Role.SUPERVISOR],
         )
         sup.password_hash = _password_hash()
     base = centre.runtime.settings.public_base_url
