@@ -45,8 +45,8 @@ from callcenter.twilio_http import (
     twiml,
     verify_signature,
 )
-from callcenter.voice.connect_views import recording_update, whisper_for
-from callcenter.voice.twiml import join_as_agent, render_message
+from callcenter.voice.connect_views import recording_update
+from callcenter.voice.twiml import join_as_agent, render_message, whisper_for
 from core.errors import DomainError
 from core.models import Order
 from middle_office import intake, review
@@ -356,7 +356,7 @@ def _whisper(session: Any, attempt: OutboundAttempt | None, language: str) -> st
     menus, task = runtime().menus, attempt.task
     entry = callbacks.entry_of(session, task)
     if entry is not None:
-        return whisper_for(entry, language)
+        return whisper_for(menus, entry, language)
     kind = menus.messages[language].get(f"kind_{task.kind}", kinds.kind_of(task.kind).label)
     return menus.message(language, "outbound_whisper", kind=kind, subject=str(task.subject_id))
 
