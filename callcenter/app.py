@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
-    from callcenter.middle_office.views import bp as middle_office_bp
+    from callcenter.middle_office.api import bp as order_api_bp
+    from callcenter.middle_office.console import bp as middle_office_bp
+    from callcenter.middle_office.twilio import bp as outbound_calls_bp
     from callcenter.replay.views import bp as recordings_bp
     from callcenter.reports.views import bp as reports_bp
     from callcenter.supervisor.views import bp as supervisor_bp
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(recordings_bp)
     app.register_blueprint(voice_bp)
     app.register_blueprint(middle_office_bp)
+    app.register_blueprint(outbound_calls_bp)
+    app.register_blueprint(order_api_bp)
     app.register_blueprint(reports_bp)
     return app
 

@@ -33,13 +33,12 @@ from ivr_menus.engine import (
 from ivr_menus.model import MenuSet, NodeKind
 from ivr_menus.readout import order_readout, rma_readout
 from queues import services as queue_services
-from queues.models import QueuedCall
+from queues.models import Agent, QueuedCall
 from queues.routing import QueueRoute, WaitingCaller
 
-#: Called (inside the transaction) with each caller who joins a queue, and with the entry id of
-#: each who leaves one; the boundary passes functions that update Redis after its commit.
+#: Called (inside the transaction) with each caller who joins a queue; the boundary passes a
+#: function that updates Redis after its commit.
 OnEnqueue = Callable[[WaitingCaller], None]
-OnLeave = Callable[[QueuedCall], None]
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +316,14 @@ def enqueue_after_failure(
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class LeftQueue:
+    """A caller who left a queue: their language, and their entry there (None if none)."""
+
+    language: str | None
+    entry: QueuedCall | None
+
+
 def leave_queue(
     session: Session,
     info: CallInfo,
@@ -326,13 +333,13 @@ def leave_queue(
     waited_s: int | None,
     country_code: str,
     now: datetime,
-    on_leave: OnLeave | None = None,
-) -> str | None:
-    """The caller left a queue (Twilio's Enqueue action): log how, once. Returns their language.
+) -> LeftQueue:
+    """The caller left a queue (Twilio's Enqueue action): log how, once.
 
     Ends the queue entry (`queues.services.leave_queue`, idempotent; a caller who asked for a
-    callback gets it booked to their own number) and gives the entry to `on_leave`, which
-    does what the outcome needs after the commit (off the Redis list, release an agent).
+    callback keeps it, to their own number) and returns it with the caller's language: the
+    boundary then does what the outcome needs (`queue_callbacks.booking.caller_left_queue`,
+    and off the Redis list after the commit).
     """
     call = _open_call(session, info, country_code=country_code, now=now)
     entry = queue_services.leave_queue(
@@ -344,8 +351,6 @@ def leave_queue(
         waited_s=waited_s,
         callback_to=call.caller_e164,
     )
-    if entry is not None and on_leave is not None:
-        on_leave(entry)
     log_event(
         session,
         call,
@@ -357,13 +362,20 @@ def leave_queue(
         waited_s=waited_s,
     )
     session.flush()
-    return call.language.value if call.language else None
+    return LeftQueue(call.language.value if call.language else None, entry)
 
 
 def call_language(session: Session, call_sid: str) -> str | None:
     """The language the caller chose, if any (for hold messages and apologies). Read-only."""
     call = get_call(session, call_sid)
     return call.language.value if call and call.language else None
+
+
+def agent_language(session: Session, menus: MenuSet, agent_id: int | None) -> str:
+    """The language an agent hears whispers and prompts in (`MenuSet.agent_language`, from
+    the languages the agent speaks). Read-only."""
+    agent = session.get(Agent, agent_id) if agent_id else None
+    return menus.agent_language([lang.value for lang in agent.languages] if agent else [])
 
 
 def save_voicemail(

@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 
 from core.models import Call
 from outbound.models import OutboundAttempt, OutboundTask, TaskStatus
-from queues.connect import UNASSIGNED, Followup, entry_cas, entry_event, mark_answered
+from queues.connect import (
+    UNASSIGNED,
+    Followup,
+    caller_call_ended,
+    entry_cas,
+    entry_event,
+    mark_answered,
+)
 from queues.models import QueuedCall, QueuedCallStatus
 
 S = QueuedCallStatus
@@ -177,3 +184,15 @@ def release_due(session: Session, *, now: datetime, call_sid: str | None = None)
             follow.requeue.append(entry.id)
             follow.route_entries.append(entry.id)
     return follow
+
+
+def call_ended(session: Session, call_sid: str, *, now: datetime) -> Followup:
+    """The caller's call has ended (its final status): what that means for the line. Flushes.
+
+    An agent left waiting for the caller in a conference is freed
+    (`queues.connect.caller_call_ended`), and a callback booked on this call may now be made:
+    the caller is off the line (`release_due`). Idempotent like both; the followup is for the
+    boundary, after the commit.
+    """
+    follow = caller_call_ended(session, call_sid)
+    return follow.merge(release_due(session, now=now, call_sid=call_sid))

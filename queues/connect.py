@@ -417,6 +417,31 @@ def talk_ended(
     return Followup()
 
 
+def agent_leg_status(
+    session: Session,
+    entry_id: int,
+    assignment_id: str,
+    call_sid: str,
+    status: str,
+    *,
+    now: datetime,
+    presence: PresenceSettings,
+) -> Followup:
+    """A status callback of the agent's leg (Twilio's CallStatus `status`). Flushes.
+
+    Keeps the leg's CallSid on the entry (`record_agent_leg`), then: a leg that ended
+    unanswered is `ring_failed`, a completed one `talk_ended`; any other status (ringing,
+    in-progress) changes nothing more. Idempotent like those, so a repeated or reordered
+    callback changes nothing; the followup is for the boundary, after the commit.
+    """
+    record_agent_leg(session, entry_id, assignment_id, call_sid)
+    if status in NOT_ANSWERED:
+        return ring_failed(session, entry_id, assignment_id, status, now=now, presence=presence)
+    if status == "completed":
+        return talk_ended(session, entry_id, assignment_id, now=now, presence=presence)
+    return Followup()
+
+
 def caller_gone_before_bridge(session: Session, entry_id: int, *, now: datetime) -> None:
     """The agent answered but the caller's call had ended before it joined: abandoned.
 

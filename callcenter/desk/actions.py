@@ -1,4 +1,4 @@
-"""The desk's call actions: find the leg to answer or end, answer it, save the wrap-up check.
+"""The desk's actions: change state, find the leg to answer or end, answer it, check wrap-ups.
 
 No Flask here. Functions that read take the session; those that talk to a phone network take
 the settings and hold no transaction open while they wait for it (answering makes the network
@@ -14,12 +14,16 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from callcenter.desk.screen import current_entry, current_outbound
+from callcenter.jobs.router import set_agent_state
+from callcenter.runtime import Runtime
 from config.settings import Settings
+from core.db import UnitOfWork
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
 from phone_network.parties import Answering
 from phone_network.remote import RemoteError, RemoteNetwork
-from queues.models import Agent, AgentState, QueuedCallStatus
+from queues.connect import ring_address
+from queues.models import Actor, Agent, AgentState, QueuedCallStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,23 @@ class WrapUpFirst(DeskError):
 
 class VoiceTokenUnavailable(DeskError):
     code = "voice-token-unavailable"
+
+
+def change_state(
+    uow: UnitOfWork,
+    rt: Runtime,
+    agent: Agent,
+    to: AgentState,
+    *,
+    reason: str | None,
+    expected: AgentState | None = None,
+) -> str:
+    """The agent moves themselves to `to` (`jobs.router.set_agent_state`: the router follows
+    after the commit); refused (`WrapUpFirst`) while their wrap-up is unsaved. Returns where
+    the agent's calls ring, for the desk to answer there once they are available."""
+    check_may_leave_wrap_up(uow.session, agent)
+    set_agent_state(rt, uow, agent.id, to, reason=reason, actor=Actor.AGENT, expected=expected)
+    return ring_address(agent)
 
 
 def ringing_leg(session: Session, agent: Agent) -> str:

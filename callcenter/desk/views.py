@@ -35,7 +35,7 @@ from callcenter.runtime import Runtime, runtime
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
 from queues import connect
-from queues.models import Actor, Agent, AgentState, Post, Role
+from queues.models import Agent, AgentState, Post, Role
 from queues.passwords import authenticate
 from queues.presence import PresenceError
 from supervision.monitor import monitoring_of
@@ -134,10 +134,7 @@ def log_out() -> Response:
     rt = runtime()
     try:
         with rt.unit_of_work() as uow:
-            actions.check_may_leave_wrap_up(uow.session, _agent(uow.session))
-            jobs.set_agent_state(
-                rt, uow, g.desk_agent_id, AgentState.OFFLINE, reason=None, actor=Actor.AGENT
-            )
+            actions.change_state(uow, rt, _agent(uow.session), AgentState.OFFLINE, reason=None)
     except (PresenceError, actions.DeskError) as exc:
         flash(f"不能退出登录 Cannot sign out: {exc.message}")
         return redirect(url_for("desk.page"))
@@ -190,17 +187,9 @@ def state() -> Response:
 def change_state() -> Response:
     form, rt = StateForm.from_json(_body()), runtime()
     with rt.unit_of_work() as uow:
-        actions.check_may_leave_wrap_up(uow.session, _agent(uow.session))
-        jobs.set_agent_state(
-            rt,
-            uow,
-            g.desk_agent_id,
-            form.to,
-            reason=form.reason,
-            actor=Actor.AGENT,
-            expected=form.expected,
+        address = actions.change_state(
+            uow, rt, _agent(uow.session), form.to, reason=form.reason, expected=form.expected
         )
-        address = connect.ring_address(_agent(uow.session))
     if form.to is AgentState.AVAILABLE:
         actions.ring_at_desk(rt.settings, address)
     return _state_response(rt)

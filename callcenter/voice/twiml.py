@@ -7,9 +7,12 @@ from urllib.parse import quote
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from core.speech import say_count
+from core.phones import national
+from core.speech import say_count, say_digits
 from ivr_menus.engine import Ask, End, LeaveMessage, Step, Transfer, Utterance
 from ivr_menus.model import MenuSet
+from queue_callbacks.booking import NumberKeyed
+from queues.models import QueuedCall
 from queues.services import HoldStatus
 
 VOICEMAIL_MAX_SECONDS = 120
@@ -68,6 +71,17 @@ class VoiceUrls:
 
     def call_recording(self, entry_id: int) -> str:
         return f"{self.base}/recording/call?entry={entry_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueExit:
+    """Where a caller who left a queue goes next (`render_queue_exit`)."""
+
+    language: str | None
+    ended: bool = False  # the call ended in the queue (bridged to an agent, or hung up)
+    callback_entry: int | None = None  # left to be called back: confirm the number first
+    callback_to: str | None = None  # the number the callback goes to
+    moved_to: str | None = None  # overflowed into this queue
 
 
 def _say(parent: VoiceResponse, menus: MenuSet, said: tuple[Utterance, ...]) -> None:
@@ -238,6 +252,49 @@ def render_callback_prompt(
     return r
 
 
+def spoken_number(
+    menus: MenuSet, number: str | None, language: str | None, country_code: str
+) -> str:
+    """A callback number read back to the caller, as they would say it themselves."""
+    return say_digits(national(number or "", country_code), language or menus.default_language)
+
+
+def render_callback_number(
+    menus: MenuSet,
+    language: str | None,
+    urls: VoiceUrls,
+    keyed: NumberKeyed,
+    attempt: int,
+    *,
+    country_code: str,
+) -> VoiceResponse:
+    """After the caller confirmed or keyed their callback number: ask again (a number we
+    cannot take), or say when we will call, and goodbye."""
+    if keyed.entry_id is None:
+        return render_message(menus, language, "goodbye", hangup=True)
+    number = spoken_number(menus, keyed.number, language, country_code)
+    if keyed.again:
+        return render_callback_prompt(
+            menus, language, urls, keyed.entry_id, number, attempt + 1, invalid=True
+        )
+    return render_message(menus, language, "callback_booked", hangup=True, number=number)
+
+
+def render_queue_exit(
+    menus: MenuSet, urls: VoiceUrls, left: QueueExit, *, queue: str, country_code: str
+) -> VoiceResponse:
+    """After the caller left `queue`: goodbye (the call ended there), confirm the callback
+    number, wait in the queue it overflowed to, or else leave a voicemail."""
+    if left.ended:
+        return render_message(menus, left.language, "goodbye", hangup=True)
+    if left.callback_entry is not None:
+        number = spoken_number(menus, left.callback_to, left.language, country_code)
+        return render_callback_prompt(menus, left.language, urls, left.callback_entry, number, 1)
+    if left.moved_to is not None:
+        return render_enqueue(menus, left.language, urls, left.moved_to, "queue_transfer")
+    return render_voicemail(menus, left.language, urls, reason=f"queue:{queue}")
+
+
 def render_enqueue(
     menus: MenuSet, language: str | None, urls: VoiceUrls, queue: str, message: str
 ) -> VoiceResponse:
@@ -257,6 +314,15 @@ def render_enqueue(
 def conference_name(entry_id: int) -> str:
     """The conference of one queue entry: the caller and the agent who answered it."""
     return f"cc-entry-{entry_id}"
+
+
+def whisper_for(menus: MenuSet, entry: QueuedCall, language: str) -> str:
+    """What the agent hears about a caller before the talk: the queue and the tier."""
+    messages = menus.messages[language]
+    label = messages.get(f"label_{entry.queue}", entry.queue)
+    tier = messages.get(f"tier_{entry.tier}", entry.tier)
+    key = "whisper_callback" if entry.callback_to else "whisper"
+    return menus.message(language, key, queue=label, tier=tier)
 
 
 def render_agent_leg(
