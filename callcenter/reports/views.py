@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from callcenter.runtime import runtime
-from callcenter.staff import require_roles
+from callcenter.access import require_roles
 from queues.models import Role
 from reports import metrics
 from reports.queries import Kind, ReportRequest, report

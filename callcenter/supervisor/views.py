@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, jsonify, render_template, request, str
 
 from callcenter.desk.auth import csrf_token
 from callcenter.runtime import runtime
-from callcenter.staff import require_roles
+from callcenter.access import require_roles
 from callcenter.supervisor import board, services
 from core.errors import DomainError
 from core.telephony import TelephonyError, TelephonyUnavailable

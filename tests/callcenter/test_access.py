@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
 from callcenter.runtime import Runtime
-from callcenter.staff import require_roles
+from callcenter.access import require_roles
 from queues.models import Post, Role
 from queues.passwords import hash_password
 from tests.builders import add_agent
