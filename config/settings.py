@@ -279,7 +279,7 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.instance_path / 'core.db'}"
+        return self.database_url or f"sqlite:///{self.instance_path / 'callcenter.db'}"
 
     @cached_property
     def effective_secret_key(self) -> str:

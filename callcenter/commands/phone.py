@@ -45,7 +45,7 @@ from phone_network.server import NetworkServer
 from phone_network.transcript import Printer
 
 AppFactory = Callable[[Settings], Any]
-_ORDER = "phone_network.order"
+_ORDER = "callcenter.commands.phone.order"
 
 
 @dataclass(frozen=True)

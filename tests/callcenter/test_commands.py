@@ -92,7 +92,7 @@ def test_db_upgrade_then_seed_demo_twice(tmp_path: Path) -> None:
     assert code == 0 and "demo data created" in out
     code, out = run(tmp_path, "seed-demo")
     assert code == 0 and "already present" in out
-    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'core.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'callcenter.db'}")
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Customer)) == 40
     engine.dispose()

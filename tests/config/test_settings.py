@@ -14,7 +14,7 @@ from config.settings import Settings, SettingsError, settings_table
 def test_defaults_are_the_embedded_stack(tmp_path: Path) -> None:
     s = Settings.from_env({"CALLCENTER_INSTANCE_PATH": str(tmp_path)})
     assert s.uses_local_network and s.redis_url == ""
-    assert s.effective_database_url == f"sqlite:///{tmp_path / 'core.db'}"
+    assert s.effective_database_url == f"sqlite:///{tmp_path / 'callcenter.db'}"
     assert s.signing_token == s.signing_token and len(s.signing_token) == 64
     assert (tmp_path / "phone-network.token").stat().st_mode & 0o777 == 0o600
 

@@ -29,7 +29,7 @@ def instance(tmp_path: Path) -> Path:
 
 
 def db_session(tmp_path: Path) -> Session:
-    return Session(make_engine(f"sqlite:///{tmp_path / 'instance' / 'core.db'}"))
+    return Session(make_engine(f"sqlite:///{tmp_path / 'instance' / 'callcenter.db'}"))
 
 
 ADD_LI_NA = (
