@@ -1,1 +1,1 @@
-"""Inbound queues, routing, agent presence and outbound task queues."""
+"""Inbound queues, agents and their presence, routing, and connecting callers to agents."""
