@@ -31,10 +31,10 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
+from callcenter.access import require_roles
 from callcenter.desk.auth import csrf_token
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import runtime
-from callcenter.access import require_roles
 from queues.models import Role
 from recordings import services
 from recordings.errors import LinkRefused, NotStored

@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from callcenter.runtime import runtime
 from callcenter.access import require_roles
+from callcenter.runtime import runtime
 from queues.models import Role
 from reports import metrics
 from reports.queries import Kind, ReportRequest, report

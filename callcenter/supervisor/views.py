@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, stream_with_context
 
+from callcenter.access import require_roles
 from callcenter.desk.auth import csrf_token
 from callcenter.runtime import runtime
-from callcenter.access import require_roles
 from callcenter.supervisor import board, services
 from core.errors import DomainError
 from core.telephony import TelephonyError, TelephonyUnavailable

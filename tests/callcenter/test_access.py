@@ -8,10 +8,10 @@ import pytest
 from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy.orm import Session, sessionmaker
 
+from callcenter.access import require_roles
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
 from callcenter.runtime import Runtime
-from callcenter.access import require_roles
 from queues.models import Post, Role
 from queues.passwords import hash_password
 from tests.builders import add_agent
