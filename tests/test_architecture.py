@@ -47,6 +47,13 @@ def test_the_walk_finds_every_top_level_package_and_module_and_the_table_ranks_t
     assert set(units) == set(LAYERS.ranks)
 
 
+def test_no_benchmark_script_is_named_like_a_package() -> None:
+    """`python benchmarks/X.py` puts benchmarks/ first on the path: a script named like one of
+    our packages would be imported in its place (benchmarks/outbound.py once hid outbound/)."""
+    scripts = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    assert scripts & set(LAYERS.ranks) == set()
+
+
 def test_mypy_holds_every_package_below_the_application_layer_to_strict() -> None:
     """The kernel and every domain package are type-checked by `make lint`: one added to the
     table is added to mypy's list too, or this fails."""

@@ -1,6 +1,6 @@
 """Processing a 5-minute dual-channel call, against a plain ffmpeg transcode of the same file.
 
-    .venv/bin/python benchmarks/recordings.py [--minutes M] [--repeat N] [--quick]
+    .venv/bin/python benchmarks/recording_pipeline.py [--minutes M] [--repeat N] [--quick]
 
 The call is generated in the run: 8 kHz 16-bit stereo WAV like Twilio's dual-channel
 recordings, agent (440 Hz) and customer (300 Hz) taking turns of 2-12 s with pauses of

@@ -1,6 +1,6 @@
 """The outbound engine: tasks scheduled per second, and how closely dial pacing keeps to the CPS.
 
-    .venv/bin/python benchmarks/outbound.py [--tasks N] [--quick]
+    .venv/bin/python benchmarks/outbound_engine.py [--tasks N] [--quick]
 
 1. Scheduling. `schedule_after` (the pure decision that follows an outcome: backoff, calling
    hours in the customer's time zone) on its own; then `outbound.create_task` end to end on a
