@@ -30,17 +30,15 @@ cli = FlaskGroup(
 def _register() -> None:
     from flask.cli import routes_command, shell_command
 
-    from callcenter.commands.centre import (
-        agents_group,
-        db_group,
-        menus_group,
-        queues_group,
-        seed_demo_command,
-        settings_command,
-    )
+    from callcenter.commands.agents import agents_group
+    from callcenter.commands.db import db_group
+    from callcenter.commands.menus import menus_group
     from callcenter.commands.middle_office import middle_office_group
     from callcenter.commands.phone import answer_command, call_command, phone_network_command
+    from callcenter.commands.queues import queues_group
     from callcenter.commands.recordings import recordings_group
+    from callcenter.commands.seed import seed_demo_command
+    from callcenter.commands.settings import settings_command
     from callcenter.stack import cron_command, run_command, worker_command
 
     for command in (

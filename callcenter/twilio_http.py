@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from core.models import CallStatus
+from recordings.services import StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class RecordingForm(VoiceForm):
     recording_status: str
     recording_duration: int | None
     error_code: str | None
+    channels: int | None  # RecordingChannels: 1 or 2 (dual-channel call recordings)
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> RecordingForm:
@@ -183,4 +185,17 @@ class RecordingForm(VoiceForm):
             recording_status=_text(form, "RecordingStatus", 20) or "completed",
             recording_duration=_int(form, "RecordingDuration"),
             error_code=_text(form, "ErrorCode", 10) or None,
+            channels={"1": 1, "2": 2}.get(form.get("RecordingChannels", "")),
+        )
+
+    def status_update(self) -> StatusUpdate:
+        """The callback as the recording pipeline takes it (inbound and outbound calls)."""
+        return StatusUpdate(
+            recording_sid=self.recording_sid,
+            status=self.recording_status,
+            url=self.recording_url,
+            duration_s=self.recording_duration,
+            channels=self.channels,
+            error_code=self.error_code,
+            call_sid=self.call_sid,
         )

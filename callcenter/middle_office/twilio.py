@@ -26,7 +26,6 @@ from callcenter.twilio_http import (
     twiml,
     verify_signature,
 )
-from callcenter.voice.connect_views import recording_update
 from callcenter.voice.twiml import join_as_agent, render_message, whisper_for
 from core.errors import DomainError
 from ivr_menus import services as ivr
@@ -140,7 +139,7 @@ def recording() -> tuple[str, int]:
     """An outbound call's recording: kept on the attempt and processed like every recording."""
     rt, form = runtime(), RecordingForm.from_form(request.form)
     with rt.unit_of_work() as uow:
-        services.file_recording(uow, rt, _attempt_id(), recording_update(form), now=rt.clock())
+        services.file_recording(uow, rt, _attempt_id(), form.status_update(), now=rt.clock())
     return "", 204
 
 

@@ -156,22 +156,8 @@ def call_recording() -> tuple[str, int]:
     form, rt = RecordingForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
         claimed = recording_services.record_status(
-            uow.session, recording_update(form), entry_id=_entry_id(), now=rt.clock()
+            uow.session, form.status_update(), entry_id=_entry_id(), now=rt.clock()
         )
         if claimed is not None:
             uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
     return "", 204
-
-
-def recording_update(form: RecordingForm) -> recording_services.StatusUpdate:
-    """A recording status callback as the pipeline takes it (inbound and outbound calls)."""
-    channels = request.form.get("RecordingChannels", "")
-    return recording_services.StatusUpdate(
-        recording_sid=form.recording_sid,
-        status=form.recording_status,
-        url=form.recording_url,
-        duration_s=form.recording_duration,
-        channels=int(channels) if channels in ("1", "2") else None,
-        error_code=form.error_code,
-        call_sid=form.call_sid,
-    )

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.commands.centre import queues_rebuild
+from callcenter.commands.queues import queues_rebuild
 from config.settings import DEFAULT_QUEUES
 from core.calls import upsert_call
 from core.models import Call

@@ -1,0 +1,29 @@
+"""`callcenter queues`: the inbound queues and the live waiting list in Redis."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from callcenter.runtime import runtime
+
+
+@click.group("queues", help="Inbound queues and the live waiting list.")
+def queues_group() -> None:
+    pass
+
+
+@queues_group.command(
+    "rebuild", help="Rebuild the Redis waiting list and agent pool from the database."
+)
+@with_appcontext
+def queues_rebuild() -> None:
+    from queues.services import rebuild_waiting_list
+
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        rebuilt = rebuild_waiting_list(uow.session, rt.waiting_list)
+    click.echo(
+        f"waiting list rebuilt: {rebuilt.callers} waiting callers, "
+        f"{rebuilt.agents} available agents"
+    )
