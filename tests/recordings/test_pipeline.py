@@ -226,8 +226,7 @@ def test_processing_measures_transcodes_and_stores(
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
     storage, fetch = LocalStorage(tmp_path / "store"), Fetches(call_wav())
-    with app.app_context():
-        jobs.run_processing(rt, rec.id, fetch=fetch, storage=storage)
+    jobs.run_processing(rt, rec.id, fetch=fetch, storage=storage)
     rec = row(session, rec.sid)
     assert rec.status is RecordingStatus.STORED and rec.attempts == 1
     assert fetch.urls == [rec.source_url]
@@ -255,9 +254,8 @@ def test_a_second_run_of_a_stored_recording_does_nothing(
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
     fetch = Fetches(call_wav())
-    with app.app_context():
-        jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
-        jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
+    jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
+    jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
     assert len(fetch.urls) == 1 and row(session, rec.sid).attempts == 1
 
 
@@ -282,12 +280,11 @@ def test_a_job_killed_mid_write_reruns_to_one_complete_file(
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
     root = tmp_path / "store"
-    with app.app_context(), pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):
         jobs.run_processing(rt, rec.id, fetch=Fetches(call_wav()), storage=KilledBeforeRename(root))
     assert row(session, rec.sid).status is RecordingStatus.PROCESSING
     assert [p.name for p in root.rglob("*") if p.is_file()] == [f".{rec.sid}.mp3.part"]
-    with app.app_context():
-        jobs.run_processing(rt, rec.id, fetch=Fetches(call_wav()), storage=LocalStorage(root))
+    jobs.run_processing(rt, rec.id, fetch=Fetches(call_wav()), storage=LocalStorage(root))
     rec = row(session, rec.sid)
     assert rec.status is RecordingStatus.STORED and rec.attempts == 2
     files = [p for p in root.rglob("*") if p.is_file()]
@@ -317,8 +314,7 @@ def test_unusable_audio_fails_at_once_with_the_reason(
     code: str,
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
-    with app.app_context():
-        jobs.run_processing(rt, rec.id, fetch=Fetches(wav), storage=LocalStorage(tmp_path))
+    jobs.run_processing(rt, rec.id, fetch=Fetches(wav), storage=LocalStorage(tmp_path))
     rec = row(session, rec.sid)
     assert (rec.status, rec.failure_code, rec.attempts) == (RecordingStatus.FAILED, code, 1)
     assert rec.failure_reason and not any(tmp_path.rglob("*.mp3"))
@@ -334,11 +330,10 @@ def test_a_404_just_after_completion_is_retried_then_stored(
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
     fetch = Fetches(RecordingNotReady("not yet"), call_wav())
-    with app.app_context():
-        with pytest.raises(RecordingNotReady):  # RQ retries it with backoff
-            jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
-        assert row(session, rec.sid).failure_code == "recording-not-found"
+    with pytest.raises(RecordingNotReady):  # RQ retries it with backoff
         jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
+    assert row(session, rec.sid).failure_code == "recording-not-found"
+    jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
     rec = row(session, rec.sid)
     assert (rec.status, rec.attempts, rec.failure_code) == (RecordingStatus.STORED, 2, None)
 
@@ -353,11 +348,10 @@ def test_a_download_that_keeps_failing_ends_failed_after_the_last_attempt(
 ) -> None:
     rec = completed(rt, signed_post, entry, session)
     fetch = Fetches(DownloadFailed("Twilio answered 503"))
-    with app.app_context():
-        for _ in range(services.MAX_ATTEMPTS - 1):
-            with pytest.raises(DownloadFailed):
-                jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
-        jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
+    for _ in range(services.MAX_ATTEMPTS - 1):
+        with pytest.raises(DownloadFailed):
+            jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
+    jobs.run_processing(rt, rec.id, fetch=fetch, storage=LocalStorage(tmp_path))
     rec = row(session, rec.sid)
     assert (rec.status, rec.failure_code) == (RecordingStatus.FAILED, "download-failed")
     assert "gave up after 6 attempts" in (rec.failure_reason or "")
@@ -374,8 +368,7 @@ def test_retry_command_requeues_failed_recordings_once(
     rec = completed(rt, signed_post, entry, session)
     absent = new_recording_sid()
     callback(signed_post, entry, absent, "absent", ErrorCode="16102")
-    with app.app_context():
-        jobs.run_processing(rt, rec.id, fetch=Fetches(b"junk"), storage=LocalStorage(tmp_path))
+    jobs.run_processing(rt, rec.id, fetch=Fetches(b"junk"), storage=LocalStorage(tmp_path))
     Queue("low", connection=rt.redis).empty()
     runner = app.test_cli_runner()
     result = runner.invoke(recordings_group, ["retry", "--all-failed"])
