@@ -35,7 +35,7 @@ def plan_review_call(
         return None  # nobody to call: the review is worked without a call
     return create_task(
         session,
-        kind="order_review",
+        kind=ORDER_REVIEW.name,
         subject_id=review.id,
         to_number=number,
         language=customer.language.value if customer else "zh",

@@ -20,7 +20,6 @@ from core.phones import to_e164
 from outbound.attempts import start_attempt
 from outbound.errors import OutboundError
 from outbound.kinds import TaskKind, register, subject_of
-from outbound.models import OutboundTask
 from outbound.policy import Policy
 from outbound.tasks import change_number, create_task, on_do_not_call
 from queue_callbacks import entries as callbacks
@@ -48,35 +47,6 @@ QUEUE_CALLBACK = register(
 )
 
 
-def plan_queue_callback(
-    session: Session,
-    *,
-    entry_id: int,
-    to_number: str,
-    skill: str,
-    language: str,
-    priority: int,
-    enqueued_at: datetime,
-    customer_id: int | None,
-    now: datetime,
-    policy: Policy,
-) -> OutboundTask:
-    """A queue callback as an outbound task: the caller keeps their priority and arrival time."""
-    return create_task(
-        session,
-        kind="queue_callback",
-        subject_id=entry_id,
-        to_number=to_number,
-        language=language,
-        skill=skill,
-        priority=priority,
-        queued_at=enqueued_at,
-        customer_id=customer_id,
-        now=now,
-        policy=policy,
-    )
-
-
 def book_queue_callback(
     session: Session, entry: QueuedCall, *, priority: int, now: datetime, policy: Policy
 ) -> Followup:
@@ -102,14 +72,15 @@ def book_queue_callback(
     )
     follow.dequeue.append(entry.id)
     call = session.get(Call, entry.call_id)
-    plan_queue_callback(
+    create_task(  # the caller keeps their priority and arrival time
         session,
-        entry_id=entry.id,
+        kind=QUEUE_CALLBACK.name,
+        subject_id=entry.id,
         to_number=entry.callback_to,
-        skill=entry.skill,
         language=entry.language,
+        skill=entry.skill,
         priority=priority,
-        enqueued_at=entry.enqueued_at,
+        queued_at=entry.enqueued_at,
         customer_id=call.customer_id if call else None,
         now=now,
         policy=policy,
