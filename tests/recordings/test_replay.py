@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import Runtime
 from core.audit import AuditEvent
@@ -51,7 +51,7 @@ def account(session: Session, login: str, *roles: Role) -> Agent:
 def signed_in(app: Flask, agent: Agent) -> FlaskClient:
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent.id, _fingerprint(agent), "t"
+        sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = agent.id, agent.session_epoch, "t"
     return client
 
 
