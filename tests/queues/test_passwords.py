@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from core.models import Language
 from core.audit import AuditEvent
+from core.models import Language
 from queues.models import Agent, Post
 from queues.passwords import (
     authenticate,
