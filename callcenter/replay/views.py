@@ -7,8 +7,9 @@
 /recordings/<id>/legal-hold    POST   hold=1|0 (the manager only)
 
 Every route checks the viewer's role (`require_roles`), the media route also the link (403
-when expired, altered, or issued to someone else or to an earlier sign-in of the same account). Opening the player and playing from the
-start (no Range, or ``bytes=0-``) each write a ``recording.replay`` audit entry.
+when expired, altered, or issued to someone else or to an earlier sign-in of the same account).
+Opening the player and playing from the start (no Range, or ``bytes=0-``) each write a
+``recording.replay`` audit entry.
 """
 
 from __future__ import annotations
