@@ -43,7 +43,7 @@ from redis import Redis  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from callcenter.app import create_app  # noqa: E402
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint  # noqa: E402
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY  # noqa: E402
 from callcenter.migrate import upgrade  # noqa: E402
 from callcenter.runtime import Runtime  # noqa: E402
 from callcenter.supervisor import board  # noqa: E402
@@ -202,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     with rt.session_factory() as s:
         sup = s.get(Agent, sup_id)
         assert sup is not None
-        fp = _fingerprint(sup)
+        epoch = sup.session_epoch
     with client.session_transaction() as sess:
-        sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = sup_id, fp, "t"
+        sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = sup_id, epoch, "t"
     route = timed(lambda: client.get("/supervisor/api/snapshot"), 200)
     with rt.session_factory() as s:
         evaluate = timed(

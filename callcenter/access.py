@@ -2,7 +2,8 @@
 
 Every staff blueprint (wallboard, reports, recordings, reviews) calls `require_roles(bp, …)`
 once: each of its requests then needs a signed-in, active account holding one of the roles
-(the manager holds every role), and a POST needs the session's CSRF token. Without a session
+(the manager holds every role); `callcenter.security` checks the CSRF token of every
+state-changing request of every blueprint. Without a session
 an API request (`/api/` in the path, or a JSON request) gets 401 and a page is redirected to
 the desk's sign-in; a signed-in account without the role gets 403. `g.staff` is the account.
 """
@@ -38,8 +39,6 @@ def require_roles(bp: Blueprint, *roles: Role, public: frozenset[str] = frozense
             return _error(
                 "forbidden", f"needs one of the roles: {', '.join(r.value for r in roles)}", 403
             )
-        if request.method == "POST" and not auth.csrf_valid():
-            return _error("csrf-failed", "missing or wrong CSRF token; reload the page", 403)
         g.staff = staff
         return None
 

@@ -8,6 +8,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from callcenter import security
 from callcenter.runtime import Runtime
 from config.settings import Settings
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config["SECRET_KEY"] = settings.effective_secret_key
     app.extensions["callcenter"] = runtime
+    security.init_app(app, settings)
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,

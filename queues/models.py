@@ -69,6 +69,9 @@ class Agent(Base):
     call_sid: Mapped[str | None] = mapped_column(String(64))
     last_call_ended_at: Mapped[datetime | None]  # "longest idle" starts here
     active: Mapped[bool] = mapped_column(default=True)  # False: account disabled
+    # Console sessions carry it; signing out and a password change move it on, which ends
+    # every session of the account at once (callcenter.desk.auth).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     skills: Mapped[list[AgentSkill]] = relationship(

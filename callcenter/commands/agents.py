@@ -145,3 +145,45 @@ def agents_state(login: str, state: str, reason: str | None) -> None:
         click.echo(
             f"{agent.login}: {before[0]} → {agent.state}" + (f" ({reason})" if reason else "")
         )
+
+
+@agents_group.command(
+    "set-password",
+    help="Give an agent a new password (read from stdin); signs them out everywhere.",
+)
+@click.argument("login")
+@with_appcontext
+def agents_set_password(login: str) -> None:
+    from sqlalchemy import select
+
+    from queues.models import Agent
+    from queues.passwords import set_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("no password on standard input")
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        agent = uow.session.scalar(select(Agent).where(Agent.login == login.strip().lower()))
+        if agent is None:
+            raise click.ClickException(f"no agent with the login {login!r}")
+        set_password(uow.session, agent, password, actor_id=None, actor="operator", now=rt.clock())
+    click.echo(f"password of {login} changed; every session of theirs has ended")
+
+
+@agents_group.command("sign-out", help="End every console session of an agent, on every browser.")
+@click.argument("login")
+@with_appcontext
+def agents_sign_out(login: str) -> None:
+    from sqlalchemy import select
+
+    from queues.models import Agent
+    from queues.signin import end_sessions
+
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        agent = uow.session.scalar(select(Agent).where(Agent.login == login.strip().lower()))
+        if agent is None:
+            raise click.ClickException(f"no agent with the login {login!r}")
+        end_sessions(agent)
+    click.echo(f"every session of {login} has ended")

@@ -1,16 +1,18 @@
-"""Desk sign-in: the agent in Flask's signed session cookie, and a CSRF token for every POST.
+"""Console sign-in: the account in Flask's signed session cookie, with a CSRF token.
 
-The cookie holds the agent id and a fingerprint of their password hash, so changing a password
-(or disabling the account) ends every session signed in with the old one. The CSRF token is a
-random value kept in the same cookie; forms send it as `csrf_token`, the page's fetch calls as
-the `X-CSRF-Token` header (synchroniser-token pattern; SameSite=Lax is the second layer).
+The cookie holds the account's id and its session epoch (`Agent.session_epoch`). Signing out
+and a password change move the epoch on, so every session of that account ends at once, on
+every browser; disabling the account ends them too. The CSRF token is a random value kept in
+the same cookie; forms send it as `csrf_token`, the pages' fetch calls as the `X-CSRF-Token`
+header (synchroniser-token pattern; SameSite=Lax is the second layer). `callcenter.security`
+checks it on every state-changing console request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from flask import request, session
 from sqlalchemy.orm import Session
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from queues.models import Agent
 
 AGENT_KEY = "desk_agent"
-FINGERPRINT_KEY = "desk_fp"
+EPOCH_KEY = "desk_epoch"
 CSRF_KEY = "desk_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -40,31 +42,54 @@ def csrf_valid() -> bool:
     return isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def has_session() -> bool:
+    """Whether the cookie names an account at all (cheap: no database; validity is checked by
+    `signed_in_agent`)."""
+    return isinstance(session.get(AGENT_KEY), int)
+
+
 def sign_in(agent: Agent) -> None:
     """Start a fresh session for `agent` (a new CSRF token too)."""
     session.clear()
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (a shift)
     session[AGENT_KEY] = agent.id
-    session[FINGERPRINT_KEY] = _fingerprint(agent)
+    session[EPOCH_KEY] = agent.session_epoch
     csrf_token()
 
 
 def sign_out() -> None:
+    """Forget this browser's session (the caller ends the others: `queues.signin.end_sessions`)."""
     session.clear()
 
 
 def signed_in_agent(db: Session) -> Agent | None:
-    """The agent of this session if it is still valid: active, with the same password."""
+    """The account of this session if it is still valid: active, with a password, and signed
+    in since its last sign-out or password change."""
     agent_id = session.get(AGENT_KEY)
     if not isinstance(agent_id, int):
         return None
     agent = db.get(Agent, agent_id)
     if agent is None or not agent.active or not agent.password_hash:
         return None
-    if not hmac.compare_digest(str(session.get(FINGERPRINT_KEY, "")), _fingerprint(agent)):
+    if session.get(EPOCH_KEY) != agent.session_epoch:
         return None
     return agent
 
 
-def _fingerprint(agent: Agent) -> str:
-    return hashlib.sha256((agent.password_hash or "").encode()).hexdigest()[:16]
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site (to go back to after signing in), else None.
+
+    Only a relative path starting with one `/` passes: `//evil`, `https://evil`, `/\\evil`
+    (browsers read a backslash as a slash) and anything with a control character or a space
+    (browsers drop tabs and newlines, so `/\\t/evil` would become `//evil`) are refused.
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return None
+    if target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -23,10 +23,15 @@ class Invalid(DomainError):
 class LoginForm:
     login: str
     password: str
+    next: str  # where to go back to: checked by `auth.safe_next` before use
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> LoginForm:
-        return cls(form.get("login", "").strip().lower()[:40], form.get("password", "")[:200])
+        return cls(
+            form.get("login", "").strip().lower()[:40],
+            form.get("password", "")[:200],
+            form.get("next", "")[:2000],
+        )
 
 
 @dataclass(frozen=True, slots=True)

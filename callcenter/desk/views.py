@@ -1,16 +1,16 @@
 """The agent desk under /desk: sign-in, the page, and the JSON API the page polls and calls.
 
-Every route but the sign-in form needs a signed-in agent (the API answers 401, pages redirect);
-every POST needs the session's CSRF token. Refusals of the state machine and of the desk's
+Every route but the sign-in form needs a signed-in agent (the API answers 401, pages redirect
+to the sign-in, which comes back with `next=`); every POST needs the session's CSRF token
+(`callcenter.security`). Sign-in is throttled per account and per address (`queues.signin`):
+429 with how long to wait. Refusals of the state machine and of the desk's
 actions are 409 `{"error": {"code", "message", "details"}}`; unusable bodies are 422.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -24,7 +24,6 @@ from flask import (
     request,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
 
 from callcenter.desk import actions, auth
@@ -34,9 +33,8 @@ from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime, runtime
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
-from queues import connect
+from queues import connect, signin
 from queues.models import Agent, AgentState, Post, Role
-from queues.passwords import authenticate
 from queues.presence import PresenceError
 from supervision.monitor import monitoring_of
 
@@ -45,18 +43,6 @@ bp = Blueprint(
     "desk", __name__, url_prefix="/desk", template_folder="templates", static_folder="static"
 )
 PUBLIC = frozenset({"desk.login_form", "desk.log_in", "desk.static"})
-SHIFT = timedelta(hours=12)  # a signed-in session lasts one long shift
-
-
-@bp.record_once
-def _configure(state: BlueprintSetupState) -> None:
-    settings = state.app.extensions["callcenter"].settings
-    state.app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=SHIFT,
-    )
 
 
 # --- guards and errors ------------------------------------------------------------------------
@@ -72,21 +58,7 @@ def _guard() -> Response | tuple[Response, int] | None:
                 return _error("not-signed-in", "sign in at /desk/login", 401)
             return redirect(url_for("desk.login_form"))
         g.desk_agent_id = agent.id
-    if request.method == "POST" and not auth.csrf_valid():
-        if _is_api():
-            return _error("csrf-failed", "missing or wrong CSRF token; reload the page", 403)
-        return Response(render_template("desk/expired.html"), 403)
     return None
-
-
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", _csp(runtime()))
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if request.endpoint != "desk.static":
-        response.cache_control.no_store = True
-    return response
 
 
 @bp.errorhandler(Invalid)
@@ -111,22 +83,17 @@ def _unavailable(exc: TelephonyUnavailable) -> tuple[Response, int]:
 
 @bp.get("/login")
 def login_form() -> str:
-    return render_template("desk/login.html", csrf=auth.csrf_token(), error=None, login="")
+    return _login_page(None, "", auth.safe_next(request.args.get("next")))
 
 
 @bp.post("/login")
 def log_in() -> Response | tuple[str, int]:
     form = LoginForm.from_form(request.form)
-    with runtime().unit_of_work() as uow:
-        agent = authenticate(uow.session, form.login, form.password)
-        if agent is not None:
-            auth.sign_in(agent)
-    if agent is None:
-        error = "登录名或密码错误 Wrong login or password"
-        return render_template(
-            "desk/login.html", csrf=auth.csrf_token(), error=error, login=form.login
-        ), 401
-    return redirect(url_for("desk.page"))
+    result = _attempt_sign_in(runtime(), form)
+    if isinstance(result, signin.Refusal):
+        status = 401 if result is signin.WRONG else 429
+        return _login_page(result.message, form.login, auth.safe_next(form.next)), status
+    return redirect(auth.safe_next(form.next) or url_for("desk.page"))
 
 
 @bp.post("/logout")
@@ -134,7 +101,9 @@ def log_out() -> Response:
     rt = runtime()
     try:
         with rt.unit_of_work() as uow:
-            actions.change_state(uow, rt, _agent(uow.session), AgentState.OFFLINE, reason=None)
+            agent = _agent(uow.session)
+            actions.change_state(uow, rt, agent, AgentState.OFFLINE, reason=None)
+            signin.end_sessions(agent)  # every browser of this account, not only this one
     except (PresenceError, actions.DeskError) as exc:
         flash(f"不能退出登录 Cannot sign out: {exc.message}")
         return redirect(url_for("desk.page"))
@@ -247,6 +216,30 @@ def token() -> Response:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def _attempt_sign_in(rt: Runtime, form: LoginForm) -> Agent | signin.Refusal:
+    """Check the sign-in (`queues.signin.attempt`, throttled) and start the session."""
+    throttle = signin.SignInThrottle(rt.redis, rt.settings.redis_prefix)
+    address = request.remote_addr or "unknown"  # the client's, behind PROXY_COUNT proxies
+    with rt.unit_of_work() as uow:
+        result = signin.attempt(
+            uow.session,
+            form.login,
+            form.password,
+            address=address,
+            throttle=throttle,
+            now=rt.clock(),
+        )
+        if isinstance(result, Agent):
+            auth.sign_in(result)
+    return result
+
+
+def _login_page(error: str | None, login: str, next_path: str | None) -> str:
+    return render_template(
+        "desk/login.html", csrf=auth.csrf_token(), error=error, login=login, next=next_path
+    )
+
+
 def _agent(db: Session) -> Agent:
     agent = db.get(Agent, g.desk_agent_id)
     assert agent is not None  # checked by _guard in this request
@@ -282,18 +275,3 @@ def _is_api() -> bool:
 
 def _error(code: str, message: str, status: int) -> tuple[Response, int]:
     return jsonify(error={"code": code, "message": message, "details": {}}), status
-
-
-def _csp(rt: Runtime) -> str:
-    """Scripts only from here (and, with Twilio, the SDK's host); no inline script at all."""
-    script, remote = "'self'", "'self'"
-    if not rt.settings.uses_local_network:
-        sdk = urlsplit(rt.settings.desk_voice_sdk_url)
-        if sdk.scheme == "https":
-            script += f" https://{sdk.netloc}"
-        remote = "'self' https: wss:"  # the SDK's signalling, event gateway and sounds
-    return (
-        f"default-src 'self'; script-src {script}; connect-src {remote}; media-src {remote} blob:; "
-        "img-src 'self' data:; style-src 'self'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    )

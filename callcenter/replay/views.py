@@ -7,8 +7,9 @@
 /recordings/<id>/legal-hold    POST   hold=1|0 (the manager only)
 
 Every route checks the viewer's role (`require_roles`), the media route also the link (403
-when expired, altered, or issued to someone else). Opening the player and playing from the
-start (no Range, or ``bytes=0-``) each write a ``recording.replay`` audit entry.
+when expired, altered, or issued to someone else or to an earlier sign-in of the same account).
+Opening the player and playing from the start (no Range, or ``bytes=0-``) each write a
+``recording.replay`` audit entry.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def player(recording_id: int) -> str:
         rec = _stored(uow.session, recording_id)
         services.note_replay(uow.session, rec, **_viewer(), now=rt.clock(), via="page")
         token = sign_playback(
-            _secret(), rec.id, g.staff.login, now=rt.clock(), ttl=services.playback_ttl(rec)
+            _secret(), rec.id, _link_holder(), now=rt.clock(), ttl=services.playback_ttl(rec)
         )
         media = url_for(".media", recording_id=rec.id, token=token)
         return render_template(
@@ -89,7 +90,7 @@ def player(recording_id: int) -> str:
 def media(recording_id: int, token: str) -> Response:
     rt = runtime()
     now = rt.clock()
-    verify_playback(_secret(), token, recording_id=recording_id, viewer=g.staff.login, now=now)
+    verify_playback(_secret(), token, recording_id=recording_id, viewer=_link_holder(), now=now)
     header = request.headers.get("Range")
     with rt.unit_of_work() as uow:
         rec = _stored(uow.session, recording_id)
@@ -115,6 +116,13 @@ def legal_hold(recording_id: int) -> Response:
 
 def _secret() -> str:
     return str(current_app.config["SECRET_KEY"])
+
+
+def _link_holder() -> str:
+    """Whom a playback link is issued to: this account in this sign-in (id and session epoch,
+    not the login, which another account could take later): another user, or the same one
+    after signing out, cannot use it, expired or not."""
+    return f"{g.staff.id}.{g.staff.session_epoch}"
 
 
 def _viewer() -> dict[str, Any]:

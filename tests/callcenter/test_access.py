@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.access import require_roles
 from callcenter.app import create_app
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.runtime import Runtime
 from queues.models import Post, Role
 from queues.passwords import hash_password
@@ -59,9 +59,9 @@ def signed_in(app: Flask, factory: sessionmaker[Session], agent_id: int) -> obje
 
         agent = s.get(Agent, agent_id)
         assert agent is not None
-        fp = _fingerprint(agent)
+        epoch = agent.session_epoch
     with client.session_transaction() as sess:
-        sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent_id, fp, "tok"
+        sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = agent_id, epoch, "tok"
     return client
 
 

@@ -1,4 +1,5 @@
-"""`callcenter agents add | list | state` through the real CLI group, on a migrated SQLite file."""
+"""`callcenter agents add | list | state | set-password | sign-out` through the real CLI group,
+on a migrated SQLite file."""
 
 from __future__ import annotations
 
@@ -138,3 +139,23 @@ def test_list_without_agents(instance: Path) -> None:
         0,
         "no agents (add one with `callcenter agents add`)\n",
     )
+
+
+def test_set_password_and_sign_out_move_the_session_epoch(instance: Path) -> None:
+    run(instance, *ADD_LI_NA, input="correct horse\n")
+    code, out = run(instance, "agents", "set-password", "li.na", input="new battery\n")
+    assert code == 0 and "every session of theirs has ended" in out
+    code, out = run(instance, "agents", "sign-out", "li.na")
+    assert code == 0 and out == "every session of li.na has ended\n"
+    with db_session(instance) as s:
+        assert authenticate(s, "li.na", "correct horse") is None
+        agent = authenticate(s, "li.na", "new battery")
+        assert agent is not None and agent.session_epoch == 2
+
+
+def test_set_password_refuses_an_unknown_agent_or_no_password(instance: Path) -> None:
+    code, out = run(instance, "agents", "set-password", "nobody", input="x\n")
+    assert code == 1 and "no agent with the login 'nobody'" in out
+    run(instance, *ADD_LI_NA, input="correct horse\n")
+    code, out = run(instance, "agents", "set-password", "li.na", input="\n")
+    assert code == 1 and "no password on standard input" in out

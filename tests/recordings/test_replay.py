@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import Runtime
 from core.audit import AuditEvent
@@ -51,7 +51,7 @@ def account(session: Session, login: str, *roles: Role) -> Agent:
 def signed_in(app: Flask, agent: Agent) -> FlaskClient:
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent.id, _fingerprint(agent), "t"
+        sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = agent.id, agent.session_epoch, "t"
     return client
 
 
@@ -168,20 +168,62 @@ def test_a_bad_link_is_403(
     app: Flask, rt: Runtime, session: Session, recording: Recording, qc: FlaskClient, fault: str
 ) -> None:
     secret = app.config["SECRET_KEY"]
-    token = sign_playback(secret, recording.id, "ma.chao", now=NOW)
+    holder = f"{_id(session, 'ma.chao')}.0"  # the QC account's id and session epoch
+    token = sign_playback(secret, recording.id, holder, now=NOW)
     if fault == "expired":
         token = sign_playback(
-            secret, recording.id, "ma.chao", now=NOW - timedelta(hours=1), ttl=timedelta(minutes=5)
+            secret, recording.id, holder, now=NOW - timedelta(hours=1), ttl=timedelta(minutes=5)
         )
     elif fault == "tampered":
         token = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     elif fault == "other-viewer":
-        token = sign_playback(secret, recording.id, "he.jing", now=NOW)
+        token = sign_playback(secret, recording.id, "ma.chao", now=NOW)  # the login: not enough
     recording_id = recording.id + 1000 if fault == "other-recording" else recording.id
     response = qc.get(f"/recordings/{recording_id}/media/{token}")
     assert response.status_code == 403
     assert response.get_json()["error"]["code"].startswith("link-")
     assert replays(session, recording) == []
+
+
+def _id(session: Session, login: str) -> int:
+    found = session.scalar(select(Agent.id).where(Agent.login == login))
+    assert found is not None
+    return found
+
+
+def test_a_link_serves_only_its_holder_and_only_until_it_expires(
+    app: Flask, rt: Runtime, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    url = media_url(app, qc, recording)
+    other = signed_in(app, account(session, "zheng.xue", Role.QC))  # may replay recordings too
+    refused = other.get(url)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "link-mismatch"
+    with qc.get(url) as ok:
+        assert ok.status_code == 200
+    rt.clock = lambda: NOW + services.playback_ttl(recording) + timedelta(seconds=1)
+    for client in (other, qc):
+        late = client.get(url)
+        assert late.status_code == 403
+        assert late.get_json()["error"]["code"] == "link-expired"
+    assert replays(session, recording) == ["page", "media"]
+
+
+def test_a_link_dies_with_the_sign_in_it_was_issued_to(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    url = media_url(app, qc, recording)
+    agent = session.get(Agent, _id(session, "ma.chao"))
+    assert agent is not None
+    agent.session_epoch += 1  # signed out (every session), then signed in again
+    session.commit()
+    assert qc.get(url).status_code == 302  # the old session is over
+    again = signed_in(app, agent)
+    refused = again.get(url)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "link-mismatch"
+    with again.get(media_url(app, again, recording)) as fresh:
+        assert fresh.status_code == 200
 
 
 def test_the_link_outlives_the_recording(rt: Runtime, recording: Recording) -> None:

@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.runtime import Runtime
 from queues.models import Agent, Post, Role
 from tests.builders import add_agent
@@ -44,11 +44,11 @@ def staff_client(app: Flask, session_factory: sessionmaker[Session]) -> Callable
                 now=REPORT_NOW,
                 roles=roles,
             )
-            agent.password_hash = f"not-a-real-hash-{login}"  # only the fingerprint matters
-            agent_id, fingerprint = agent.id, _fingerprint(agent)
+            agent.password_hash = f"not-a-real-hash-{login}"  # signs in through the test session
+            agent_id, epoch = agent.id, agent.session_epoch
         client = app.test_client()
         with client.session_transaction() as sess:
-            sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent_id, fingerprint, "tok"
+            sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = agent_id, epoch, "tok"
         return client
 
     return make

@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.app import create_app
-from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, FINGERPRINT_KEY, _fingerprint
+from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.runtime import Runtime
 from core.models import Call, CallDirection, CallStatus, Language
 from queues.models import Agent, AgentState, Post, QueuedCall, QueuedCallStatus, Role
@@ -73,9 +73,9 @@ def signed_in(app: Flask, session_factory: sessionmaker[Session]) -> Callable[[i
         with session_factory() as s:
             agent = s.get(Agent, agent_id)
             assert agent is not None
-            fp = _fingerprint(agent)
+            epoch = agent.session_epoch
         with client.session_transaction() as sess:
-            sess[AGENT_KEY], sess[FINGERPRINT_KEY], sess[CSRF_KEY] = agent_id, fp, CSRF
+            sess[AGENT_KEY], sess[EPOCH_KEY], sess[CSRF_KEY] = agent_id, epoch, CSRF
         return client
 
     return sign
