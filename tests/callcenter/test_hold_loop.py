@@ -240,3 +240,23 @@ def test_while_redis_is_down_the_hold_loop_apologises_with_a_valid_wait_document
         assert root.find("Say") is not None and root.find("Play") is not None
     entries = session.scalars(select(QueuedCall).where(QueuedCall.call_sid == sid)).all()
     assert [e.status for e in entries] == [QueuedCallStatus.WAITING]
+
+
+@pytest.mark.parametrize("late", ["transfer", "fallback"])
+def test_a_webhook_delayed_past_the_end_of_the_call_creates_no_phantom_entry(
+    signed_post: Post_, session: Session, waiting: WaitingList, app: Flask, late: str
+) -> None:
+    """A database stall delays the caller's last IVR webhook (or Twilio's fallback after it
+    failed) until after the call's completed callback: no entry, nothing to route."""
+    rt: Runtime = app.extensions["callcenter"]
+    sid = new_call_sid()
+    signed_post("/twilio/voice/incoming", call_params(sid))
+    signed_post("/twilio/voice/menu/language?attempt=1", call_params(sid, Digits="1"))
+    signed_post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="9"))
+    if late == "transfer":
+        signed_post("/twilio/voice/menu/main?attempt=1", call_params(sid, Digits="0"))
+    else:
+        signed_post("/twilio/voice/fallback", call_params(sid, ErrorCode="11205"))
+    assert session.scalars(select(QueuedCall).where(QueuedCall.call_sid == sid)).all() == []
+    assert waiting.waiting_count() == 0
+    assert rt.queue("high").count == 0  # no routing job: no agent is rung
