@@ -57,4 +57,3 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(order_api_bp)
     app.register_blueprint(reports_bp)
     return app
-
