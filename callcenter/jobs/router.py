@@ -299,7 +299,9 @@ def repair_unbridged(rt: Runtime, *, now: datetime) -> list[int]:
             entry_id,
             answered_at,
         )
-        rt.redis.delete(f"{prefix}bridged:{entry_id}")
+        # A grace period after the answer, any claim left is a dead run's (a live one holds
+        # it for one redirect), and a done mark with no caller in the conference is stale.
+        rt.redis.delete(f"{prefix}bridged:{entry_id}", f"{prefix}bridge:{entry_id}")
         rt.enqueue(bridge_caller, entry_id, retries=BRIDGE_RETRIES)
         repaired.append(entry_id)
     return repaired
