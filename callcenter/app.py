@@ -57,3 +57,4 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(order_api_bp)
     app.register_blueprint(reports_bp)
     return app
+
