@@ -102,6 +102,8 @@ DUTIES = (
     Duty("router", TICK_INTERVAL_S, "callcenter.jobs.router:tick"),
     Duty("alerts", 5, "callcenter.jobs.alerts:tick"),
     Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
+    Duty("reconcile", 10, "callcenter.jobs.reconcile:tick"),
+    Duty("reconcile-recordings", 120, "callcenter.jobs.reconcile:recordings"),
     Duty("recordings-stuck", 300, "callcenter.jobs.recordings:requeue_stuck"),
     Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),
 )

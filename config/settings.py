@@ -257,6 +257,24 @@ class Settings:
         "true: delete each recording from Twilio once its copy is stored and verified",
         default=False,
     )
+    max_call_s: int = _setting(
+        "MAX_CALL_S",
+        "Seconds a call may plausibly last: an agent on a call, or a caller's call in progress, "
+        "for longer is checked with Twilio's REST API by the reconciliation duty",
+        default=3 * 3600,
+    )
+    reconcile_grace_s: int = _setting(
+        "RECONCILE_GRACE_S",
+        "Seconds a status callback may be late before the reconciliation duty asks Twilio for "
+        "the call's real status (a ring past its timeout, an agent left after the caller ended)",
+        default=20,
+    )
+    reconcile_recordings_hours: int = _setting(
+        "RECONCILE_RECORDINGS_HOURS",
+        "Hours back the reconciliation duty looks for connected calls whose recording "
+        "callback was lost, to fetch their recordings from Twilio's list",
+        default=6,
+    )
 
     @property
     def uses_local_network(self) -> bool:
@@ -408,6 +426,9 @@ class Settings:
             ("OUTBOUND_CPS", self.outbound_cps),
             ("OUTBOUND_MAX_ATTEMPTS", self.outbound_max_attempts),
             ("OUTBOUND_RING_TIMEOUT_S", self.outbound_ring_timeout_s),
+            ("MAX_CALL_S", self.max_call_s),
+            ("RECONCILE_GRACE_S", self.reconcile_grace_s),
+            ("RECONCILE_RECORDINGS_HOURS", self.reconcile_recordings_hours),
             ("REVIEW_BURST_COUNT", self.review_burst_count),
         ):
             if value < 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import requests
@@ -57,6 +58,29 @@ class PlacedCall:
     sid: str
     status: str
     queue_time_ms: int | None  # Twilio's estimate of the wait behind the account's CPS limit
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """A call as Twilio's REST API reports it (REST `GET /Calls/CA…`)."""
+
+    sid: str
+    status: str  # Twilio's CallStatus: queued, ringing, in-progress, completed, busy, …
+    duration_s: int | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRecording:
+    """A recording Twilio holds (REST `GET /Recordings?CallSid=…`), as its callback tells it."""
+
+    sid: str
+    call_sid: str
+    status: str  # in-progress, paused, stopped, processing, completed, absent, failed
+    url: str  # the media URL, as the status callback's RecordingUrl
+    duration_s: int | None
+    channels: int | None
+    error_code: str | None
 
 
 class Telephony(Protocol):
@@ -107,6 +131,10 @@ class Telephony(Protocol):
     def find_conference(self, friendly_name: str) -> str | None: ...
 
     def delete_recording(self, recording_sid: str) -> None: ...
+
+    def fetch_call(self, call_sid: str) -> CallState: ...
+
+    def list_recordings(self, call_sid: str) -> list[RemoteRecording]: ...
 
 
 def _translated(action: str, fn: Callable[[], T]) -> T:
@@ -266,6 +294,44 @@ class TwilioGateway:
         except TelephonyRejected as exc:
             if exc.status != 404:
                 raise
+
+    def fetch_call(self, call_sid: str) -> CallState:
+        """The call's real status (REST `GET /Calls/CA…`), for the reconciliation of lost
+        status callbacks. An unknown call is `TelephonyRejected` (404)."""
+        call = _translated("fetch call", lambda: self.client.calls(call_sid).fetch())
+        duration = getattr(call, "duration", None)
+        return CallState(
+            str(call.sid),
+            str(call.status),
+            int(duration) if duration not in (None, "") else None,
+            getattr(call, "end_time", None),
+        )
+
+    def list_recordings(self, call_sid: str) -> list[RemoteRecording]:
+        """The recordings of one call leg (REST `GET /Recordings?CallSid=…`), for the
+        reconciliation of lost recording callbacks."""
+        found = _translated(
+            "list recordings", lambda: self.client.recordings.list(call_sid=call_sid, limit=50)
+        )
+        return [_remote_recording(self.client, r) for r in found]
+
+
+def _remote_recording(client: Client, rec: Any) -> RemoteRecording:
+    url = getattr(rec, "media_url", None)
+    if not url:  # Twilio's RecordingUrl is the resource's URI without ".json"
+        uri = str(rec.uri or "").removesuffix(".json")
+        url = f"https://api.twilio.com{uri}"
+    duration = getattr(rec, "duration", None)
+    error_code = getattr(rec, "error_code", None)
+    return RemoteRecording(
+        sid=str(rec.sid),
+        call_sid=str(rec.call_sid),
+        status=str(rec.status),
+        url=str(url),
+        duration_s=int(duration) if duration not in (None, "", -1) else None,
+        channels=int(rec.channels) if getattr(rec, "channels", None) else None,
+        error_code=str(error_code) if error_code not in (None, "") else None,
+    )
 
 
 def gateway_for(settings: Settings, http_client: TwilioHttpClient | None = None) -> TwilioGateway:

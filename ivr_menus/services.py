@@ -267,6 +267,14 @@ def _enqueue(
     default_language: str,
     on_enqueue: OnEnqueue | None,
 ) -> None:
+    if call.status.is_final:  # a webhook delayed past the call's end: nobody to put in line
+        log.warning(
+            "call %s has already ended (%s): no entry in %s",
+            call.sid,
+            call.status.value,
+            route.queue,
+        )
+        return
     entry = queue_services.enqueue_call(
         session,
         call,
@@ -292,12 +300,15 @@ def enqueue_after_failure(
     """After an apology, the caller waits in the fallback queue: record that entry too.
 
     Without it the caller would hold in Twilio's queue with nobody routing them. Nothing is
-    added (False) for a call we do not know or one that still has an entry waiting, ringing an
-    agent or booked for a callback, so a caller is never in line twice.
+    added (False) for a call we do not know, one that has already ended (a webhook delayed by
+    a stall, answered after the final status callback), or one that still has an entry
+    waiting, ringing an agent or booked for a callback, so a caller is never in line twice.
     """
     call = get_call(session, call_sid)
-    if call is None or queue_services.open_entry(session, call_sid) is not None:
-        return False  # unknown, or still waiting somewhere: one place in line only
+    if call is None or call.status.is_final:
+        return False  # unknown, or already ended: nobody to put in line
+    if queue_services.open_entry(session, call_sid) is not None:
+        return False  # still waiting somewhere: one place in line only
     log_event(
         session,
         call,

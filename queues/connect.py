@@ -39,6 +39,7 @@ from core.db import rowcount
 from queues.config import PresenceSettings
 from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state
+from queues.reconcile import BRIDGED, bridged_key
 from queues.routing import AVAILABLE, AgentCandidate, Assignment
 
 log = logging.getLogger(__name__)
@@ -453,6 +454,17 @@ def caller_gone_before_bridge(session: Session, entry_id: int, *, now: datetime)
         return
     if entry_cas(session, entry, (S.CONNECTED,), status=S.ABANDONED, reason="left_before_bridge"):
         entry_event(session, entry, "abandoned", now, f"abandoned:{entry.id}", after_answer=True)
+
+
+def caller_joined(session: Session, entry_id: int, *, now: datetime) -> QueuedCall | None:
+    """The caller of a connected entry reaches its conference (their TwiML is being fetched):
+    log it once (the `bridged` event the tick's repair looks for). The entry, if the caller
+    should join; None if the entry has ended or its talk is over. Flushes."""
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.status is not S.CONNECTED or entry.talk_ended_at is not None:
+        return None
+    entry_event(session, entry, BRIDGED, now, bridged_key(entry.id), agent_id=entry.agent_id)
+    return entry
 
 
 def caller_call_ended(session: Session, call_sid: str) -> Followup:

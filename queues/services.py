@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import insert_ignoring_conflict
-from core.models import Call, Language
+from core.models import Call, CallStatus, Language
 from queues.config import HoldSettings, MaxWaitAction, QueueSet
 from queues.estimates import WaitEstimate, estimate_wait, recent_handle_time
 from queues.models import Agent, AgentLanguage, AgentSkill, AgentState, QueuedCall, QueuedCallStatus
@@ -484,16 +484,27 @@ def available_agents(session: Session) -> list[AgentCandidate]:
     ]
 
 
+#: The audit action of a rebuild of the waiting list (the wallboard shows recent ones).
+REBUILD_AUDIT_ACTION = "queues.rebuild"
+
+
 def rebuild_waiting_list(session: Session, waiting: WaitingList) -> Rebuilt:
     """Replace the Redis waiting list and agent pool with what the database says. Read-only.
 
-    For `callcenter queues rebuild` after Redis lost its data. Every waiting entry gets the
-    same score as when it joined (the score depends only on the entry's own values), so every
-    caller keeps their place. Safe to run any number of times.
+    For `callcenter queues rebuild` and the reconciliation duty after Redis lost its data.
+    Every waiting entry gets the same score as when it joined (the score depends only on the
+    entry's own values), so every caller keeps their place. A caller whose call has ended is
+    never put back in line (a callback entry, whose caller's call ended by design, is). Safe
+    to run any number of times.
     """
+    ended = tuple(s for s in CallStatus if s.is_final)
     entries = session.scalars(
         select(QueuedCall)
-        .where(QueuedCall.status.in_((QueuedCallStatus.WAITING, QueuedCallStatus.CALLBACK)))
+        .join(Call, Call.id == QueuedCall.call_id)
+        .where(
+            (QueuedCall.status == QueuedCallStatus.CALLBACK)
+            | ((QueuedCall.status == QueuedCallStatus.WAITING) & Call.status.not_in(ended))
+        )
         .order_by(QueuedCall.id)
     ).all()
     agents = available_agents(session)

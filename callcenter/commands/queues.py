@@ -18,11 +18,12 @@ def queues_group() -> None:
 )
 @with_appcontext
 def queues_rebuild() -> None:
-    from queues.services import rebuild_waiting_list
+    from callcenter.jobs.reconcile import rebuild_redis
 
     rt = runtime()
-    with rt.unit_of_work() as uow:
-        rebuilt = rebuild_waiting_list(uow.session, rt.waiting_list)
+    rebuilt = rebuild_redis(rt, now=rt.clock(), reason="command")
+    if rebuilt is None:
+        raise click.ClickException("Redis is unreachable: nothing was rebuilt")
     click.echo(
         f"waiting list rebuilt: {rebuilt.callers} waiting callers, "
         f"{rebuilt.agents} available agents"

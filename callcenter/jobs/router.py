@@ -13,7 +13,8 @@ periodic `tick` re-does what a lost job would have done:
 - `hang_up(call_sid)`.
 - `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, give up on
   reservations whose status callback never came, put due callbacks back in their place,
-  and sweep the waiting list.
+  bridge again the callers of agents who answered but whose bridge was lost
+  (`repair_unbridged`), and sweep the waiting list.
 
 A callback entry the router reserves is handed to the outbound engine instead of rung here
 (`queue_callbacks.booking.start_queue_callback`, dialled by `callcenter.jobs.outbound.dial_agent`):
@@ -30,11 +31,12 @@ from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime, runtime
 from callcenter.voice.twiml import VoiceUrls
+from core.calls import get_call
 from core.db import UnitOfWork
 from core.telephony import TelephonyRejected, TelephonyUnavailable
 from queue_callbacks import booking
 from queue_callbacks import entries as callbacks
-from queues import connect
+from queues import connect, reconcile
 from queues.connect import Followup
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import Actor, change_state, finish_wrap_up_due
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 DIAL_CLAIM_TTL_S = 24 * 3600
 RING_RETRIES = 3  # a dial that fails for a transient reason is retried by RQ this often
+BRIDGE_RETRIES = 4  # a redirect that fails or dies midway is retried by RQ this often
+BRIDGE_CLAIM_TTL_S = 10  # a bridge killed midway blocks its retries no longer than this
 
 
 # --- after the commit ---------------------------------------------------------------------
@@ -223,7 +227,15 @@ def ring_agent(entry_id: int, assignment_id: str) -> None:
 
 
 def bridge_caller(entry_id: int) -> None:
-    """Bring the caller of a connected entry into its conference (once per entry)."""
+    """Bring the caller of a connected entry into its conference (once per entry).
+
+    Idempotent when retried or repeated: a short in-flight claim keeps two runs from
+    redirecting at once, and a done mark (set only once the redirect succeeded) ends any
+    later run; a run killed midway leaves only the claim, which expires, so a retry or the
+    tick's repair (`repair_unbridged`) redirects the caller after all. A caller whose call
+    has ended (in our records, or as Twilio answers the redirect) is gone before the bridge:
+    the entry is abandoned and the agent's leg hung up.
+    """
     rt = runtime()
     with rt.unit_of_work() as uow:
         entry = uow.session.get(QueuedCall, entry_id)
@@ -232,8 +244,16 @@ def bridge_caller(entry_id: int) -> None:
         if entry.talk_ended_at is not None:
             return
         call_sid, agent_leg = entry.call_sid, entry.agent_call_sid
-    claim = f"{rt.settings.redis_prefix}bridge:{entry_id}"
-    if not rt.redis.set(claim, "1", nx=True, ex=DIAL_CLAIM_TTL_S):
+        call = get_call(uow.session, call_sid)
+        ended = call is not None and call.status.is_final
+    prefix = rt.settings.redis_prefix
+    done, claim = f"{prefix}bridged:{entry_id}", f"{prefix}bridge:{entry_id}"
+    if rt.redis.exists(done):
+        return
+    if not rt.redis.set(claim, "1", nx=True, ex=BRIDGE_CLAIM_TTL_S):
+        return
+    if ended:
+        _caller_gone(rt, entry_id, agent_leg, "the call has ended")
         return
     urls = _urls(rt)
     try:
@@ -242,11 +262,49 @@ def bridge_caller(entry_id: int) -> None:
         rt.redis.delete(claim)
         raise
     except TelephonyRejected as exc:  # the caller's call has ended: nobody to bridge
-        log.info("could not bring the caller of entry %s in: %s", entry_id, exc)
-        with rt.unit_of_work() as uow:
-            connect.caller_gone_before_bridge(uow.session, entry_id, now=rt.clock())
-        if agent_leg:
-            rt.enqueue(hang_up, agent_leg, retries=RING_RETRIES)
+        _caller_gone(rt, entry_id, agent_leg, str(exc))
+        return
+    rt.redis.set(done, "1", ex=DIAL_CLAIM_TTL_S)
+    rt.redis.delete(claim)
+
+
+def _caller_gone(rt: Runtime, entry_id: int, agent_leg: str | None, why: str) -> None:
+    log.info("could not bring the caller of entry %s in: %s", entry_id, why)
+    with rt.unit_of_work() as uow:
+        connect.caller_gone_before_bridge(uow.session, entry_id, now=rt.clock())
+    if agent_leg:
+        rt.enqueue(hang_up, agent_leg, retries=RING_RETRIES)
+
+
+def repair_unbridged(rt: Runtime, *, now: datetime) -> list[int]:
+    """Agents who answered while their caller, a grace period later, is still in the hold
+    loop (the `bridge_caller` job was lost, or died midway): bridge them again (the job
+    frees the agent instead if the caller has gone). Once per entry per grace period. The
+    entry ids repaired."""
+    grace = rt.settings.reconcile_grace_s
+    with rt.unit_of_work() as uow:
+        stuck = [
+            (e.id, e.agent_id, e.answered_at)
+            for e in reconcile.unbridged(uow.session, now=now, grace_s=grace)
+        ]
+    repaired = []
+    prefix = rt.settings.redis_prefix
+    for entry_id, agent_id, answered_at in stuck:
+        if not rt.redis.set(f"{prefix}bridge-repair:{entry_id}", "1", nx=True, ex=grace):
+            continue
+        log.warning(
+            "repair: agent %s answered entry %s at %s but the caller has not reached the "
+            "conference; bridging the caller again",
+            agent_id,
+            entry_id,
+            answered_at,
+        )
+        # A grace period after the answer, any claim left is a dead run's (a live one holds
+        # it for one redirect), and a done mark with no caller in the conference is stale.
+        rt.redis.delete(f"{prefix}bridged:{entry_id}", f"{prefix}bridge:{entry_id}")
+        rt.enqueue(bridge_caller, entry_id, retries=BRIDGE_RETRIES)
+        repaired.append(entry_id)
+    return repaired
 
 
 def hang_up(call_sid: str) -> None:
@@ -261,7 +319,8 @@ def hang_up(call_sid: str) -> None:
 
 
 def tick() -> None:
-    """The safety net, every few seconds: wrap-ups due, lost ring callbacks, a routing sweep."""
+    """The safety net, every few seconds: wrap-ups due, lost ring callbacks, lost bridges,
+    a routing sweep."""
     rt = runtime()
     now: datetime = rt.clock()
     presence = rt.queues.presence
@@ -272,6 +331,7 @@ def tick() -> None:
         follow.merge(callbacks.release_due(uow.session, now=now))
         after_commit(uow, rt, follow)
     try:
+        repair_unbridged(rt, now=now)
         made = rt.waiting_list.sweep(now)
     except RedisError:
         log.exception("routing sweep failed")

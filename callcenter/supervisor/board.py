@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from callcenter.runtime import Runtime
-from supervision import alerts, figures, monitor, support
+from supervision import alerts, figures, monitor, notices, support
 
 HISTORY_S = 8 * 3600
 
@@ -31,6 +31,7 @@ def compute(rt: Runtime) -> dict[str, Any]:
         snap["alerts"] = alerts.shown(session)
         snap["support"] = support.open_pulls(session)
         snap["monitorings"] = monitor.active(session)
+        snap["notices"] = notices.rebuilds(session, now=now)
     snap["groups"] = sorted(support.parse_groups(rt.settings.supervisor_support_groups))
     every = rt.settings.wallboard_history_every_s
     if rt.redis.set(_key(rt, "sampled"), "1", nx=True, ex=every):

@@ -18,8 +18,6 @@ from __future__ import annotations
 from flask import Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.jobs import recordings as recording_jobs
-from callcenter.jobs import router as jobs
 from callcenter.runtime import runtime
 from callcenter.twilio_http import CallStatusForm, GatherForm, RecordingForm, VoiceForm, twiml
 from callcenter.voice import services
@@ -35,8 +33,7 @@ from ivr_menus import services as ivr
 from queue_callbacks import booking
 from queues import connect
 from queues import services as queue_services
-from queues.models import QueuedCall, QueuedCallStatus
-from recordings import services as recording_services
+from queues.models import QueuedCall
 
 
 def _entry_id() -> int:
@@ -102,16 +99,15 @@ def agent_answer() -> Response:
 def agent_status() -> tuple[str, int]:
     form, rt = CallStatusForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        follow = connect.agent_leg_status(
-            uow.session,
+        services.agent_leg_status(
+            uow,
+            rt,
             _entry_id(),
             _assignment(),
             form.call_sid,
             form.call_status.value,
             now=rt.clock(),
-            presence=rt.queues.presence,
         )
-        jobs.after_commit(uow, rt, follow)
     return "", 204
 
 
@@ -124,10 +120,10 @@ def agent_done() -> Response:
 def conference_caller() -> Response:
     form, rt = VoiceForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        entry = uow.session.get(QueuedCall, _entry_id())
+        entry = connect.caller_joined(uow.session, _entry_id(), now=rt.clock())
         language = ivr.call_language(uow.session, entry.call_sid if entry else form.call_sid)
-        if entry is None or entry.status is not QueuedCallStatus.CONNECTED or entry.talk_ended_at:
-            return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
+    if entry is None:
+        return twiml(render_message(rt.menus, language, "agent_leaving", hangup=True))
     return twiml(
         render_caller_leg(rt.menus, language, _urls(), entry.id, wait_url=_urls().conference_wait)
     )
@@ -155,9 +151,7 @@ def call_recording() -> tuple[str, int]:
     """The recording of a connected call: upsert it, then queue its processing job (once)."""
     form, rt = RecordingForm.from_form(request.form), runtime()
     with rt.unit_of_work() as uow:
-        claimed = recording_services.record_status(
-            uow.session, form.status_update(), entry_id=_entry_id(), now=rt.clock()
+        services.recording_status(
+            uow, rt, form.status_update(), entry_id=_entry_id(), now=rt.clock()
         )
-        if claimed is not None:
-            uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
     return "", 204

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from callcenter.jobs import recordings as recording_jobs
 from callcenter.jobs import router as jobs
 from callcenter.jobs.outbound import policy_for
 from callcenter.runtime import Runtime
@@ -28,6 +29,7 @@ from queues import services as queue_services
 from queues.models import QueuedCall
 from queues.routing import QueueRoute, WaitingCaller
 from queues.services import HoldStatus
+from recordings import services as recording_services
 
 log = logging.getLogger(__name__)
 #: Twilio's QueueResults of a call that ended in the queue (nothing more to say but goodbye).
@@ -48,6 +50,46 @@ def call_flow(uow: UnitOfWork, rt: Runtime, *, now: datetime) -> dict[str, Any]:
         "now": now,
         "on_enqueue": partial(join_waiting_list, uow, rt),
     }
+
+
+def agent_leg_status(
+    uow: UnitOfWork,
+    rt: Runtime,
+    entry_id: int,
+    assignment_id: str,
+    call_sid: str,
+    status: str,
+    *,
+    now: datetime,
+) -> None:
+    """A status callback of an agent's leg (`connect.agent_leg_status`; idempotent,
+    order-proof), and its followup after the commit. The reconciliation duty applies a lost
+    one through here too."""
+    follow = connect.agent_leg_status(
+        uow.session,
+        entry_id,
+        assignment_id,
+        call_sid,
+        status,
+        now=now,
+        presence=rt.queues.presence,
+    )
+    jobs.after_commit(uow, rt, follow)
+
+
+def recording_status(
+    uow: UnitOfWork,
+    rt: Runtime,
+    update: recording_services.StatusUpdate,
+    *,
+    entry_id: int | None,
+    now: datetime,
+) -> None:
+    """The recording of a connected call: upsert it, then queue its processing job (once).
+    The reconciliation duty ingests a recording whose callback was lost through here too."""
+    claimed = recording_services.record_status(uow.session, update, entry_id=entry_id, now=now)
+    if claimed is not None:
+        uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
 
 
 def call_status(uow: UnitOfWork, rt: Runtime, update: StatusUpdate, *, now: datetime) -> None:
@@ -230,5 +272,5 @@ def agent_answered(
     language = ivr.agent_language(uow.session, rt.menus, entry.agent_id if entry else None)
     if not answered.connect or entry is None:
         return language, None
-    uow.after_commit(rt.enqueue, jobs.bridge_caller, entry.id)
+    uow.after_commit(rt.enqueue, jobs.bridge_caller, entry.id, retries=jobs.BRIDGE_RETRIES)
     return language, entry

@@ -414,6 +414,27 @@ def render_apology(
     return r
 
 
+#: The verbs a waitUrl document (and the action of a <Gather> inside one) may hold.
+WAIT_URL_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
+
+
+def render_hold_apology(menus: MenuSet, language: str | None, music_url: str) -> VoiceResponse:
+    """Safe TwiML after a failure inside the hold loop (a waitUrl document, or the action of
+    its <Gather>): apologise, then our music. The caller stays in Twilio's queue, in their
+    place, and Twilio fetches the waitUrl again when this ends. Only `WAIT_URL_VERBS`: an
+    <Enqueue> here is Twilio error 12100."""
+    r = render_message(menus, language, "apology", hangup=False)
+    r.play(music_url)
+    return r
+
+
+def render_hold_last_resort() -> VoiceResponse:
+    """The hold loop's answer when even its apology fails: a pause, then the next turn."""
+    r = VoiceResponse()
+    r.pause(length=10)
+    return r
+
+
 def render_last_resort() -> VoiceResponse:
     r = VoiceResponse()
     for text, lang in LAST_RESORT:

@@ -26,6 +26,8 @@ from callcenter.voice.twiml import (
     VoiceUrls,
     render_apology,
     render_hold,
+    render_hold_apology,
+    render_hold_last_resort,
     render_last_resort,
     render_message,
     render_queue_exit,
@@ -46,6 +48,8 @@ CALLBACKS = frozenset(
         "voice.call_recording",
     }
 )
+#: Documents that replace a waitUrl document: their error answer keeps the caller in line.
+HOLD_LOOP = frozenset({"voice.queue_wait", "voice.queue_offer"})
 
 
 @bp.before_request
@@ -212,4 +216,16 @@ def _failed(exc: Exception) -> Response | HTTPException | tuple[str, int]:
         )
     if request.endpoint in CALLBACKS:
         return ("", 400) if isinstance(exc, MalformedWebhook) else ("", 503)
+    if request.endpoint in HOLD_LOOP:
+        return _hold_apology(sid)
     return _apology(sid)
+
+
+def _hold_apology(call_sid: str) -> Response:
+    """The caller is in Twilio's queue and keeps their place there and in ours: apologise
+    and play music (only verbs a waitUrl may hold); the next turn tries again."""
+    try:
+        return twiml(render_hold_apology(runtime().menus, _language_of(call_sid), _music_url()))
+    except Exception:
+        log.exception("hold-loop apology failed for call %s", call_sid[:40])
+        return twiml(render_hold_last_resort())

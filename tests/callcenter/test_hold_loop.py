@@ -5,21 +5,26 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from redis import Redis
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from callcenter.app import create_app
 from callcenter.runtime import Runtime
+from callcenter.voice.twiml import WAIT_URL_VERBS
+from config.settings import Settings
 from core.calls import get_call
 from core.models import Customer, Language
 from outbound import tasks
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.waiting import WaitingList
 from tests.builders import add_agent
-from tests.conftest import NOW, PUBLIC_BASE, call_params, new_call_sid
+from tests.conftest import NOW, PUBLIC_BASE, call_params, new_call_sid, sign
 from tests.twiml_grammar import assert_valid_twiml
 
 Post_ = Callable[..., TestResponse]
@@ -206,3 +211,52 @@ def test_a_caller_whose_number_may_not_be_called_back_is_not_offered_a_callback(
     session.commit()
     said, _ = hold(signed_post, sid, 0)
     assert said[-1] != OFFER_ZH and OFFER_ZH not in said
+
+
+def test_while_redis_is_down_the_hold_loop_apologises_with_a_valid_wait_document(
+    make_runtime: Callable[..., Runtime],
+    session_factory: sessionmaker[Session],
+    session: Session,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """With Redis gone the hold turn fails; its answer keeps the caller in line with only the
+    verbs a waitUrl may hold (never <Enqueue>: Twilio error 12100), and no second entry."""
+    rt = make_runtime(session_factory)
+    rt.redis_factory = lambda: Redis(unix_socket_path=str(tmp_path / "no-redis.sock"))
+    client = create_app(runtime=rt).test_client()
+
+    def post(path: str, params: dict[str, str]) -> TestResponse:
+        url = settings.public_base_url.rstrip("/") + path
+        return client.post(path, data=params, headers={"X-Twilio-Signature": sign(url, params)})
+
+    sid = join_general(post)
+    for queue_time in ("0", "30"):
+        r = post("/twilio/voice/queue/wait?queue=general", call_params(sid, QueueTime=queue_time))
+        assert r.status_code == 200
+        root = assert_valid_twiml(r.data)
+        verbs = [child.tag for child in root]
+        assert verbs and set(verbs) <= WAIT_URL_VERBS, verbs
+        assert root.find("Say") is not None and root.find("Play") is not None
+    entries = session.scalars(select(QueuedCall).where(QueuedCall.call_sid == sid)).all()
+    assert [e.status for e in entries] == [QueuedCallStatus.WAITING]
+
+
+@pytest.mark.parametrize("late", ["transfer", "fallback"])
+def test_a_webhook_delayed_past_the_end_of_the_call_creates_no_phantom_entry(
+    signed_post: Post_, session: Session, waiting: WaitingList, app: Flask, late: str
+) -> None:
+    """A database stall delays the caller's last IVR webhook (or Twilio's fallback after it
+    failed) until after the call's completed callback: no entry, nothing to route."""
+    rt: Runtime = app.extensions["callcenter"]
+    sid = new_call_sid()
+    signed_post("/twilio/voice/incoming", call_params(sid))
+    signed_post("/twilio/voice/menu/language?attempt=1", call_params(sid, Digits="1"))
+    signed_post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="9"))
+    if late == "transfer":
+        signed_post("/twilio/voice/menu/main?attempt=1", call_params(sid, Digits="0"))
+    else:
+        signed_post("/twilio/voice/fallback", call_params(sid, ErrorCode="11205"))
+    assert session.scalars(select(QueuedCall).where(QueuedCall.call_sid == sid)).all() == []
+    assert waiting.waiting_count() == 0
+    assert rt.queue("high").count == 0  # no routing job: no agent is rung

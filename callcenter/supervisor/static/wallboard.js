@@ -38,6 +38,15 @@
 
   function queueNames(snap) { return snap.queues.map((q) => q.queue); }
 
+  function renderNotices(snap) {
+    const ul = document.getElementById("notices");
+    ul.replaceChildren(...(snap.notices || []).map((n) => el("li",
+      { class: "notice", "data-kind": n.kind, "data-at": n.at },
+      `${n.at.slice(11, 19)} 队列已从数据库重建 Queues rebuilt from the database`
+      + ` (${n.reason === "redis-lost" ? "Redis lost its data" : "on request"}):`
+      + ` ${n.callers} waiting callers, ${n.agents} available agents`)));
+  }
+
   function renderAlerts(snap) {
     const ul = document.getElementById("alerts");
     ul.replaceChildren(...snap.alerts.map((a) => el("li",
@@ -176,7 +185,7 @@
     const updated = document.getElementById("updated");
     updated.textContent = `updated ${snap.at.slice(11, 19)} UTC`;
     updated.dataset.at = snap.at;
-    renderAlerts(snap); renderQueues(snap); renderChart(snap); renderWaiting(snap); renderAgents(snap); renderSupport(snap);
+    renderAlerts(snap); renderNotices(snap); renderQueues(snap); renderChart(snap); renderWaiting(snap); renderAgents(snap); renderSupport(snap);
   }
 
   document.getElementById("support-pull").addEventListener("click", () =>
