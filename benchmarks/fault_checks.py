@@ -19,6 +19,9 @@ OPEN_ENTRIES = frozenset({"waiting", "assigned"})
 #: Entry statuses that hand the caller on to voicemail or a callback.
 VOICEMAIL_ENTRIES = frozenset({"voicemail"})
 CALLBACK_ENTRIES = frozenset({"callback", "scheduled"})
+#: Events that end a stay in a queue: the caller left (the Enqueue's action), an agent
+#: answered (the caller is redirected out of the queue into the agent's conference).
+QUEUE_EXITS = frozenset({"dequeued", "agent_answered", "abandoned"})
 #: Agent states that need a live leg to the agent's endpoint.
 LEG_STATES = frozenset({"reserved", "on_call"})
 #: Recording rows that are processed, or will be retried by what already runs.
@@ -31,7 +34,8 @@ AGENTS_STUCK = "no agent stuck without a live leg"
 RECORDINGS = "no recording lost"
 DIALS = "no duplicate outbound dial"
 EVENTS = "event log complete"
-INVARIANTS = (CALLERS, AGENTS_TWICE, AGENTS_STUCK, RECORDINGS, DIALS, EVENTS)
+STACK = "the stack stayed up"
+INVARIANTS = (CALLERS, AGENTS_TWICE, AGENTS_STUCK, RECORDINGS, DIALS, EVENTS, STACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,13 +293,20 @@ def check_event_logs(logs: Iterable[EventLog]) -> list[Violation]:
             missing.append("incoming")
         if not any(k.removeprefix("status:") in FINAL_STATUSES for k in log.kinds):
             missing.append("a final status")
-        if log.kinds.count("enqueued") > log.kinds.count("dequeued"):
-            missing.append("dequeued")
+        if "enqueued" in log.kinds:
+            last = len(log.kinds) - 1 - log.kinds[::-1].index("enqueued")
+            if not QUEUE_EXITS.intersection(log.kinds[last:]):
+                missing.append("a way out of the queue after enqueued")
         if log.status not in FINAL_STATUSES:
             missing.append(f"a final status in the calls row (it says {log.status})")
         if missing:
             found.append(Violation(EVENTS, log.sid, "missing " + ", ".join(missing)))
     return found
+
+
+def check_stack(exits: Iterable[str]) -> list[Violation]:
+    """`callcenter run` never exits because one of its children died (each exit: how)."""
+    return [Violation(STACK, "callcenter run", how) for how in exits]
 
 
 def tally(violations: Sequence[Violation]) -> dict[str, list[Violation]]:

@@ -10,6 +10,7 @@ from benchmarks.fault_checks import (
     EVENTS,
     INVARIANTS,
     RECORDINGS,
+    STACK,
     AgentRecord,
     Assignment,
     CallerCall,
@@ -26,6 +27,7 @@ from benchmarks.fault_checks import (
     check_dials,
     check_event_logs,
     check_recordings,
+    check_stack,
     tally,
 )
 
@@ -220,19 +222,30 @@ def test_an_event_log_needs_arrival_end_and_a_way_out_of_each_queue() -> None:
         ),
         "completed",
     )
-    assert check_event_logs([whole]) == []
+    answered = EventLog(
+        "CA4",
+        ("incoming", "enqueued", "assigned", "agent_answered", "status:completed"),
+        "completed",
+    )
+    assert check_event_logs([whole, answered]) == []
     found = check_event_logs(
         [
             EventLog("CA2", ("enqueued", "status:in-progress"), "in-progress"),
             EventLog("CA3", ("incoming", "status:completed"), "completed"),
+            EventLog(
+                "CA5",
+                ("incoming", "enqueued", "dequeued", "enqueued", "status:completed"),
+                "completed",
+            ),
         ]
     )
     assert [(v.invariant, str(v)) for v in found] == [
         (
             EVENTS,
-            "CA2: missing incoming, a final status, dequeued, "
+            "CA2: missing incoming, a final status, a way out of the queue after enqueued, "
             "a final status in the calls row (it says in-progress)",
-        )
+        ),
+        (EVENTS, "CA5: missing a way out of the queue after enqueued"),
     ]
 
 
@@ -240,3 +253,11 @@ def test_tally_lists_every_invariant_even_when_it_held() -> None:
     counted = tally([Violation(DIALS, "+861", "x")])
     assert list(counted) == list(INVARIANTS)
     assert len(counted[DIALS]) == 1 and counted[CALLERS] == []
+
+
+def test_each_exit_of_the_stack_is_a_violation() -> None:
+    assert check_stack([]) == []
+    found = check_stack(["callcenter run exited with code 1"])
+    assert [(v.invariant, str(v)) for v in found] == [
+        (STACK, "callcenter run: callcenter run exited with code 1")
+    ]
