@@ -289,7 +289,7 @@ def _port_open(port: int) -> bool:
 class Faults:
     injected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
-    log: list[str] = field(default_factory=list)
+    log: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), what)
 
 
 def plan_faults(rng: random.Random, count: int, duration: float) -> list[tuple[float, str]]:
@@ -313,11 +313,11 @@ def inject(
 ) -> None:
     def done(what: str) -> None:
         faults.injected[kind] += 1
-        faults.log.append(f"{time.monotonic() - began:6.1f} s  {kind:<10} {what}")
+        faults.log.append((time.monotonic(), f"{kind:<10} {what}"))
 
     def skipped(why: str) -> None:
         faults.skipped[kind] += 1
-        faults.log.append(f"{time.monotonic() - began:6.1f} s  {kind:<10} skipped: {why}")
+        faults.log.append((time.monotonic(), f"{kind:<10} skipped: {why}"))
 
     if kind == "rest-api":
         mode = rng.choice(("error", "timeout"))
@@ -782,7 +782,7 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
             stack.watch()
             inject(kind, stack, net, own_redis, rng, faults, began)
-            print(f"  {faults.log[-1]}", flush=True)
+            print(f"  {faults.log[-1][0] - began:6.1f} s  {faults.log[-1][1]}", flush=True)
         while any(t.is_alive() for t in threads) and time.monotonic() - began < args.duration + 600:
             stack.watch()
             live_peak = max(live_peak, sum(1 for leg in load.legs if leg.live))
@@ -795,9 +795,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(1.0)
         stack.watch()
         findings = collect(net, load, env, stack.redis_url(), stack.exits)
-        faults.log += [f"{at - began:6.1f} s  {note}" for at, note in stack.notes]
-        faults.log.sort(key=lambda line: float(line.split(" s ", 1)[0]))
-        report(args, load, faults, findings, live_peak, time.monotonic() - began, web_port)
+        report(args, load, faults, findings, live_peak, began, stack.notes)
         return 1 if findings.violations else 0
 
 
@@ -814,9 +812,10 @@ def report(
     faults: Faults,
     findings: Findings,
     live_peak: int,
-    elapsed: float,
-    web_port: int,
+    began: float,
+    notes: Sequence[tuple[float, str]],
 ) -> None:
+    elapsed = time.monotonic() - began
     print(
         f"\nRun: {load.placed} calls placed ({dict(load.kinds)}), peak {live_peak} caller "
         f"legs live at once, {elapsed:.0f} s in all."
@@ -839,8 +838,8 @@ def report(
                 example = next(v for v in found if re.sub(r"\d+", "N", v.detail)[:70] == kind)
                 print(f"  {n:>4} x {example}")
     print("\nFault log:")
-    for line in faults.log:
-        print(f"  {line}")
+    for at, what in sorted([*faults.log, *notes]):
+        print(f"  {at - began:6.1f} s  {what}")
 
 
 def main(argv: list[str] | None = None) -> int:
