@@ -32,6 +32,7 @@ from rq import Worker
 from callcenter.commands.base import load_settings
 from callcenter.runtime import QUEUE_NAMES, runtime
 from config.settings import ROOT, Settings
+from phone_network.remote import network_answers
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +219,19 @@ def run_command(host: str, port: int, workers: int | None, job_workers: int) -> 
     started. If a child dies, the rest are stopped and the command exits non-zero, naming it.
     """
     settings = load_settings()
+    # A phone network already serving at CALLCENTER_PHONE_NETWORK_URL (`callcenter
+    # phone-network` in another terminal, or a harness's: benchmarks/faults.py) is used as
+    # it is, the way real Twilio is: it outlives the stack.
+    network_running = settings.uses_local_network and network_answers(
+        settings.phone_network_url
+    )
     specs = child_specs(
-        settings, host=host, port=port, web_workers=workers, job_workers=job_workers
+        settings,
+        host=host,
+        port=port,
+        web_workers=workers,
+        job_workers=job_workers,
+        network_running=network_running,
     )
     console = Console(width=max(len(spec.name) for spec in specs))
     with stop_requests() as stop, embedded_redis(settings) as redis_url:
@@ -250,10 +262,16 @@ def web_concurrency(settings: Settings, workers: int | None) -> tuple[int, int]:
 
 
 def child_specs(
-    settings: Settings, *, host: str, port: int, web_workers: int | None, job_workers: int
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    web_workers: int | None,
+    job_workers: int,
+    network_running: bool = False,
 ) -> list[ChildSpec]:
     """The processes of the stack: gunicorn, RQ workers, the router's timer, and the phone
-    network if it is used."""
+    network if it is used and not `network_running` already."""
     callcenter = str(BIN / "callcenter")
     workers, threads = web_concurrency(settings, web_workers)
     specs = [
@@ -277,7 +295,7 @@ def child_specs(
     names = ["worker"] if job_workers == 1 else [f"worker-{i}" for i in range(1, job_workers + 1)]
     specs += [ChildSpec(name, (callcenter, "worker")) for name in names]
     specs.append(ChildSpec("cron", (callcenter, "cron")))
-    if settings.uses_local_network:
+    if settings.uses_local_network and not network_running:
         phone_host, phone_port = url_address(settings.phone_network_url)
         specs.append(
             ChildSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -203,6 +204,38 @@ def register_endpoint(address: str) -> Response:
 def remove_endpoint(address: str) -> tuple[str, int]:
     if not network().remove_endpoint(address):
         raise ControlError(404, "not-found", f"no endpoint {address}")
+    return "", 204
+
+
+def _fault_json() -> dict[str, Any]:
+    faults = network().rest_faults
+    fault = faults.current()
+    state = None if fault is None else {
+        "mode": fault.mode, "delay": fault.delay,
+        "remaining": round(fault.remaining(time.monotonic()), 3)}
+    return {"rest": state, "failed": faults.failed}
+
+
+@bp.get("/faults/rest")
+def rest_fault() -> Response:
+    return jsonify(_fault_json())
+
+
+@bp.put("/faults/rest")
+def start_rest_fault() -> Response:
+    """{"mode": "error"|"timeout", "seconds": 30, "delay": 35}: fail Twilio's REST API."""
+    body = _body()
+    try:
+        network().rest_faults.start(str(body.get("mode", "error")), float(body["seconds"]),
+                                    delay=float(body.get("delay", 35.0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ControlError(400, "bad-fault", f"give mode and seconds: {exc}") from None
+    return jsonify(_fault_json())
+
+
+@bp.delete("/faults/rest")
+def stop_rest_fault() -> tuple[str, int]:
+    network().rest_faults.stop()
     return "", 204
 
 

@@ -29,6 +29,7 @@ from phone_network.conference_exec import attend
 from phone_network.conferences import Conferences
 from phone_network.dial_exec import dial, run_callee
 from phone_network.events import CallResult, WebhookFailure, new_sid
+from phone_network.faults import RestFaults
 from phone_network.leg import (
     Leg,
     LegEnded,
@@ -123,6 +124,7 @@ class PhoneNetwork:
         self._queues: dict[str, CallQueue] = {}
         self._recordings: dict[str, Recording] = {}
         self._ringing: dict[str, tuple[Call, RingGroup]] = {}  # legs on manual endpoints
+        self.rest_faults = RestFaults()  # switched on through the control API
 
     # -- configuration -------------------------------------------------------------------
 

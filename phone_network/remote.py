@@ -101,6 +101,16 @@ class RemoteNetwork:
     def register_endpoint(self, address: str, answering: Answering) -> None:
         self._request("PUT", f"/endpoints/{address}", json=answering.to_json())
 
+    def fail_rest(self, mode: str, seconds: float, *, delay: float = 35.0) -> None:
+        """Make the network's REST API fail (`error`: 500; `timeout`: held `delay` s, then 504)
+        for `seconds` real seconds."""
+        self._request("PUT", "/faults/rest",
+                      json={"mode": mode, "seconds": seconds, "delay": delay})
+
+    def heal_rest(self) -> None:
+        """End a REST fault now."""
+        self._request("DELETE", "/faults/rest")
+
     def ringing(self, address: str) -> list[str]:
         """The SIDs of the calls ringing at manual endpoint `address`, oldest first."""
         found = self._request("GET", f"/endpoints/{address}/ringing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,19 @@ def _check_account() -> Response | None:
         return refused
     if (request.view_args or {}).get("account_sid") != network().account_sid:
         return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-    return None
+    return _injected_fault()
+
+
+def _injected_fault() -> Response | None:
+    """A fault switched on through the control API (phone_network.faults): 500 at once, or
+    an answer held past the client's timeout, then 504."""
+    fault = network().rest_faults.hit()
+    if fault is None:
+        return None
+    if fault.mode == "timeout":
+        time.sleep(fault.delay)
+        return twilio_error(504, 20504, "Gateway timeout (a fault injected on the network)")
+    return twilio_error(500, 20500, "Internal server error (a fault injected on the network)")
 
 
 @bp.errorhandler(forms.BadRequest)

@@ -94,6 +94,21 @@ def test_stack_names_job_workers_and_skips_the_phone_network_on_real_twilio() ->
     assert [spec.name for spec in specs] == ["web", "worker-1", "worker-2", "cron"]
 
 
+def test_stack_leaves_out_a_phone_network_that_already_runs() -> None:
+    settings = Settings(phone_network_url="http://127.0.0.1:5999")
+
+    specs = child_specs(
+        settings,
+        host="127.0.0.1",
+        port=5000,
+        web_workers=None,
+        job_workers=1,
+        network_running=True,
+    )
+
+    assert [spec.name for spec in specs] == ["web", "worker", "cron"]
+
+
 def test_children_share_one_redis_and_get_absolute_configured_paths() -> None:
     settings = Settings(instance_path=Path("relative/instance"))
 

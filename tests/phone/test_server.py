@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import wave
 from collections.abc import Iterator
 
@@ -235,3 +236,54 @@ def test_endpoints_registered_over_the_control_api_answer(
     assert app.requests_to("/dialed")[0].params["DialCallStatus"] == "completed"
     assert result.ok
     assert not network_answers("http://127.0.0.1:9")
+
+
+def test_the_rest_api_fails_while_a_fault_is_switched_on(
+        server: NetworkServer, api: requests.Session) -> None:
+    control = f"{server.url}/control/faults/rest"
+    with api.get(url(server, "/Calls.json"), timeout=5) as response:
+        assert response.status_code == 200
+    with RemoteNetwork(server.url, ACCOUNT_SID, AUTH_TOKEN) as remote:
+        remote.fail_rest("error", 30)
+        with api.get(url(server, "/Calls.json"), timeout=5) as response:
+            assert response.status_code == 500
+            assert response.json()["code"] == 20500
+        with api.post(url(server, "/Calls.json"), timeout=5,
+                      data={"To": CALLER, "From": HOTLINE, "Twiml": "<Response/>"}) as response:
+            assert response.status_code == 500  # nothing dialled
+        with api.get(control, timeout=5) as response:
+            state = response.json()
+        assert state["rest"]["mode"] == "error" and 29 < state["rest"]["remaining"] <= 30
+        assert state["failed"] == 2
+        remote.heal_rest()
+    with api.get(url(server, "/Calls.json"), timeout=5) as response:
+        assert response.status_code == 200
+        assert response.json()["calls"] == []
+    with api.get(control, timeout=5) as response:
+        assert response.json() == {"rest": None, "failed": 2}
+
+
+def test_a_rest_fault_can_hold_requests_and_ends_by_itself(
+        server: NetworkServer, api: requests.Session) -> None:
+    control = f"{server.url}/control/faults/rest"
+    with api.put(control, json={"mode": "timeout", "seconds": 0.6, "delay": 0.3},
+                 timeout=5) as response:
+        assert response.status_code == 200
+    with api.get(url(server, "/Calls.json"), timeout=5) as response:
+        assert response.status_code == 504
+        assert response.elapsed.total_seconds() >= 0.3
+    time.sleep(0.4)  # the fault's 0.6 s are over
+    with api.get(url(server, "/Calls.json"), timeout=5) as response:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body", [
+    {"mode": "explode", "seconds": 5}, {"mode": "error"}, {"mode": "error", "seconds": 0},
+    {"mode": "error", "seconds": "soon"}, {"mode": "timeout", "seconds": 5, "delay": -1}])
+def test_a_bad_fault_is_refused_and_changes_nothing(
+        server: NetworkServer, api: requests.Session, body: dict[str, object]) -> None:
+    with api.put(f"{server.url}/control/faults/rest", json=body, timeout=5) as response:
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad-fault"
+    with api.get(url(server, "/Calls.json"), timeout=5) as response:
+        assert response.status_code == 200
