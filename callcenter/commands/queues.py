@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from callcenter.commands.base import require_live_redis
 from callcenter.runtime import runtime
 
 
@@ -21,6 +22,7 @@ def queues_rebuild() -> None:
     from queues.services import rebuild_waiting_list
 
     rt = runtime()
+    require_live_redis(rt)
     with rt.unit_of_work() as uow:
         rebuilt = rebuild_waiting_list(uow.session, rt.waiting_list)
     click.echo(
