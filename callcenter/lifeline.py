@@ -74,14 +74,13 @@ def die_with_parent_at_fork(signum: int = signal.SIGKILL) -> bool:
     """
     if _prctl is None:
         return False
+    forking = [os.getpid()]  # the process that forks (this one, or a child that forks again)
+
+    def note_parent() -> None:
+        forking[0] = os.getpid()
 
     def tie() -> None:
-        die_with_parent(signum, parent=parent_of_child[0])
+        die_with_parent(signum, parent=forking[0])
 
-    parent_of_child = [os.getpid()]
-
-    def before() -> None:
-        parent_of_child[0] = os.getpid()
-
-    os.register_at_fork(before=before, after_in_child=tie)
+    os.register_at_fork(before=note_parent, after_in_child=tie)
     return True

@@ -25,6 +25,7 @@ from callcenter.stack import (
     RestartPolicy,
     address_in_use,
     embedded_redis,
+    healthy,
     next_restart,
     redis_config,
     refuse_running_embedded_redis,
@@ -242,21 +243,6 @@ def running_stack(tmp_path: Path) -> Iterator[Stack]:
             _stop_after_failure(process, instance)
 
 
-def _healthy(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return False
-    except OSError:
-        return False
-
-
 @needs_proc
 @pytest.mark.slow
 def test_kill_9_of_run_leaves_no_child_or_grandchild_behind(tmp_path: Path) -> None:
@@ -337,8 +323,10 @@ def test_killed_children_are_restarted_and_the_stack_keeps_routing_calls(tmp_pat
                 for role in ("worker", "cron", "redis", "web")
             ),
         )
-        stack.wait_for("/healthz answers 200 again", lambda: _healthy(stack.health_url()))
-        assert "answers /healthz again." in stack.output()
+        stack.wait_for("/healthz answers 200 again", lambda: healthy(stack.health_url()))
+        stack.wait_for(
+            "the supervisor says so", lambda: "answers /healthz again." in stack.output()
+        )
 
         # Redis came back with its last save; the operator's rebuild puts the caller back,
         # and agents who become available take the waiting caller and a new one.
