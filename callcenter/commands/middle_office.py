@@ -12,6 +12,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from callcenter.commands.base import require_live_redis
 from callcenter.jobs import outbound_tick
 from callcenter.jobs import router as router_jobs
 from callcenter.runtime import runtime
@@ -100,6 +101,7 @@ def import_command(path: TextIO) -> None:
 @with_appcontext
 def dnc_add(number: str, reason: str) -> None:
     rt = runtime()
+    require_live_redis(rt)  # a blocked callback leaves the waiting list
     e164 = to_e164(number, rt.settings.default_country_code)
     if e164 is None:
         raise click.BadParameter(f"{number!r} is not a phone number")
@@ -160,5 +162,6 @@ def export_command(path: Path) -> None:
 @middle_office_group.command("tick", help="Run the outbound engine's periodic work once.")
 @with_appcontext
 def tick_command() -> None:
+    require_live_redis(runtime())  # the calls it places are jobs
     outbound_tick.tick()
     click.echo("ok")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from callcenter.commands.base import require_live_redis
 from callcenter.runtime import runtime
 
 
@@ -21,6 +22,7 @@ def queues_rebuild() -> None:
     from callcenter.jobs.reconcile import rebuild_redis
 
     rt = runtime()
+    require_live_redis(rt)
     rebuilt = rebuild_redis(rt, now=rt.clock(), reason="command")
     if rebuilt is None:
         raise click.ClickException("Redis is unreachable: nothing was rebuilt")

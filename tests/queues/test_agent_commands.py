@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from redis import Redis
 from sqlalchemy.orm import Session
 
 from callcenter.cli import _register, cli
@@ -24,9 +25,19 @@ def run(tmp_path: Path, *args: str, input: str | None = None) -> tuple[int, str]
 
 
 @pytest.fixture
-def instance(tmp_path: Path) -> Path:
+def instance(tmp_path: Path, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A migrated instance whose commands reach the test Redis (as a running stack's would)."""
+    monkeypatch.setenv("CALLCENTER_REDIS_URL", redis_url(redis))
     assert run(tmp_path, "db", "upgrade")[0] == 0
     return tmp_path
+
+
+def redis_url(conn: Redis) -> str:
+    kwargs = conn.connection_pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={db}"
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{db}"
 
 
 def db_session(tmp_path: Path) -> Session:
@@ -109,6 +120,23 @@ def test_refused_state_change_names_its_code(
     run(instance, *ADD_LI_NA, input="pw\n")
     code, out = run(instance, "agents", "state", "li.na", *args)
     assert code == 1 and out.startswith(message)
+
+
+def test_state_without_a_running_stack_says_so_and_changes_nothing(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(instance, *ADD_LI_NA, input="pw\n")
+    monkeypatch.delenv("CALLCENTER_REDIS_URL")  # the embedded Redis, which no stack serves
+
+    code, out = run(instance, "agents", "state", "li.na", "available")
+
+    socket_path = instance / "instance" / "redis.sock"
+    assert code == 1
+    assert out.startswith("Error: no `callcenter run` is serving this instance's embedded Redis")
+    assert f"({socket_path} does not answer)" in out and "nothing was changed" in out
+    assert not socket_path.exists()  # and no Redis of its own was started there
+    with db_session(instance) as s:
+        assert [e.to_state for e in s.query(AgentEvent)] == [AgentState.OFFLINE]
 
 
 def test_state_of_an_unknown_agent(instance: Path) -> None:
