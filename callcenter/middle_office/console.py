@@ -1,7 +1,8 @@
 """The middle office's console (agents: session and CSRF): the outbound work list and its
 actions, as a page and as JSON.
 
-/middle/                          GET   the work list (middle-office post, team lead, manager)
+/middle/                          GET   the work list (`middle.work`; the field and decision
+                                        routes need `middle.review`: config/permissions.toml)
 /middle/api/tasks                 GET   the agent's open tasks as JSON
 /middle/tasks/<id>/call           POST  click-to-call: agent first, then the customer
 /middle/tasks/<id>/outcome        POST  outcome and notes
@@ -28,9 +29,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from callcenter import access
 from callcenter.desk import auth
 from callcenter.middle_office import services
-from callcenter.middle_office.errors import domain_error, error
+from callcenter.middle_office.errors import domain_error
 from callcenter.runtime import runtime
 from core.errors import DomainError
 from middle_office import review
@@ -38,28 +40,12 @@ from middle_office.work_list import review_rows, task_rows
 from outbound import attempts, outcomes
 from outbound import tasks as outbound_tasks
 from outbound.models import OutboundTask
-from queues.models import Post, Role
 
 bp = Blueprint("middle_office", __name__, template_folder="templates")
 
 
-@bp.before_request
-def _require_staff() -> tuple[Response, int] | None:
-    with runtime().session_factory() as db:
-        staff = auth.signed_in_agent(db)
-        allowed = staff is not None and (
-            Post.MIDDLE_OFFICE in staff.posts or staff.has_role(Role.TEAM_LEAD)
-        )
-        if staff is not None:
-            db.expunge(staff)
-    if staff is None:
-        return error("not-signed-in", "sign in at /desk/login", 401)
-    if not allowed:
-        return error("forbidden", "needs the middle-office post", 403)
-    if request.method == "POST" and not auth.csrf_valid():
-        return error("csrf-failed", "missing or wrong CSRF token; reload the page", 403)
-    g.staff = staff
-    return None
+access.require(bp, "middle.work")
+access.require(bp, "middle.review", "fields", "decision")
 
 
 @bp.errorhandler(DomainError)

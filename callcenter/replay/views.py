@@ -6,7 +6,8 @@
 /recordings/<id>/media/<token>        the audio, behind a short-lived signed link; Range
 /recordings/<id>/legal-hold    POST   hold=1|0 (the manager only)
 
-Every route checks the viewer's role (`require_roles`), the media route also the link (403
+Every route needs `recordings.replay` (the legal hold `recordings.legal_hold`), limited to
+the viewer's own team for a team lead; the media route also checks the link (403
 when expired, altered, or issued to someone else). Opening the player and playing from the
 start (no Range, or ``bytes=0-``) each write a ``recording.replay`` audit entry.
 """
@@ -31,11 +32,10 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
-from callcenter.access import require_roles
+from callcenter import access
 from callcenter.desk.auth import csrf_token
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import runtime
-from queues.models import Role
 from recordings import services
 from recordings.errors import LinkRefused, NotStored
 from recordings.links import Unsatisfiable, parse_range, sign_playback, verify_playback
@@ -43,7 +43,8 @@ from recordings.models import Recording, RecordingStatus
 from recordings.storage import Storage
 
 bp = Blueprint("recordings", __name__, url_prefix="/recordings", template_folder="templates")
-require_roles(bp, Role.QC, Role.TEAM_LEAD, Role.SUPERVISOR, Role.MANAGER)
+access.require(bp, "recordings.replay")
+access.require(bp, "recordings.legal_hold", "legal_hold")
 CHUNK = 64 * 1024
 
 
@@ -81,7 +82,10 @@ def player(recording_id: int) -> str:
         )
         media = url_for(".media", recording_id=rec.id, token=token)
         return render_template(
-            "replay/player.html", rec=rec, media=media, manager=g.staff.has_role(Role.MANAGER)
+            "replay/player.html",
+            rec=rec,
+            media=media,
+            manager=access.allowed(g.staff, "recordings.legal_hold"),
         )
 
 
@@ -101,8 +105,6 @@ def media(recording_id: int, token: str) -> Response:
 
 @bp.post("/<int:recording_id>/legal-hold")
 def legal_hold(recording_id: int) -> Response:
-    if not g.staff.has_role(Role.MANAGER):
-        return _forbidden("only the manager may set or release a legal hold")
     rt, hold = runtime(), request.form.get("hold", "1") in ("1", "true", "on")
     with rt.unit_of_work() as uow:
         rec = services.set_legal_hold(uow.session, recording_id, hold, **_actor(), now=rt.clock())
@@ -123,12 +125,6 @@ def _viewer() -> dict[str, Any]:
 
 def _actor() -> dict[str, Any]:
     return {"actor_id": g.staff.id, "actor": g.staff.login}
-
-
-def _forbidden(message: str) -> Response:
-    response = jsonify(error={"code": "forbidden", "message": message})
-    response.status_code = 403
-    return response
 
 
 def _stored(session: Session, recording_id: int) -> Recording:
