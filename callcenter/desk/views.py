@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import access
 from callcenter.desk import actions, auth
-from callcenter.desk.forms import Invalid, LoginForm, StateForm, WrapUpForm
+from callcenter.desk.forms import Invalid, LoginForm, PostForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
 from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime, runtime
@@ -82,6 +82,7 @@ def _guard() -> Response | tuple[Response, int] | None:
 
 
 access.require(bp, "desk.use", public=PUBLIC)  # after _guard: signed in and CSRF checked
+access.require(bp, "desk.switch_post", "switch_post")
 
 
 @bp.after_request
@@ -164,6 +165,11 @@ def page() -> str:
     )
 
 
+@bp.context_processor
+def _post_labels() -> dict[str, Any]:
+    return {"post_labels": {name: p.label for name, p in runtime().permissions.posts.items()}}
+
+
 #: The other staff pages, and the permission that opens each (config/permissions.toml).
 STAFF_PAGES = (
     ("/supervisor/", "现场监控 Wallboard", "wallboard.read"),
@@ -197,6 +203,17 @@ def change_state() -> Response:
     if form.to is AgentState.AVAILABLE:
         actions.ring_at_desk(rt.settings, address)
     return _state_response(rt)
+
+
+@bp.post("/post")
+def switch_post() -> Response:
+    rt = runtime()
+    form = PostForm.from_body(_body() if request.is_json else request.form)
+    with rt.unit_of_work() as uow:
+        actions.switch_post(uow, rt, _agent(uow.session), form.post)
+    if request.is_json:
+        return _state_response(rt)
+    return redirect(url_for("desk.page"))
 
 
 @bp.post("/api/answer")
