@@ -128,9 +128,12 @@ def _actor() -> dict[str, Any]:
 
 
 def _stored(session: Session, recording_id: int) -> Recording:
+    """The stored recording, within the viewer's reach (a team lead: their team's), or 404."""
     rec = session.get(Recording, recording_id)
     if rec is None or rec.status is not RecordingStatus.STORED or not rec.storage_key:
         abort(404)
+    if not services.in_team(session, rec, access.team_only("recordings.replay")):
+        abort(404)  # as if absent: another team's recordings are not even confirmed to exist
     return rec
 
 
@@ -144,6 +147,7 @@ def _filters() -> services.RecordingFilter:
             day_to=date.fromisoformat(args["to"]) if args.get("to") else None,
             status=RecordingStatus(args["status"]) if args.get("status") else None,
             limit=int(args.get("limit", 100)),
+            team=access.team_only("recordings.replay"),
         )
     except ValueError:
         abort(400, "bad filter: agent and limit are numbers, from/to dates (YYYY-MM-DD)")

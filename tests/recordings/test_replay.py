@@ -220,3 +220,34 @@ def test_the_list_filters_by_agent_queue_and_date(
     assert qc.get("/recordings/api/recordings?from=yesterday").status_code == 400
     page = qc.get("/recordings/?queue=billing").get_data(as_text=True)
     assert f"/recordings/{recording.id}" in page
+
+
+def test_a_team_lead_sees_only_their_own_teams_recordings(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    """config/permissions.toml: recordings.replay is `team` for team leads, `all` for QC."""
+    mine = add_agent(session, "li.na", team="front-a")
+    theirs = add_agent(session, "chen.jing", team="front-b")
+    recording.agent_id = theirs.id
+    other = Recording(
+        sid="RE" + secrets.token_hex(16),
+        status=RecordingStatus.STORED,
+        twilio_status="completed",
+        created_at=NOW,
+        updated_at=NOW,
+        storage_key=recording.storage_key,
+        agent_id=mine.id,
+        attempts=1,
+        legal_hold=False,
+    )
+    session.add(other)
+    lead = account(session, "qin.hui", Role.TEAM_LEAD)
+    lead.team = "front-a"
+    session.commit()
+    client = signed_in(app, lead)
+    listed = client.get("/recordings/api/recordings").get_json()["recordings"]
+    assert [r["id"] for r in listed] == [other.id]
+    assert client.get(f"/recordings/{other.id}").status_code == 200
+    assert client.get(f"/recordings/{recording.id}").status_code == 404
+    everyone = qc.get("/recordings/api/recordings").get_json()["recordings"]
+    assert {r["id"] for r in everyone} == {recording.id, other.id}
