@@ -8,6 +8,11 @@ actions, as a page and as JSON.
 /middle/tasks/<id>/outcome        POST  outcome and notes
 /middle/reviews/<id>/fields       POST  complete missing fields
 /middle/reviews/<id>/decision     POST  approve or cancel, with a reason
+/middle/tasks/<id>/reveal         POST  the task's number in full (`customer.unmask`; audited)
+/middle/reviews/<id>/reveal       POST  the order's recipient, phone, address in full (same)
+
+Customers are masked on the page (numbers, names, addresses: core/privacy.py); the reveal
+routes show one in full to a post granted `customer.unmask`, each time in the audit log.
 
 A form the page posted gets the page back with a message; a JSON client gets JSON.
 """
@@ -34,6 +39,7 @@ from callcenter.desk import auth
 from callcenter.middle_office import services
 from callcenter.middle_office.errors import domain_error
 from callcenter.runtime import runtime
+from core import privacy
 from core.errors import DomainError
 from middle_office import review
 from middle_office.work_list import review_rows, task_rows
@@ -46,6 +52,22 @@ bp = Blueprint("middle_office", __name__, template_folder="templates")
 
 access.require(bp, "middle.work")
 access.require(bp, "middle.review", "fields", "decision")
+access.require(bp, "customer.unmask", "reveal_task", "reveal_review")
+
+
+@bp.app_template_filter("mask_number")
+def _mask_number(number: str | None) -> str:
+    return privacy.mask_number(number)
+
+
+@bp.app_template_filter("mask_name")
+def _mask_name(name: str | None) -> str:
+    return privacy.mask_name(name)
+
+
+@bp.app_template_filter("mask_address")
+def _mask_address(address: str | None) -> str:
+    return privacy.mask_address(address)
 
 
 @bp.errorhandler(DomainError)
@@ -70,6 +92,7 @@ def work_list() -> str:
         csrf=auth.csrf_token(),
         outcomes=[o.value for o in outcomes.AGENT_OUTCOMES],
         staff=g.staff,
+        unmask=access.allowed(g.staff, "customer.unmask"),
         now=rt.clock(),
     )
 
@@ -142,6 +165,27 @@ def decision(review_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.post("/middle/tasks/<int:task_id>/reveal")
+def reveal_task(task_id: int) -> Response:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        shown = services.reveal_task(uow, task_id, **_staff(), now=rt.clock())
+    return _no_store(jsonify(task=task_id, **shown))
+
+
+@bp.post("/middle/reviews/<int:review_id>/reveal")
+def reveal_review(review_id: int) -> Response:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        shown = services.reveal_review(uow, review_id, **_staff(), now=rt.clock())
+    return _no_store(jsonify(review=review_id, **shown))
+
+
+def _no_store(response: Response) -> Response:
+    response.cache_control.no_store = True
+    return response
+
+
 def _staff() -> dict[str, Any]:
     """The signed-in agent as the services take them: who acts, and their login (audit)."""
     return {"agent_id": g.staff.id, "actor": g.staff.login}
@@ -170,7 +214,7 @@ def _task_json(task: OutboundTask) -> dict[str, Any]:
         "id": task.id,
         "kind": task.kind,
         "status": task.status.value,
-        "to": task.to_number,
+        "to": privacy.mask_number(task.to_number),
         "priority": task.priority,
         "next_attempt_at": task.next_attempt_at.isoformat(),
         "attempts": task.attempts,

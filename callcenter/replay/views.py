@@ -5,6 +5,9 @@
 /recordings/<id>                      the player: HTML5 audio and the waveform; a replay
 /recordings/<id>/media/<token>        the audio, behind a short-lived signed link; Range
 /recordings/<id>/legal-hold    POST   hold=1|0 (the manager only)
+/recordings/export.csv                the list as CSV with each recording's customer
+                                      (`export.customer_data`; masked unless the viewer also
+                                      holds `customer.unmask`; every export audited)
 
 Every route needs `recordings.replay` (the legal hold `recordings.legal_hold`), limited to
 the viewer's own team for a team lead; the media route also checks the link (403
@@ -14,6 +17,8 @@ start (no Range, or ``bytes=0-``) each write a ``recording.replay`` audit entry.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -36,6 +41,7 @@ from callcenter import access
 from callcenter.desk.auth import csrf_token
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import runtime
+from core import privacy
 from recordings import services
 from recordings.errors import LinkRefused, NotStored
 from recordings.links import Unsatisfiable, parse_range, sign_playback, verify_playback
@@ -45,6 +51,7 @@ from recordings.storage import Storage
 bp = Blueprint("recordings", __name__, url_prefix="/recordings", template_folder="templates")
 access.require(bp, "recordings.replay")
 access.require(bp, "recordings.legal_hold", "legal_hold")
+access.require(bp, "export.customer_data", "export")
 CHUNK = 64 * 1024
 
 
@@ -69,6 +76,24 @@ def index() -> str:
 def api_list() -> Response:
     with runtime().session_factory() as db:
         return jsonify(recordings=[_json(r) for r in services.list_recordings(db, _filters())])
+
+
+@bp.get("/export.csv")
+def export() -> Response:
+    rt, where = runtime(), _filters()
+    unmasked = access.allowed(g.staff, "customer.unmask")
+    with rt.unit_of_work() as uow:
+        rows = services.export_rows(uow.session, where)
+        privacy.note_export(
+            uow.session,
+            **_actor(),
+            what="recordings",
+            rows=len(rows),
+            unmasked=unmasked,
+            now=rt.clock(),
+            **request.args.to_dict(),
+        )
+    return _csv(rows if unmasked else [_masked(row) for row in rows])
 
 
 @bp.get("/<int:recording_id>")
@@ -113,6 +138,37 @@ def legal_hold(recording_id: int) -> Response:
     if request.accept_mimetypes.best == "application/json":
         return jsonify(recording=_json(rec))
     return redirect(url_for(".player", recording_id=recording_id))
+
+
+def _masked(row: dict[str, Any]) -> dict[str, Any]:
+    name, number = row["customer_name"], row["customer_number"]
+    return row | {
+        "customer_name": privacy.mask_name(name),
+        "customer_number": privacy.mask_number(number) if number else "",
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    headers = {"Content-Disposition": 'attachment; filename="recordings.csv"'}
+    response = Response(out.getvalue(), mimetype="text/csv", headers=headers)
+    response.cache_control.no_store = True
+    return response
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "agent_id",
+    "queue",
+    "status",
+    "seconds",
+    "customer_name",
+    "customer_number",
+]
 
 
 def _secret() -> str:
