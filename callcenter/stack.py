@@ -104,6 +104,7 @@ DUTIES = (
     Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
     Duty("recordings-stuck", 300, "callcenter.jobs.recordings:requeue_stuck"),
     Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),
+    Duty("calls-retention", 3600, "callcenter.jobs.retention:purge_expired_calls"),
 )
 
 

@@ -258,6 +258,17 @@ class Settings:
         "(recordings under legal hold are kept)",
         default=365,
     )
+    calls_retention_days: int = _setting(
+        "CALLS_RETENTION_DAYS",
+        "Days a call record keeps who called (numbers, customer link, callback number, notes) "
+        "before the cron's calls-retention duty strips them; times and figures are kept",
+        default=730,
+    )
+    voicemails_retention_days: int = _setting(
+        "VOICEMAILS_RETENTION_DAYS",
+        "Days a voicemail's audio link is kept before the calls-retention duty purges it",
+        default=90,
+    )
     recordings_delete_from_twilio: bool = _setting(
         "RECORDINGS_DELETE_FROM_TWILIO",
         "true: delete each recording from Twilio once its copy is stored and verified",
@@ -364,6 +375,10 @@ class Settings:
             raise bad("SCORECARDS_PATH", f"{self.scorecards_path} does not exist")
         if self.recordings_retention_days < 1:
             raise bad("RECORDINGS_RETENTION_DAYS", "must be at least 1 day")
+        if self.calls_retention_days < 1:
+            raise bad("CALLS_RETENTION_DAYS", "must be at least 1 day")
+        if self.voicemails_retention_days < 1:
+            raise bad("VOICEMAILS_RETENTION_DAYS", "must be at least 1 day")
         if self.proxy_count < 0:
             raise bad("PROXY_COUNT", "must not be negative")
         if not 60 <= self.desk_token_ttl_s <= 3600:
