@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             x_prefix=settings.proxy_count,
         )
 
+    from callcenter.access import check_declared
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
@@ -58,5 +59,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(outbound_calls_bp)
     app.register_blueprint(order_api_bp)
     app.register_blueprint(reports_bp)
+    check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     return app
-

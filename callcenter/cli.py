@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from config.permissions import PermissionsError
 from config.settings import SettingsError
 from ivr_menus.loader import MenuError
 
@@ -30,6 +31,7 @@ cli = FlaskGroup(
 def _register() -> None:
     from flask.cli import routes_command, shell_command
 
+    from callcenter.commands.access import access_group
     from callcenter.commands.agents import agents_group
     from callcenter.commands.db import db_group
     from callcenter.commands.menus import menus_group
@@ -58,6 +60,7 @@ def _register() -> None:
         shell_command,
         routes_command,
         middle_office_group,
+        access_group,
     ):
         cli.add_command(command)
 
@@ -66,6 +69,6 @@ def main() -> None:
     _register()
     try:
         cli.main(prog_name="callcenter")
-    except (SettingsError, MenuError) as exc:  # raised while the app is built for a command
+    except (SettingsError, MenuError, PermissionsError) as exc:  # raised building the app
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

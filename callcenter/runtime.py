@@ -27,6 +27,7 @@ from core.db import UnitOfWork, make_engine, unit_of_work, utcnow
 from core.telephony import Telephony, TwilioGateway, gateway_for
 
 if TYPE_CHECKING:
+    from config.permissions import Permissions
     from ivr_menus.model import MenuSet
     from queues.config import QueueSet
     from queues.waiting import WaitingList
@@ -134,6 +135,16 @@ class Runtime:
         from queues.config import load_queues
 
         return load_queues(self.settings.queues_path)
+
+    @cached_property
+    def permissions(self) -> Permissions:
+        """The posts and who may do what (config/permissions.toml), read once; it must name
+        exactly the posts of `queues.models.Post` and `Role`."""
+        from config.permissions import load_permissions
+        from queues.models import Post, Role
+
+        known = {p.value for p in Post} | {r.value for r in Role}
+        return load_permissions(self.settings.permissions_path, known_posts=known)
 
     @cached_property
     def waiting_list(self) -> WaitingList:

@@ -20,6 +20,7 @@ DEFAULT_INSTANCE = ROOT / "instance"
 DEFAULT_MENUS = ROOT / "ivr_menus" / "definitions"
 DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
 DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
+DEFAULT_PERMISSIONS = ROOT / "config" / "permissions.toml"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -97,6 +98,11 @@ class Settings:
     )
     queues_path: Path = _setting(
         "QUEUES_PATH", "File of inbound queue definitions (TOML)", default=DEFAULT_QUEUES
+    )
+    permissions_path: Path = _setting(
+        "PERMISSIONS_PATH",
+        "File of posts and permissions (TOML): who may read or do what",
+        default=DEFAULT_PERMISSIONS,
     )
     scorecards_path: Path = _setting(
         "SCORECARDS_PATH", "Folder of QC scorecards (TOML)", default=DEFAULT_SCORECARDS
@@ -254,6 +260,17 @@ class Settings:
         "(recordings under legal hold are kept)",
         default=365,
     )
+    calls_retention_days: int = _setting(
+        "CALLS_RETENTION_DAYS",
+        "Days a call record keeps who called (numbers, customer link, callback number, notes) "
+        "before the cron's calls-retention duty strips them; times and figures are kept",
+        default=730,
+    )
+    voicemails_retention_days: int = _setting(
+        "VOICEMAILS_RETENTION_DAYS",
+        "Days a voicemail's audio link is kept before the calls-retention duty purges it",
+        default=90,
+    )
     recordings_delete_from_twilio: bool = _setting(
         "RECORDINGS_DELETE_FROM_TWILIO",
         "true: delete each recording from Twilio once its copy is stored and verified",
@@ -372,10 +389,16 @@ class Settings:
             raise bad("MENUS_PATH", f"{self.menus_path} does not exist")
         if self.queues_path != DEFAULT_QUEUES and not self.queues_path.is_file():
             raise bad("QUEUES_PATH", f"{self.queues_path} is not a file")
+        if self.permissions_path != DEFAULT_PERMISSIONS and not self.permissions_path.is_file():
+            raise bad("PERMISSIONS_PATH", f"{self.permissions_path} is not a file")
         if self.scorecards_path != DEFAULT_SCORECARDS and not self.scorecards_path.exists():
             raise bad("SCORECARDS_PATH", f"{self.scorecards_path} does not exist")
         if self.recordings_retention_days < 1:
             raise bad("RECORDINGS_RETENTION_DAYS", "must be at least 1 day")
+        if self.calls_retention_days < 1:
+            raise bad("CALLS_RETENTION_DAYS", "must be at least 1 day")
+        if self.voicemails_retention_days < 1:
+            raise bad("VOICEMAILS_RETENTION_DAYS", "must be at least 1 day")
         if self.proxy_count < 0:
             raise bad("PROXY_COUNT", "must not be negative")
         if not 60 <= self.desk_token_ttl_s <= 3600:
@@ -406,7 +429,6 @@ class Settings:
             raise bad(
                 "REDIS_URL", f"{self.redis_url!r} is not a redis://, rediss:// or unix:// URL"
             )
-
 
     def _validate_middle_office(self, bad: Any) -> None:
         try:

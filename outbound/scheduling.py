@@ -23,6 +23,7 @@ class Candidate:
     languages: frozenset[str]
     state: str
     open_tasks: int
+    working: str | None = None  # the rotating post worked now (`Agent.post_now`)
 
 
 def choose_assignee(
@@ -30,9 +31,10 @@ def choose_assignee(
 ) -> int | None:
     """The eligible agent with the lightest load, or None.
 
-    Eligible: holds `post`, has `skill` (any level), speaks `language`. Among them: signed-in
-    agents (any state but offline) before offline ones, then fewest open tasks, then the
-    higher skill level, then the lower agent id (deterministic).
+    Eligible: holds `post`, has `skill` (any level), speaks `language`. Among them: those
+    working `post` now before those who hold it but work another (rotating posts), then
+    signed-in agents (any state but offline) before offline ones, then fewest open tasks,
+    then the higher skill level, then the lower agent id (deterministic).
     """
     eligible = [
         a for a in agents if post in a.posts and skill in a.skills and language in a.languages
@@ -41,7 +43,13 @@ def choose_assignee(
         return None
     best = min(
         eligible,
-        key=lambda a: (a.state == AgentState.OFFLINE, a.open_tasks, -a.skills[skill], a.agent_id),
+        key=lambda a: (
+            a.working != post,
+            a.state == AgentState.OFFLINE,
+            a.open_tasks,
+            -a.skills[skill],
+            a.agent_id,
+        ),
     )
     return best.agent_id
 

@@ -181,6 +181,7 @@ def candidates(session: Session) -> list[Candidate]:
             frozenset(lang.value for lang in a.languages),
             a.state.value,
             loads.get(a.id, 0),
+            a.post_now.value if a.post_now else None,
         )
         for a in agents
     ]

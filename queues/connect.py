@@ -40,7 +40,7 @@ from queues.config import PresenceSettings
 from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state
 from queues.reconcile import BRIDGED, bridged_key
-from queues.routing import AVAILABLE, AgentCandidate, Assignment
+from queues.routing import AVAILABLE, AgentCandidate, Assignment, inbound_skills
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,11 @@ def candidate(agent: Agent) -> AgentCandidate:
     """The router's view of an available agent (idle since their last call, or since available)."""
     return AgentCandidate(
         agent_id=str(agent.id),
-        skills=agent.skill_levels(),
+        skills=inbound_skills(
+            agent.post_now.value if agent.post_now else None,
+            {p.value for p in agent.posts},
+            agent.skill_levels(),
+        ),
         languages=frozenset(lang.value for lang in agent.languages),
         state=AVAILABLE,
         idle_since=max(agent.state_since, agent.last_call_ended_at or agent.state_since),

@@ -1,10 +1,13 @@
-"""Demo agents: a small Yintai-style floor of front, middle and back-office agents.
+"""Demo agents: a small Yintai-style floor with the seven posts, and the departments.
 
-Sixteen accounts: eight agents at the front desk with mixed skills and languages (one also
-rotates to the back office), two in the middle office (one also takes front-desk shifts), two
-in the back office, and four staff with roles: a floor supervisor and a team lead (who also
-take calls), QC staff and the centre's manager. Every skill is one the shipped queue file asks
-for. Each logs in with the password "demo"; all start offline.
+Twenty-three accounts. The three rotating posts: eight agents at the front desk with mixed
+skills and languages (one also rotates to the back office), two in the middle office (one also
+takes front-desk shifts), two in the back office. The four fixed posts: a floor supervisor and
+a team lead of front-b (who also take calls), a team lead of front-a, QC staff and the centre's
+manager. And one user for each department a work order can be passed to (after-sales A and B,
+logistics, finance, merchandising, technical), in a team named after it. Every skill is one
+the shipped queue file asks for. Each logs in with the password "demo"; all start offline.
+What each post may do is in config/permissions.toml.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from queues.presence import create_agent
 DEMO_PASSWORD = "demo"  # noqa: S105  (the published demo login, not a secret)
 ZH, EN = Language.ZH, Language.EN
 FRONT, MIDDLE, BACK = Post.FRONT_DESK, Post.MIDDLE_OFFICE, Post.BACK_OFFICE
+DEPT = Role.DEPARTMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,14 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     ),
     DemoAgent("zheng.xue", "郑雪", (), {}, (ZH,), "qc", roles=(Role.QC,)),
     DemoAgent("feng.min", "冯敏", (), {}, (ZH, EN), "management", roles=(Role.MANAGER,)),
+    DemoAgent("qin.hui", "秦慧", (), {}, (ZH,), "front-a", roles=(Role.TEAM_LEAD,)),
+    # The departments that answer work orders (the team is the department).
+    DemoAgent("gao.yan", "高燕", (), {}, (ZH,), "aftersales-a", roles=(DEPT,)),
+    DemoAgent("lin.feng", "林峰", (), {}, (ZH,), "aftersales-b", roles=(DEPT,)),
+    DemoAgent("tang.jun", "唐军", (), {}, (ZH,), "logistics", roles=(DEPT,)),
+    DemoAgent("qian.li", "钱莉", (), {}, (ZH,), "finance", roles=(DEPT,)),
+    DemoAgent("song.yu", "宋雨", (), {}, (ZH,), "merchandising", roles=(DEPT,)),
+    DemoAgent("xie.bo", "谢波", (), {}, (ZH, EN), "technical", roles=(DEPT,)),
 )
 
 
@@ -118,17 +130,21 @@ class AgentSeedSummary:
 def seed_agents(session: Session, *, now: datetime) -> AgentSeedSummary:
     """Add the demo agents (offline, password "demo"), each with its "created" event.
 
-    Transaction contract: adds and flushes, never commits. Idempotent: when the first demo
-    login already exists nothing is added and the summary says `created=False`. The
-    password is hashed once and the hash shared: the demo password is public anyway, and
-    sixteen scrypt runs would cost a second of every seed.
+    Transaction contract: adds and flushes, never commits. Idempotent: a demo login that
+    already exists is left as it is, so a second run adds nothing (`created=False`) and a run
+    on an older demo database adds only the accounts it lacks. The password is hashed once
+    and the hash shared: the demo password is public anyway, and twenty scrypt runs would
+    cost a second of every seed.
     """
     if now.tzinfo is None:
         raise ValueError("seed_agents needs a timezone-aware `now`")
-    if session.scalar(select(Agent.id).where(Agent.login == DEMO_AGENTS[0].login)) is not None:
+    logins = [demo.login for demo in DEMO_AGENTS]
+    taken = set(session.scalars(select(Agent.login).where(Agent.login.in_(logins))))
+    missing = [demo for demo in DEMO_AGENTS if demo.login not in taken]
+    if not missing:
         return AgentSeedSummary(agents=0, created=False)
     shared_hash = hash_password(DEMO_PASSWORD)
-    for demo in DEMO_AGENTS:
+    for demo in missing:
         agent = create_agent(
             session,
             login=demo.login,
@@ -144,4 +160,4 @@ def seed_agents(session: Session, *, now: datetime) -> AgentSeedSummary:
         )
         agent.password_hash = shared_hash
     session.flush()
-    return AgentSeedSummary(agents=len(DEMO_AGENTS), created=True)
+    return AgentSeedSummary(agents=len(missing), created=True)

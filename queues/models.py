@@ -28,7 +28,8 @@ class Role(enum.StrEnum):
     QC = "qc"  # quality control: replays and scores recordings
     SUPERVISOR = "supervisor"  # floor supervisor: wallboard, dispatch, monitoring
     TEAM_LEAD = "team_lead"  # a team's lead: wallboard, reports, recordings of the team
-    MANAGER = "manager"  # the centre's manager: everything
+    MANAGER = "manager"  # the centre's manager
+    DEPARTMENT = "department"  # a department's user (after-sales, logistics, finance, ...)
 
 
 class AgentState(enum.StrEnum):
@@ -63,6 +64,8 @@ class Agent(Base):
     state: Mapped[AgentState] = mapped_column(
         str_enum(AgentState), default=AgentState.OFFLINE, index=True
     )
+    # The rotating post worked now (None or one no longer held: the first held, `post_now`).
+    current_post: Mapped[Post | None] = mapped_column(str_enum(Post))
     state_reason: Mapped[str | None] = mapped_column(String(40))  # break reason, or a note
     state_since: Mapped[datetime] = mapped_column(default=utcnow)
     # The call the agent is reserved for, on, or wrapping up; None in the other states.
@@ -96,10 +99,24 @@ class Agent(Base):
         "role_rows", "role", creator=lambda role: AgentRole(role=role)
     )
 
+    @property
+    def post_now(self) -> Post | None:
+        """The rotating post worked now: the one chosen at the desk if still held, else the
+        first held (front desk first), or None for staff without a rotating post."""
+        held = sorted(self.posts, key=list(Post).index)
+        if self.current_post in held:
+            return self.current_post
+        return held[0] if held else None
+
+    def held_posts(self) -> frozenset[str]:
+        """The posts that count for permissions (config/permissions.toml): the fixed ones and
+        the rotating post worked now, not the other rotating posts held."""
+        now = self.post_now
+        return frozenset({r.value for r in self.roles} | ({now.value} if now else set()))
+
     def has_role(self, *wanted: Role) -> bool:
-        """True if the account holds any of `wanted` (the manager holds every role)."""
-        held = set(self.roles)
-        return Role.MANAGER in held or bool(held.intersection(wanted))
+        """True if the account holds any of `wanted`."""
+        return bool(set(self.roles).intersection(wanted))
 
     def skill_levels(self) -> dict[str, int]:
         return {s.skill: s.level for s in self.skills}

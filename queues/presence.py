@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from core.audit import record as audit
 from core.db import rowcount
 from core.errors import DomainError
 from core.models import Language
@@ -107,6 +108,54 @@ class InvalidAgent(PresenceError):
 
 class AgentExists(PresenceError):
     code = "agent-exists"
+
+
+class PostNotHeld(PresenceError):
+    code = "post-not-held"
+
+
+#: States in which an agent may switch post: not while a call is theirs.
+SWITCHABLE = frozenset({S.OFFLINE, S.AVAILABLE, S.BREAK})
+
+
+def switch_post(
+    session: Session, agent_id: int, post: Post, *, now: datetime, actor_id: int, actor: str
+) -> bool:
+    """Make `post` (one the agent holds) the rotating post they work now, and audit it.
+
+    Refused (PostNotHeld, TransitionNotAllowed) for a post not held or during a call (reserved,
+    on a call, wrap-up). Returns False and writes nothing when `post` is already the one worked
+    (a double click); True after a switch, when the caller must re-publish the agent to the
+    router (`Followup(publish=…, route_agents=…)`): the queues they take follow the post
+    (`routing.inbound_skills`). Flushes, never commits.
+    """
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise AgentNotFound(f"no agent {agent_id}")
+    if post not in agent.posts:
+        held = ", ".join(p.value for p in agent.posts) or "none"
+        raise PostNotHeld(f"{agent.login} does not hold the post {post.value} (holds: {held})")
+    before = agent.post_now
+    if before is post:
+        return False
+    if agent.state not in SWITCHABLE:
+        raise TransitionNotAllowed(
+            f"finish the call first: cannot switch post while {agent.state.value}"
+        )
+    agent.current_post = post
+    audit(
+        session,
+        actor_id=actor_id,
+        actor=actor,
+        action="agent.switch_post",
+        subject_type="agent",
+        subject_id=agent.id,
+        now=now,
+        before=before.value if before else None,
+        after=post.value,
+        state=agent.state.value,
+    )
+    return True
 
 
 @dataclass(frozen=True, slots=True)

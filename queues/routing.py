@@ -19,7 +19,7 @@ enqueue time (see `effective_priority` and `queue_score`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +32,19 @@ _EPOCH_MINUTE = 60.0
 def _require_aware(value: datetime, what: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got {value!r}")
+
+
+def inbound_skills(
+    post_now: str | None, posts: Collection[str], skills: Mapping[str, int]
+) -> dict[str, int]:
+    """The skills an agent offers the inbound router. A rotating agent who holds the front desk
+    (the inbound post) offers them only while working it: none while working the middle or
+    back office, so no inbound caller or routed callback reaches them until they switch back.
+    Everyone else offers their skills as they are (an outbound-only agent's skills, lent by a
+    supervisor's support pull or not, and staff who also take calls)."""
+    if "front_desk" in posts and post_now != "front_desk":
+        return {}
+    return dict(skills)
 
 
 @dataclass(frozen=True, slots=True)

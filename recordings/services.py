@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from core.audit import record as audit
 from core.db import rowcount
-from core.models import Call
-from queues.models import QueuedCall
+from core.models import Call, Customer
+from queues.models import Agent, QueuedCall
 from recordings import analysis, audio, transcode
 from recordings.models import Recording, RecordingStatus
 from recordings.storage import Storage
@@ -355,6 +355,7 @@ class RecordingFilter:
     day_to: date | None = None
     status: RecordingStatus | None = None
     limit: int = 100
+    team: str | None = None  # only the recordings of this team's agents (a team lead's view)
 
 
 def list_recordings(session: Session, where: RecordingFilter) -> list[Recording]:
@@ -366,6 +367,10 @@ def list_recordings(session: Session, where: RecordingFilter) -> list[Recording]
         query = query.where(Recording.agent_id == where.agent_id)
     if where.queue:
         query = query.where(Recording.queue == where.queue)
+    if where.team is not None:
+        query = query.where(
+            Recording.agent_id.in_(select(Agent.id).where(Agent.team == where.team))
+        )
     if where.status is not None:
         query = query.where(Recording.status == where.status)
     if where.day_from is not None:
@@ -374,6 +379,37 @@ def list_recordings(session: Session, where: RecordingFilter) -> list[Recording]
         end = datetime.combine(where.day_to + timedelta(days=1), time(), UTC)
         query = query.where(Recording.created_at < end)
     return list(session.scalars(query.limit(max(1, min(where.limit, 1000)))))
+
+
+def export_rows(session: Session, where: RecordingFilter) -> list[dict[str, Any]]:
+    """The listed recordings with their customer (name and calling number, in full: the caller
+    masks them as the viewer's permissions say), for a CSV export. Read-only."""
+    rows = []
+    for rec in list_recordings(session, where):
+        call = session.get(Call, rec.call_id) if rec.call_id is not None else None
+        customer = session.get(Customer, rec.customer_id) if rec.customer_id is not None else None
+        rows.append(
+            {
+                "id": rec.id,
+                "created_at": rec.created_at.isoformat(),
+                "agent_id": rec.agent_id or "",
+                "queue": rec.queue or "",
+                "status": rec.status.value,
+                "seconds": rec.audio_seconds or rec.duration_s or "",
+                "customer_name": customer.name if customer else "",
+                "customer_number": (call.caller_e164 or "") if call else "",
+            }
+        )
+    return rows
+
+
+def in_team(session: Session, rec: Recording, team: str | None) -> bool:
+    """Whether `rec` is within a viewer's reach: everything for None, else the recordings of
+    `team`'s agents. Read-only."""
+    if team is None:
+        return True
+    agent = session.get(Agent, rec.agent_id) if rec.agent_id is not None else None
+    return agent is not None and agent.team == team
 
 
 def playback_ttl(rec: Recording) -> timedelta:

@@ -134,10 +134,13 @@ def report(
     tz: ZoneInfo,
     answer_within_s: Mapping[str, int],
     now: datetime,
+    team: str | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of one report as flat records (JSON objects, CSV lines). Read-only.
 
-    `answer_within_s` is each queue's service-level threshold T (`QueueSet`).
+    `answer_within_s` is each queue's service-level threshold T (`QueueSet`). `team` limits
+    the agents and teams reports to that team's agents (a team lead's view); the queues
+    report is the centre's, whoever asks.
     """
     cuts = metrics.intervals(request.day, tz, request.minutes)
     start, end = cuts[0].start, cuts[-1].end
@@ -153,8 +156,9 @@ def report(
             short_abandon_s=request.short_abandon_s,
         )
     else:
+        agents = [a for a in load_agents(session) if team is None or a.team == team]
         rows = metrics.agent_report(
-            load_agents(session),
+            agents,
             entries,
             events,
             cuts,

@@ -70,14 +70,18 @@ def _environment(ctx: click.Context) -> CallEnvironment:
 
 
 def _credentials(settings: Settings) -> Credentials:
-    return Credentials(settings.account_sid, settings.signing_token,
-                       settings.twilio_api_secret or None)
+    return Credentials(
+        settings.account_sid, settings.signing_token, settings.twilio_api_secret or None
+    )
 
 
 def _add_hotline(net: PhoneNetwork, number: str, app_url: str) -> None:
-    net.add_number(number, voice_url=f"{app_url}/twilio/voice/incoming",
-                   status_callback=f"{app_url}/twilio/voice/status",
-                   fallback_url=f"{app_url}/twilio/voice/fallback")
+    net.add_number(
+        number,
+        voice_url=f"{app_url}/twilio/voice/incoming",
+        status_callback=f"{app_url}/twilio/voice/status",
+        fallback_url=f"{app_url}/twilio/voice/fallback",
+    )
 
 
 class _InOrder(click.Command):
@@ -89,8 +93,9 @@ class _InOrder(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _actions(ctx: click.Context, press: Sequence[str], say: Sequence[str],
-             script: Path | None) -> list[Action] | None:
+def _actions(
+    ctx: click.Context, press: Sequence[str], say: Sequence[str], script: Path | None
+) -> list[Action] | None:
     """The caller's script, or None when a person answers the prompts."""
     try:
         if script is not None:
@@ -99,30 +104,65 @@ def _actions(ctx: click.Context, press: Sequence[str], say: Sequence[str],
         order = ctx.meta.get(_ORDER, [])
         if not order:
             return None
-        return [parse_action(f"press {presses.pop(0)}") if name == "press"
-                else parse_action(f"say {words.pop(0)}") for name in order]
+        return [
+            parse_action(f"press {presses.pop(0)}")
+            if name == "press"
+            else parse_action(f"say {words.pop(0)}")
+            for name in order
+        ]
     except ScriptError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
 @click.command("call", cls=_InOrder)
-@click.option("--from", "from_", required=True, metavar="NUMBER",
-              help="The caller's number, e.g. +8613800138000.")
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    metavar="NUMBER",
+    help="The caller's number, e.g. +8613800138000.",
+)
 @click.option("--to", metavar="NUMBER", help="The number to call (default: the hotline).")
-@click.option("--press", multiple=True, metavar="KEYS",
-              help="Keys to press at the next prompt; repeatable, kept in order with --say.")
-@click.option("--say", multiple=True, metavar="TEXT",
-              help="Words to say at the next prompt; repeatable, kept in order with --press.")
-@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file of caller actions: press KEYS, say TEXT, wait [S], speak S, hangup.")
-@click.option("--max-hold", type=float, default=600.0, show_default=True,
-              help="Seconds the caller waits in a queue with nothing left to do.")
-@click.option("--realtime/--fast", default=None,
-              help="Real time, or virtual time that skips waits (default: fast when scripted).")
+@click.option(
+    "--press",
+    multiple=True,
+    metavar="KEYS",
+    help="Keys to press at the next prompt; repeatable, kept in order with --say.",
+)
+@click.option(
+    "--say",
+    multiple=True,
+    metavar="TEXT",
+    help="Words to say at the next prompt; repeatable, kept in order with --press.",
+)
+@click.option(
+    "--script",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of caller actions: press KEYS, say TEXT, wait [S], speak S, hangup.",
+)
+@click.option(
+    "--max-hold",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds the caller waits in a queue with nothing left to do.",
+)
+@click.option(
+    "--realtime/--fast",
+    default=None,
+    help="Real time, or virtual time that skips waits (default: fast when scripted).",
+)
 @click.pass_context
-def call_command(ctx: click.Context, from_: str, to: str | None, press: tuple[str, ...],
-                 say: tuple[str, ...], script: Path | None, max_hold: float,
-                 realtime: bool | None) -> None:
+def call_command(
+    ctx: click.Context,
+    from_: str,
+    to: str | None,
+    press: tuple[str, ...],
+    say: tuple[str, ...],
+    script: Path | None,
+    max_hold: float,
+    realtime: bool | None,
+) -> None:
     """Phone the hotline and print what the caller hears.
 
     Without --press/--say/--script you answer each prompt at the terminal (Enter = no
@@ -153,9 +193,12 @@ def _answer_prompt(prompt: dict[str, Any]) -> dict[str, Any]:
     if prompt.get("kind") == "record":
         response: PartyResponse = read_record_input(_read_line)
     else:
-        gather = GatherPrompt(frozenset(prompt.get("input", ["dtmf"])),
-                              float(prompt.get("timeout", 5)), prompt.get("num_digits"),
-                              str(prompt.get("finish_on_key", "#")))
+        gather = GatherPrompt(
+            frozenset(prompt.get("input", ["dtmf"])),
+            float(prompt.get("timeout", 5)),
+            prompt.get("num_digits"),
+            str(prompt.get("finish_on_key", "#")),
+        )
         try:
             response = read_gather_input(gather, _read_line, click.echo)
         except EOFError:
@@ -176,10 +219,12 @@ def _response_json(response: PartyResponse) -> dict[str, Any]:
     return {"no_input": True}
 
 
-def _call_remote(settings: Settings, from_: str, to: str, actions: list[Action] | None,
-                 max_hold: float) -> CallResult:
-    with RemoteNetwork(settings.phone_network_url, settings.account_sid,
-                       settings.signing_token) as remote:
+def _call_remote(
+    settings: Settings, from_: str, to: str, actions: list[Action] | None, max_hold: float
+) -> CallResult:
+    with RemoteNetwork(
+        settings.phone_network_url, settings.account_sid, settings.signing_token
+    ) as remote:
         script = [str(a) for a in actions] if actions is not None else None
         sid = remote.place_call(from_=from_, to=to, script=script, max_hold=max_hold)
         printer = Printer(click.echo)
@@ -190,12 +235,22 @@ def _call_remote(settings: Settings, from_: str, to: str, actions: list[Action] 
             return remote.follow(sid, printer)
 
 
-def _call_here(env: CallEnvironment, from_: str, to: str, actions: list[Action] | None,
-               max_hold: float, fast: bool) -> CallResult:
+def _call_here(
+    env: CallEnvironment,
+    from_: str,
+    to: str,
+    actions: list[Action] | None,
+    max_hold: float,
+    fast: bool,
+) -> CallResult:
     settings = env.settings
     clock: Clock = VirtualClock(settle=0.05) if fast else RealClock()
-    net = PhoneNetwork(account_sid=settings.account_sid, auth_token=settings.signing_token,
-                       clock=clock, default_client=Answering())
+    net = PhoneNetwork(
+        account_sid=settings.account_sid,
+        auth_token=settings.signing_token,
+        clock=clock,
+        default_client=Answering(),
+    )
     with contextlib.ExitStack() as stack:
         server = _serve_network(net, settings).start()
         stack.callback(server.stop, 2.0)
@@ -205,9 +260,11 @@ def _call_here(env: CallEnvironment, from_: str, to: str, actions: list[Action] 
             app_url = stack.enter_context(_app_here(env, local))
         _add_hotline(net, to, app_url)
         printer = Printer(click.echo)
-        party: Party = ScriptedCaller(actions, max_hold=max_hold, on_event=printer) \
-            if actions is not None else InteractiveCaller(_read_line, click.echo, printer,
-                                                          max_hold=max_hold)
+        party: Party = (
+            ScriptedCaller(actions, max_hold=max_hold, on_event=printer)
+            if actions is not None
+            else InteractiveCaller(_read_line, click.echo, printer, max_hold=max_hold)
+        )
         call = net.place_call(from_=from_, to=to, party=party)
         try:
             return call.wait(None)
@@ -264,9 +321,14 @@ def _app_here(env: CallEnvironment, settings: Settings) -> Iterator[str]:
         server.server_close()
         raise click.ClickException(
             f"nothing answers at {settings.public_base_url} and the app could not be started "
-            f"here: {exc}") from None
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True, name="callcenter-app")
+            f"here: {exc}"
+        ) from None
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        daemon=True,
+        name="callcenter-app",
+    )
     thread.start()
     try:
         yield url
@@ -294,28 +356,42 @@ def _default_app_factory() -> AppFactory:
 
 @click.command("phone-network")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=None,
-              help="Port (default: the one in CALLCENTER_PHONE_NETWORK_URL).")
-@click.option("--realtime/--fast", default=True,
-              help="Real time (default), or virtual time that skips waits.")
-@click.option("--auto-answer-clients/--no-auto-answer-clients", default=True,
-              help="Unregistered client:<identity> endpoints answer after a second.")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port (default: the one in CALLCENTER_PHONE_NETWORK_URL).",
+)
+@click.option(
+    "--realtime/--fast", default=True, help="Real time (default), or virtual time that skips waits."
+)
+@click.option(
+    "--auto-answer-clients/--no-auto-answer-clients",
+    default=True,
+    help="Unregistered client:<identity> endpoints answer after a second.",
+)
 @click.pass_context
-def phone_network_command(ctx: click.Context, host: str, port: int | None, realtime: bool,
-                          auto_answer_clients: bool) -> None:
+def phone_network_command(
+    ctx: click.Context, host: str, port: int | None, realtime: bool, auto_answer_clients: bool
+) -> None:
     """Run the local phone network: Twilio's REST API and webhooks, without Twilio."""
     settings = _environment(ctx).settings
     port = port if port is not None else (urlsplit(settings.phone_network_url).port or 5001)
-    net = PhoneNetwork(account_sid=settings.account_sid, auth_token=settings.signing_token,
-                       clock=RealClock() if realtime else VirtualClock(settle=0.05),
-                       default_client=Answering() if auto_answer_clients else None)
+    net = PhoneNetwork(
+        account_sid=settings.account_sid,
+        auth_token=settings.signing_token,
+        clock=RealClock() if realtime else VirtualClock(settle=0.05),
+        default_client=Answering() if auto_answer_clients else None,
+    )
     _add_hotline(net, settings.hotline_number, settings.public_base_url)
     try:
         server = NetworkServer(net, _credentials(settings), host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
-    click.echo(f"Local phone network on {server.url} (account {settings.account_sid}); "
-               f"{settings.hotline_number} rings {settings.public_base_url}/twilio/voice/incoming")
+    click.echo(
+        f"Local phone network on {server.url} (account {settings.account_sid}); "
+        f"{settings.hotline_number} rings {settings.public_base_url}/twilio/voice/incoming"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -326,12 +402,27 @@ def phone_network_command(ctx: click.Context, host: str, port: int | None, realt
 
 @click.command("answer")
 @click.argument("number")
-@click.option("--after", type=float, default=2.0, show_default=True,
-              help="Seconds it rings before it picks up.")
-@click.option("--talk", type=float, default=30.0, show_default=True,
-              help="Seconds into a conversation that it hangs up.")
-@click.option("--mode", type=click.Choice(ANSWERING_MODES), default="answer", show_default=True,
-              help="How it answers (no-answer, busy: try the engine's retries).")
+@click.option(
+    "--after",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds it rings before it picks up.",
+)
+@click.option(
+    "--talk",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds into a conversation that it hangs up.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(ANSWERING_MODES),
+    default="answer",
+    show_default=True,
+    help="How it answers (no-answer, busy: try the engine's retries).",
+)
 @click.pass_context
 def answer_command(ctx: click.Context, number: str, after: float, talk: float, mode: str) -> None:
     """Make NUMBER on the running local phone network answer its calls (e.g. a customer who

@@ -14,6 +14,7 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from callcenter.desk.screen import current_entry, current_outbound
+from callcenter.jobs import router as jobs
 from callcenter.jobs.router import set_agent_state
 from callcenter.runtime import Runtime
 from config.settings import Settings
@@ -22,8 +23,9 @@ from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
 from phone_network.parties import Answering
 from phone_network.remote import RemoteError, RemoteNetwork
-from queues.connect import ring_address
-from queues.models import Actor, Agent, AgentState, QueuedCallStatus
+from queues import presence
+from queues.connect import Followup, ring_address
+from queues.models import Actor, Agent, AgentState, Post, QueuedCallStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,17 @@ def change_state(
     check_may_leave_wrap_up(uow.session, agent)
     set_agent_state(rt, uow, agent.id, to, reason=reason, actor=Actor.AGENT, expected=expected)
     return ring_address(agent)
+
+
+def switch_post(uow: UnitOfWork, rt: Runtime, agent: Agent, post: Post) -> None:
+    """The agent works `post` now (one of the rotating posts they hold; audited). After the
+    commit the router sees their new queues (`routing.inbound_skills`) and, if available, they
+    are offered the first eligible caller. A repeat of the same switch changes nothing."""
+    switched = presence.switch_post(
+        uow.session, agent.id, post, now=rt.clock(), actor_id=agent.id, actor=agent.login
+    )
+    if switched:
+        jobs.after_commit(uow, rt, Followup(publish=[agent.id], route_agents=[agent.id]))
 
 
 def ringing_leg(session: Session, agent: Agent) -> str:

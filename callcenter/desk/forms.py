@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import DomainError
-from queues.models import AgentState
+from queues.models import AgentState, Post
 
 NOTES_MAX = 2000
 DESK_STATES = (AgentState.AVAILABLE, AgentState.BREAK, AgentState.OFFLINE)
@@ -71,6 +71,21 @@ class WrapUpForm:
         if not isinstance(notes, str) or len(notes) > NOTES_MAX:
             raise Invalid(f"notes are text of at most {NOTES_MAX} characters", field="notes")
         return cls(str(disposition), notes)
+
+
+@dataclass(frozen=True, slots=True)
+class PostForm:
+    post: Post
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> PostForm:
+        """`post`: one of the rotating posts (front_desk, middle_office, back_office)."""
+        value = body.get("post")
+        try:
+            return cls(Post(value))
+        except ValueError:
+            allowed = [p.value for p in Post]
+            raise Invalid("post must be a rotating post", field="post", allowed=allowed) from None
 
 
 def _state(value: object, field: str) -> AgentState:

@@ -84,6 +84,8 @@ def desk_view(
             "reason_label": label(labels.BREAK_REASONS, agent.state_reason),
             "since": agent.state_since.isoformat(),
             "missed": agent.state is AgentState.BREAK and agent.state_reason == "missed",
+            "post": agent.post_now.value if agent.post_now else None,
+            "posts": [p.value for p in agent.posts],
         },
         "call": call,
         "options": {

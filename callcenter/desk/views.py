@@ -26,15 +26,17 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
+from callcenter import access
 from callcenter.desk import actions, auth
-from callcenter.desk.forms import Invalid, LoginForm, StateForm, WrapUpForm
+from callcenter.desk.forms import Invalid, LoginForm, PostForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
 from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime, runtime
+from config.permissions import Permissions
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
 from queues import connect, signin
-from queues.models import Agent, AgentState, Post, Role
+from queues.models import Agent, AgentState
 from queues.presence import PresenceError
 from supervision.monitor import monitoring_of
 
@@ -59,6 +61,10 @@ def _guard() -> Response | tuple[Response, int] | None:
             return redirect(url_for("desk.login_form"))
         g.desk_agent_id = agent.id
     return None
+
+
+access.require(bp, "desk.use", public=PUBLIC)  # after _guard: signed in
+access.require(bp, "desk.switch_post", "switch_post")
 
 
 @bp.errorhandler(Invalid)
@@ -116,7 +122,7 @@ def page() -> str:
     rt = runtime()
     with rt.session_factory() as db:
         agent = _agent(db)
-        links = staff_links(agent)
+        links = staff_links(agent, rt.permissions)
     local = rt.settings.uses_local_network
     return render_template(
         "desk/desk.html",
@@ -128,20 +134,24 @@ def page() -> str:
     )
 
 
-#: The other staff pages, and who may open them (the manager may open all).
+@bp.context_processor
+def _post_labels() -> dict[str, Any]:
+    return {"post_labels": {name: p.label for name, p in runtime().permissions.posts.items()}}
+
+
+#: The other staff pages, and the permission that opens each (config/permissions.toml).
 STAFF_PAGES = (
-    ("/supervisor/", "现场监控 Wallboard", (Role.SUPERVISOR, Role.TEAM_LEAD)),
-    ("/reports/", "报表 Reports", (Role.SUPERVISOR, Role.TEAM_LEAD)),
-    ("/recordings/", "录音 Recordings", (Role.QC, Role.SUPERVISOR, Role.TEAM_LEAD)),
+    ("/supervisor/", "现场监控 Wallboard", "wallboard.read"),
+    ("/reports/", "报表 Reports", "reports.read"),
+    ("/recordings/", "录音 Recordings", "recordings.replay"),
+    ("/middle/", "中台工单 Work list", "middle.work"),
 )
 
 
-def staff_links(agent: Agent) -> list[tuple[str, str]]:
-    """Links to the staff pages this account may open (and to the middle office's work list)."""
-    links = [(href, label) for href, label, roles in STAFF_PAGES if agent.has_role(*roles)]
-    if Post.MIDDLE_OFFICE in agent.posts or agent.has_role(Role.TEAM_LEAD):
-        links.append(("/middle/", "中台工单 Work list"))
-    return links
+def staff_links(agent: Agent, table: Permissions) -> list[tuple[str, str]]:
+    """Links to the staff pages this account may open, as the permission table says."""
+    held = agent.held_posts()
+    return [(href, label) for href, label, needs in STAFF_PAGES if table.allows(needs, held)]
 
 
 # --- the JSON API -------------------------------------------------------------------------------
@@ -162,6 +172,17 @@ def change_state() -> Response:
     if form.to is AgentState.AVAILABLE:
         actions.ring_at_desk(rt.settings, address)
     return _state_response(rt)
+
+
+@bp.post("/post")
+def switch_post() -> Response:
+    rt = runtime()
+    form = PostForm.from_body(_body() if request.is_json else request.form)
+    with rt.unit_of_work() as uow:
+        actions.switch_post(uow, rt, _agent(uow.session), form.post)
+    if request.is_json:
+        return _state_response(rt)
+    return redirect(url_for("desk.page"))
 
 
 @bp.post("/api/answer")

@@ -1,12 +1,18 @@
 """The middle office's console (agents: the session; CSRF: `callcenter.security`): the outbound
 work list and its actions, as a page and as JSON.
 
-/middle/                          GET   the work list (middle-office post, team lead, manager)
+/middle/                          GET   the work list (`middle.work`; the field and decision
+                                        routes need `middle.review`: config/permissions.toml)
 /middle/api/tasks                 GET   the agent's open tasks as JSON
 /middle/tasks/<id>/call           POST  click-to-call: agent first, then the customer
 /middle/tasks/<id>/outcome        POST  outcome and notes
 /middle/reviews/<id>/fields       POST  complete missing fields
 /middle/reviews/<id>/decision     POST  approve or cancel, with a reason
+/middle/tasks/<id>/reveal         POST  the task's number in full (`customer.unmask`; audited)
+/middle/reviews/<id>/reveal       POST  the order's recipient, phone, address in full (same)
+
+Customers are masked on the page (numbers, names, addresses: core/privacy.py); the reveal
+routes show one in full to a post granted `customer.unmask`, each time in the audit log.
 
 A form the page posted gets the page back with a message; a JSON client gets JSON.
 """
@@ -28,36 +34,40 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from callcenter import access
 from callcenter.desk import auth
 from callcenter.middle_office import services
-from callcenter.middle_office.errors import domain_error, error
+from callcenter.middle_office.errors import domain_error
 from callcenter.runtime import runtime
+from core import privacy
 from core.errors import DomainError
 from middle_office import review
 from middle_office.work_list import review_rows, task_rows
 from outbound import attempts, outcomes
 from outbound import tasks as outbound_tasks
 from outbound.models import OutboundTask
-from queues.models import Post, Role
 
 bp = Blueprint("middle_office", __name__, template_folder="templates")
 
 
-@bp.before_request
-def _require_staff() -> tuple[Response, int] | None:
-    with runtime().session_factory() as db:
-        staff = auth.signed_in_agent(db)
-        allowed = staff is not None and (
-            Post.MIDDLE_OFFICE in staff.posts or staff.has_role(Role.TEAM_LEAD)
-        )
-        if staff is not None:
-            db.expunge(staff)
-    if staff is None:
-        return error("not-signed-in", "sign in at /desk/login", 401)
-    if not allowed:
-        return error("forbidden", "needs the middle-office post", 403)
-    g.staff = staff
-    return None
+access.require(bp, "middle.work")
+access.require(bp, "middle.review", "fields", "decision")
+access.require(bp, "customer.unmask", "reveal_task", "reveal_review")
+
+
+@bp.app_template_filter("mask_number")
+def _mask_number(number: str | None) -> str:
+    return privacy.mask_number(number)
+
+
+@bp.app_template_filter("mask_name")
+def _mask_name(name: str | None) -> str:
+    return privacy.mask_name(name)
+
+
+@bp.app_template_filter("mask_address")
+def _mask_address(address: str | None) -> str:
+    return privacy.mask_address(address)
 
 
 @bp.errorhandler(DomainError)
@@ -82,6 +92,7 @@ def work_list() -> str:
         csrf=auth.csrf_token(),
         outcomes=[o.value for o in outcomes.AGENT_OUTCOMES],
         staff=g.staff,
+        unmask=access.allowed(g.staff, "customer.unmask"),
         now=rt.clock(),
     )
 
@@ -154,6 +165,27 @@ def decision(review_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.post("/middle/tasks/<int:task_id>/reveal")
+def reveal_task(task_id: int) -> Response:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        shown = services.reveal_task(uow, task_id, **_staff(), now=rt.clock())
+    return _no_store(jsonify(task=task_id, **shown))
+
+
+@bp.post("/middle/reviews/<int:review_id>/reveal")
+def reveal_review(review_id: int) -> Response:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        shown = services.reveal_review(uow, review_id, **_staff(), now=rt.clock())
+    return _no_store(jsonify(review=review_id, **shown))
+
+
+def _no_store(response: Response) -> Response:
+    response.cache_control.no_store = True
+    return response
+
+
 def _staff() -> dict[str, Any]:
     """The signed-in agent as the services take them: who acts, and their login (audit)."""
     return {"agent_id": g.staff.id, "actor": g.staff.login}
@@ -182,7 +214,7 @@ def _task_json(task: OutboundTask) -> dict[str, Any]:
         "id": task.id,
         "kind": task.kind,
         "status": task.status.value,
-        "to": task.to_number,
+        "to": privacy.mask_number(task.to_number),
         "priority": task.priority,
         "next_attempt_at": task.next_attempt_at.isoformat(),
         "attempts": task.attempts,

@@ -13,14 +13,20 @@ from callcenter.jobs import outbound as jobs
 from callcenter.jobs import recordings as recording_jobs
 from callcenter.jobs import router as router_jobs
 from callcenter.runtime import Runtime
+from core import privacy
 from core.db import UnitOfWork
+from core.models import Order
 from middle_office import review
-from middle_office.models import WebhookDelivery
+from middle_office.models import ReviewTask, WebhookDelivery
 from outbound import attempts, outcomes
+from outbound.errors import TaskNotFound
 from outbound.models import OutboundAttempt, OutboundTask
 from queue_callbacks.recordings import record_outbound_status
 from queues.connect import Followup
 from recordings.services import StatusUpdate
+
+#: An order's fields that say who and where a customer is: masked on the pages.
+PERSONAL_ORDER_FIELDS = ("recipient_name", "recipient_phone", "address")
 
 
 def call_task(
@@ -98,3 +104,46 @@ def file_recording(
     claimed = record_outbound_status(uow.session, attempt_id, update, now=now)
     if claimed is not None:
         uow.after_commit(recording_jobs.enqueue_processing, rt, claimed)
+
+
+def reveal_task(
+    uow: UnitOfWork, task_id: int, *, agent_id: int, actor: str, now: datetime
+) -> dict[str, str]:
+    """The number a task calls, in full (the page shows it masked); audited (`customer.unmask`)
+    in the same transaction. TaskNotFound for an unknown task."""
+    task = uow.session.get(OutboundTask, task_id)
+    if task is None:
+        raise TaskNotFound(f"no task {task_id}")
+    shown = {"to_number": task.to_number}
+    privacy.note_unmask(
+        uow.session,
+        actor_id=agent_id,
+        actor=actor,
+        subject_type="outbound_task",
+        subject_id=task_id,
+        fields=list(shown),
+        now=now,
+    )
+    return shown
+
+
+def reveal_review(
+    uow: UnitOfWork, review_id: int, *, agent_id: int, actor: str, now: datetime
+) -> dict[str, str]:
+    """The reviewed order's recipient, phone and address in full; audited (`customer.unmask`).
+    ReviewNotFound for an unknown review."""
+    task = uow.session.get(ReviewTask, review_id)
+    order = uow.session.get(Order, task.order_id) if task is not None else None
+    if order is None:
+        raise review.ReviewNotFound(f"no review {review_id}")
+    shown = {name: getattr(order, name) or "" for name in PERSONAL_ORDER_FIELDS}
+    privacy.note_unmask(
+        uow.session,
+        actor_id=agent_id,
+        actor=actor,
+        subject_type="order",
+        subject_id=order.number,
+        fields=list(shown),
+        now=now,
+    )
+    return shown

@@ -5,15 +5,21 @@
 /recordings/<id>                      the player: HTML5 audio and the waveform; a replay
 /recordings/<id>/media/<token>        the audio, behind a short-lived signed link; Range
 /recordings/<id>/legal-hold    POST   hold=1|0 (the manager only)
+/recordings/export.csv                the list as CSV with each recording's customer
+                                      (`export.customer_data`; masked unless the viewer also
+                                      holds `customer.unmask`; every export audited)
 
-Every route checks the viewer's role (`require_roles`), the media route also the link (403
-when expired, altered, or issued to someone else or to an earlier sign-in of the same account).
+Every route needs `recordings.replay` (the legal hold `recordings.legal_hold`), limited to
+the viewer's own team for a team lead; the media route also checks the link (403 when
+expired, altered, or issued to someone else or to an earlier sign-in of the same account).
 Opening the player and playing from the start (no Range, or ``bytes=0-``) each write a
 ``recording.replay`` audit entry.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -32,11 +38,11 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
-from callcenter.access import require_roles
+from callcenter import access
 from callcenter.desk.auth import csrf_token
 from callcenter.jobs.recordings import storage_for
 from callcenter.runtime import runtime
-from queues.models import Role
+from core import privacy
 from recordings import services
 from recordings.errors import LinkRefused, NotStored
 from recordings.links import Unsatisfiable, parse_range, sign_playback, verify_playback
@@ -44,7 +50,9 @@ from recordings.models import Recording, RecordingStatus
 from recordings.storage import Storage
 
 bp = Blueprint("recordings", __name__, url_prefix="/recordings", template_folder="templates")
-require_roles(bp, Role.QC, Role.TEAM_LEAD, Role.SUPERVISOR, Role.MANAGER)
+access.require(bp, "recordings.replay")
+access.require(bp, "recordings.legal_hold", "legal_hold")
+access.require(bp, "export.customer_data", "export")
 CHUNK = 64 * 1024
 
 
@@ -71,6 +79,24 @@ def api_list() -> Response:
         return jsonify(recordings=[_json(r) for r in services.list_recordings(db, _filters())])
 
 
+@bp.get("/export.csv")
+def export() -> Response:
+    rt, where = runtime(), _filters()
+    unmasked = access.allowed(g.staff, "customer.unmask")
+    with rt.unit_of_work() as uow:
+        rows = services.export_rows(uow.session, where)
+        privacy.note_export(
+            uow.session,
+            **_actor(),
+            what="recordings",
+            rows=len(rows),
+            unmasked=unmasked,
+            now=rt.clock(),
+            **request.args.to_dict(),
+        )
+    return _csv(rows if unmasked else [_masked(row) for row in rows])
+
+
 @bp.get("/<int:recording_id>")
 def player(recording_id: int) -> str:
     rt = runtime()
@@ -82,7 +108,10 @@ def player(recording_id: int) -> str:
         )
         media = url_for(".media", recording_id=rec.id, token=token)
         return render_template(
-            "replay/player.html", rec=rec, media=media, manager=g.staff.has_role(Role.MANAGER)
+            "replay/player.html",
+            rec=rec,
+            media=media,
+            manager=access.allowed(g.staff, "recordings.legal_hold"),
         )
 
 
@@ -102,8 +131,6 @@ def media(recording_id: int, token: str) -> Response:
 
 @bp.post("/<int:recording_id>/legal-hold")
 def legal_hold(recording_id: int) -> Response:
-    if not g.staff.has_role(Role.MANAGER):
-        return _forbidden("only the manager may set or release a legal hold")
     rt, hold = runtime(), request.form.get("hold", "1") in ("1", "true", "on")
     with rt.unit_of_work() as uow:
         rec = services.set_legal_hold(uow.session, recording_id, hold, **_actor(), now=rt.clock())
@@ -112,6 +139,37 @@ def legal_hold(recording_id: int) -> Response:
     if request.accept_mimetypes.best == "application/json":
         return jsonify(recording=_json(rec))
     return redirect(url_for(".player", recording_id=recording_id))
+
+
+def _masked(row: dict[str, Any]) -> dict[str, Any]:
+    name, number = row["customer_name"], row["customer_number"]
+    return row | {
+        "customer_name": privacy.mask_name(name),
+        "customer_number": privacy.mask_number(number) if number else "",
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    headers = {"Content-Disposition": 'attachment; filename="recordings.csv"'}
+    response = Response(out.getvalue(), mimetype="text/csv", headers=headers)
+    response.cache_control.no_store = True
+    return response
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "agent_id",
+    "queue",
+    "status",
+    "seconds",
+    "customer_name",
+    "customer_number",
+]
 
 
 def _secret() -> str:
@@ -133,16 +191,13 @@ def _actor() -> dict[str, Any]:
     return {"actor_id": g.staff.id, "actor": g.staff.login}
 
 
-def _forbidden(message: str) -> Response:
-    response = jsonify(error={"code": "forbidden", "message": message})
-    response.status_code = 403
-    return response
-
-
 def _stored(session: Session, recording_id: int) -> Recording:
+    """The stored recording, within the viewer's reach (a team lead: their team's), or 404."""
     rec = session.get(Recording, recording_id)
     if rec is None or rec.status is not RecordingStatus.STORED or not rec.storage_key:
         abort(404)
+    if not services.in_team(session, rec, access.team_only("recordings.replay")):
+        abort(404)  # as if absent: another team's recordings are not even confirmed to exist
     return rec
 
 
@@ -156,6 +211,7 @@ def _filters() -> services.RecordingFilter:
             day_to=date.fromisoformat(args["to"]) if args.get("to") else None,
             status=RecordingStatus(args["status"]) if args.get("status") else None,
             limit=int(args.get("limit", 100)),
+            team=access.team_only("recordings.replay"),
         )
     except ValueError:
         abort(400, "bad filter: agent and limit are numbers, from/to dates (YYYY-MM-DD)")

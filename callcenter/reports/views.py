@@ -1,6 +1,7 @@
 """Blueprint /reports: KPI tables, their JSON API and CSV export, for supervisors and managers.
 
-Every route is behind `require_roles` (floor supervisor, team lead, manager). Figures and
+Every route needs `reports.read` (config/permissions.toml); a team lead's grant is limited
+to their team, so the agents and teams tables show only its rows. Figures and
 their formulas: docs/METRICS.md.
 """
 
@@ -15,14 +16,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from callcenter.access import require_roles
+from callcenter import access
 from callcenter.runtime import runtime
-from queues.models import Role
 from reports import metrics
 from reports.queries import Kind, ReportRequest, report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")
-require_roles(bp, Role.SUPERVISOR, Role.TEAM_LEAD, Role.MANAGER)
+access.require(bp, "reports.read")
 KINDS = "any(queues, agents, teams)"
 
 
@@ -81,7 +81,14 @@ def rows_for(ask: ReportRequest) -> list[dict[str, Any]]:
     rt = runtime()
     within = {name: q.service_level.answer_within_s for name, q in rt.queues.queues.items()}
     with rt.session_factory() as db:
-        return report(db, ask, tz=rt.hours.tz, answer_within_s=within, now=rt.clock())
+        return report(
+            db,
+            ask,
+            tz=rt.hours.tz,
+            answer_within_s=within,
+            now=rt.clock(),
+            team=access.team_only("reports.read"),
+        )
 
 
 def meta(ask: ReportRequest) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, stream_with_context
 
-from callcenter.access import require_roles
+from callcenter.access import require
 from callcenter.desk.auth import csrf_token
 from callcenter.runtime import runtime
 from callcenter.supervisor import board, services
 from core.errors import DomainError
 from core.telephony import TelephonyError, TelephonyUnavailable
-from queues.models import Role
 from queues.presence import PresenceError
 from supervision import alerts, dispatch, monitor
 
@@ -26,7 +25,20 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-require_roles(bp, Role.SUPERVISOR, Role.TEAM_LEAD, Role.MANAGER)
+require(bp, "wallboard.read")
+require(
+    bp,
+    "dispatch.act",
+    "acknowledge",
+    "move",
+    "priority",
+    "assign",
+    "agent_state",
+    "agent_skills",
+    "support_pull",
+    "support_release",
+)
+require(bp, "monitor.listen", "monitor_call", "monitor_stop")
 
 
 @bp.errorhandler(dispatch.DispatchError)

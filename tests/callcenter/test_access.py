@@ -1,4 +1,4 @@
-"""The role guard of staff pages, on the desk's sign-in session."""
+"""The permission guard of staff pages, on the desk's sign-in session."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.access import require_roles
+from callcenter.access import require
 from callcenter.app import create_app
 from callcenter.desk.auth import AGENT_KEY, CSRF_KEY, EPOCH_KEY
 from callcenter.runtime import Runtime
@@ -22,7 +22,7 @@ def app(
     live_session_factory: sessionmaker[Session], make_runtime: Callable[..., Runtime], redis: object
 ) -> Flask:
     bp = Blueprint("wall", __name__, url_prefix="/wall")
-    require_roles(bp, Role.SUPERVISOR, Role.TEAM_LEAD)
+    require(bp, "wallboard.read")  # supervisor, team lead, manager
 
     @bp.get("/")
     def page() -> str:
@@ -65,7 +65,7 @@ def signed_in(app: Flask, factory: sessionmaker[Session], agent_id: int) -> obje
     return client
 
 
-def test_roles_decide_who_reaches_a_staff_page(
+def test_the_permission_table_decides_who_reaches_a_staff_page(
     app: Flask, live_session_factory: sessionmaker[Session]
 ) -> None:
     anonymous = app.test_client()

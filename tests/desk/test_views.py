@@ -319,7 +319,10 @@ def test_desk_pages_forbid_inline_scripts_and_framing(desk: Desk) -> None:
 
 def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
     from callcenter.desk.views import staff_links
+    from config.permissions import DEFAULT_PERMISSIONS, load_permissions
     from queues.models import Agent, AgentPost, AgentRole, Post, Role
+
+    table = load_permissions(DEFAULT_PERMISSIONS)
 
     def account(posts: tuple[Post, ...], roles: tuple[Role, ...]) -> Agent:
         agent = Agent(login="x", display_name="x", client_identity="agent_x")
@@ -328,10 +331,14 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
         return agent
 
     def hrefs(agent: Agent) -> list[str]:
-        return [href for href, _ in staff_links(agent)]
+        return [href for href, _ in staff_links(agent, table)]
 
     assert hrefs(account((Post.FRONT_DESK,), ())) == []
     assert hrefs(account((Post.MIDDLE_OFFICE,), ())) == ["/middle/"]
+    rotating = account((Post.MIDDLE_OFFICE, Post.FRONT_DESK), ())
+    assert hrefs(rotating) == []  # works the front desk (the first held) until switched
+    rotating.current_post = Post.MIDDLE_OFFICE
+    assert hrefs(rotating) == ["/middle/"]
     assert hrefs(account((), (Role.QC,))) == ["/recordings/"]
     assert hrefs(account((Post.FRONT_DESK,), (Role.SUPERVISOR,))) == [
         "/supervisor/",

@@ -192,3 +192,13 @@ def test_assignment_needs_post_skill_and_language_then_takes_the_lightest_load()
     assert choose_assignee("middle_office", "orders", "zh", agents) == 6
     assert choose_assignee("middle_office", "orders", "en", agents) == 3
     assert choose_assignee("back_office", "orders", "zh", agents) is None
+
+
+def test_assignment_prefers_an_agent_working_the_post_now_over_one_who_rotated_away() -> None:
+    agents = [
+        agent(1, posts=frozenset({"middle_office", "front_desk"}), working="front_desk"),
+        agent(2, open_tasks=3, working="middle_office"),
+    ]
+    assert choose_assignee("middle_office", "orders", "zh", agents) == 2
+    # Nobody works it now: those who hold it still get the task, waiting for their switch.
+    assert choose_assignee("middle_office", "orders", "zh", agents[:1]) == 1

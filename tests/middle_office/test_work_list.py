@@ -98,3 +98,30 @@ def test_an_api_client_still_gets_json(page: tuple[FlaskClient, int, int]) -> No
     response = client.post(f"/middle/tasks/{task_id}/call", headers={"X-CSRF-Token": csrf})
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "agent-not-available"
+
+
+def test_the_page_masks_the_number_and_showing_it_is_audited(
+    page: tuple[FlaskClient, int, int], session_factory: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import select
+
+    from core.audit import AuditEvent
+
+    client, agent_id, task_id = page
+    html = client.get("/middle/?all=1").get_data(as_text=True)
+    assert "+8613900139000" not in html and "+86*********00" in html
+    assert "Show number" in html  # the middle office holds customer.unmask
+    listed = client.get("/middle/api/tasks").get_json()["tasks"]
+    assert all(t["to"] == "+86*********00" for t in listed)
+    shown = client.post(f"/middle/tasks/{task_id}/reveal", data={"csrf_token": form_token(client)})
+    assert shown.status_code == 200 and shown.get_json()["to_number"] == "+8613900139000"
+    assert shown.headers["Cache-Control"] == "no-store"
+    missing = client.post(
+        "/middle/tasks/999999/reveal", json={}, headers={"X-CSRF-Token": form_token(client)}
+    )
+    assert missing.status_code == 404  # a page form would get the page back with the reason
+    with session_factory() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action == "customer.unmask")).all()
+        assert [(e.actor_id, e.subject_type, e.subject_id, e.data) for e in events] == [
+            (agent_id, "outbound_task", str(task_id), {"fields": ["to_number"]})
+        ]

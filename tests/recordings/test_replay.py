@@ -262,3 +262,77 @@ def test_the_list_filters_by_agent_queue_and_date(
     assert qc.get("/recordings/api/recordings?from=yesterday").status_code == 400
     page = qc.get("/recordings/?queue=billing").get_data(as_text=True)
     assert f"/recordings/{recording.id}" in page
+
+
+def test_a_team_lead_sees_only_their_own_teams_recordings(
+    app: Flask, session: Session, recording: Recording, qc: FlaskClient
+) -> None:
+    """config/permissions.toml: recordings.replay is `team` for team leads, `all` for QC."""
+    mine = add_agent(session, "li.na", team="front-a")
+    theirs = add_agent(session, "chen.jing", team="front-b")
+    recording.agent_id = theirs.id
+    other = Recording(
+        sid="RE" + secrets.token_hex(16),
+        status=RecordingStatus.STORED,
+        twilio_status="completed",
+        created_at=NOW,
+        updated_at=NOW,
+        storage_key=recording.storage_key,
+        agent_id=mine.id,
+        attempts=1,
+        legal_hold=False,
+    )
+    session.add(other)
+    lead = account(session, "qin.hui", Role.TEAM_LEAD)
+    lead.team = "front-a"
+    session.commit()
+    client = signed_in(app, lead)
+    listed = client.get("/recordings/api/recordings").get_json()["recordings"]
+    assert [r["id"] for r in listed] == [other.id]
+    assert client.get(f"/recordings/{other.id}").status_code == 200
+    assert client.get(f"/recordings/{recording.id}").status_code == 404
+    everyone = qc.get("/recordings/api/recordings").get_json()["recordings"]
+    assert {r["id"] for r in everyone} == {recording.id, other.id}
+
+
+def test_the_csv_export_masks_customers_unless_unmasking_is_granted_and_is_audited(
+    app: Flask, session: Session, recording: Recording
+) -> None:
+    from core.models import Call, CallDirection, CallStatus, Customer
+
+    customer = Customer(name="王芳", account_number="A-EXPORT-1")
+    session.add(customer)
+    session.flush()
+    call = Call(
+        sid="CA" + secrets.token_hex(16),
+        direction=CallDirection.INBOUND,
+        status=CallStatus.COMPLETED,
+        caller_e164="+8613800138000",
+        customer_id=customer.id,
+    )
+    session.add(call)
+    session.flush()
+    recording.call_id, recording.customer_id = call.id, customer.id
+    boss = signed_in(app, account(session, "feng.min", Role.MANAGER))
+    lead = account(session, "he.jing", Role.TEAM_LEAD)
+    recording.agent_id = lead.id  # a recording of the team lead's own team ("")
+    session.commit()
+    full = boss.get("/recordings/export.csv")
+    assert full.status_code == 200 and full.mimetype == "text/csv"
+    assert "王芳" in full.get_data(as_text=True) and "+8613800138000" in full.get_data(as_text=True)
+    masked = signed_in(app, lead).get("/recordings/export.csv?queue=billing")
+    text = masked.get_data(as_text=True)
+    assert masked.status_code == 200 and "王*" in text and "+86*********00" in text
+    assert "王芳" not in text and "+8613800138000" not in text
+    qc = signed_in(app, account(session, "zheng.xue", Role.QC))
+    assert qc.get("/recordings/export.csv").status_code == 403  # QC replays, does not export
+    session.expire_all()
+    exports = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "export.customer_data")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.actor, e.data["rows"], e.data["unmasked"], e.data["filters"]) for e in exports] == [
+        ("feng.min", 1, True, {}),
+        ("he.jing", 1, False, {"queue": "billing"}),
+    ]

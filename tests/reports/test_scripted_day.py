@@ -40,11 +40,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Call, CallDirection, CallStatus
 from queues.models import (
     Actor,
+    Agent,
     AgentEvent,
     AgentState,
     QueuedCall,
@@ -644,3 +646,22 @@ def test_empty_day_has_no_rows_and_a_csv_header(app: Flask, boss: FlaskClient) -
     assert boss.get("/reports/api/queues?date=2026-11-20").get_json()["rows"] == []
     text = boss.get("/reports/api/agents.csv?date=2026-11-20").get_data(as_text=True)
     assert text.startswith("agent,interval_start,interval_end,answered,")
+
+
+@pytest.mark.usefixtures("scripted_day")
+def test_a_team_lead_reads_only_their_own_teams_agent_and_team_rows(
+    staff_client: Callable[..., FlaskClient],
+    session_factory: sessionmaker[Session],
+    boss: FlaskClient,
+) -> None:
+    """config/permissions.toml: reports.read is `team` for team leads; queues stay centre-wide."""
+    lead = staff_client("he.jing", Role.TEAM_LEAD)
+    with session_factory.begin() as s:
+        s.execute(update(Agent).where(Agent.login == "he.jing").values(team="front-b"))
+    assert {k[0] for k in rows(lead, "agents")} == {"zhao.lei"}
+    assert {k[0] for k in rows(lead, "teams")} == {"front-b"}
+    assert [r["agent"] for r in csv_rows(lead, "agents")] == ["zhao.lei"]
+    assert rows(lead, "queues") == rows(boss, "queues")
+    assert (
+        rows(lead, "agents")[("zhao.lei", "00:00")] == rows(boss, "agents")[("zhao.lei", "00:00")]
+    )
