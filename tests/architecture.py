@@ -53,6 +53,7 @@ LAYERS = Layers(
         "supervision": 6,  # the floor supervisor's alerts, figures, dispatch and monitoring
         "callcenter": 9,  # the application layer: Flask, click and RQ entry points
         "wsgi": 10,
+        "gunicorn.conf": 10,  # gunicorn's settings file, read from the project root
         "benchmarks": 11,  # serves wsgi.py's app to measure it
         "tests": 12,
     },
