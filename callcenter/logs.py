@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, session
 from rq.job import Job
-from rq.worker import Worker
+from rq.worker import SimpleWorker, Worker
 
 from config.settings import Settings
 
@@ -223,10 +223,18 @@ class LoggedJob(Job):
             return super().perform()
 
 
-class LoggedWorker(Worker):
-    """An RQ worker whose work-horse binds the job's context around the whole job, so RQ's
-    own lines about it ("Job OK", a failure's traceback) carry it too."""
+class _BindsJobs:
+    """Binds the job's context around the whole of `perform_job`, so RQ's own lines about a
+    job ("Job OK", a failure's traceback) carry it too."""
 
     def perform_job(self, job: Job, queue: Any, execution: Any) -> bool:
         with _bind_job(job):
-            return bool(super().perform_job(job, queue, execution))
+            return bool(super().perform_job(job, queue, execution))  # type: ignore[misc]
+
+
+class LoggedWorker(_BindsJobs, Worker):
+    """`callcenter worker`'s RQ worker (a work-horse process per job)."""
+
+
+class LoggedSimpleWorker(_BindsJobs, SimpleWorker):
+    """The same in one process (RQ's SimpleWorker: tests, `--burst` runs in a test)."""
