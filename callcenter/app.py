@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -19,9 +18,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         settings = settings or Settings.from_env(os.environ)
         runtime = Runtime.build(settings)
     settings = runtime.settings
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from callcenter.desk.auth import AGENT_KEY
+    from callcenter.logs import configure_logging, install_request_context
+    from callcenter.metrics import install_request_timing
+
+    configure_logging(settings)
 
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config["SECRET_KEY"] = settings.effective_secret_key
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
+    from callcenter.metrics import bp as metrics_bp
     from callcenter.middle_office.api import bp as order_api_bp
     from callcenter.middle_office.console import bp as middle_office_bp
     from callcenter.middle_office.twilio import bp as outbound_calls_bp
@@ -50,7 +52,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.voice.views import bp as voice_bp
 
     app.register_blueprint(desk_bp)
+    install_request_context(app, agent_key=AGENT_KEY)
+    install_request_timing(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(recordings_bp)

@@ -174,7 +174,9 @@ class Runtime:
     def queue(self, name: str = "default") -> Queue:
         if name not in QUEUE_NAMES:
             raise ValueError(f"unknown job queue {name!r}")
-        return Queue(name, connection=self.redis, is_async=self.jobs_async)
+        from callcenter.logs import LoggedJob
+
+        return Queue(name, connection=self.redis, is_async=self.jobs_async, job_class=LoggedJob)
 
     def enqueue(
         self,
@@ -192,9 +194,12 @@ class Runtime:
         from redis.exceptions import RedisError
         from rq import Retry
 
+        from callcenter.logs import job_meta
+
         retry = Retry(max=retries, interval=list(RETRY_BACKOFF_S[:retries])) if retries else None
         try:
-            self.queue(queue).enqueue(fn, *args, retry=retry, result_ttl=60)
+            # The job carries the CallSid and agent of what enqueued it into its own log lines.
+            self.queue(queue).enqueue(fn, *args, retry=retry, result_ttl=60, meta=job_meta())
         except RedisError:
             log.exception("could not enqueue %s%r", getattr(fn, "__name__", fn), args)
 

@@ -30,10 +30,11 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
-from rq import Worker
 
 from callcenter import lifeline
 from callcenter.commands.base import load_settings
+from callcenter.health import HEARTBEAT_EVERY_S, WORKER_TTL_S
+from callcenter.logs import LoggedJob, LoggedWorker, bound
 from callcenter.runtime import QUEUE_NAMES, embedded_redis_socket, embedded_redis_url, runtime
 from config.settings import ROOT, Settings
 from phone_network.remote import network_answers
@@ -82,7 +83,7 @@ def worker_command(queue_names: tuple[str, ...], burst: bool, with_scheduler: bo
     lifeline.die_with_parent_at_fork(signal.SIGKILL)  # the work-horse and RQ's scheduler
     rt = runtime()
     queues = [rt.queue(name) for name in worker_queues(queue_names)]
-    Worker(queues, connection=rt.redis).work(
+    LoggedWorker(queues, connection=rt.redis, job_class=LoggedJob, worker_ttl=WORKER_TTL_S).work(
         burst=burst, with_scheduler=with_scheduler, logging_level=rt.settings.log_level.upper()
     )
 
@@ -109,6 +110,7 @@ class Duty:
 #: cheap reads when there is nothing to do.
 DUTIES = (
     Duty("router", TICK_INTERVAL_S, "callcenter.jobs.router:tick"),
+    Duty("heartbeat", HEARTBEAT_EVERY_S, "callcenter.health:cron_heartbeat"),  # for /healthz
     Duty("alerts", 5, "callcenter.jobs.alerts:tick"),
     Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
     Duty("reconcile", 10, "callcenter.jobs.reconcile:tick"),
@@ -144,10 +146,11 @@ def cron_command() -> None:
     while not stop.is_set():
         for duty in due_duties(last_run, time.monotonic()):
             last_run[duty.name] = time.monotonic()
-            try:
-                duties[duty.name]()
-            except Exception:
-                log.exception("cron duty %s failed", duty.name)
+            with bound(duty=duty.name):  # every line the duty logs says which duty it was
+                try:
+                    duties[duty.name]()
+                except Exception:
+                    log.exception("cron duty %s failed", duty.name)
         stop.wait(0.5)
 
 

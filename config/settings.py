@@ -120,6 +120,19 @@ class Settings:
         "PROXY_COUNT", "Number of reverse proxies in front of the app (X-Forwarded-*)", default=0
     )
     log_level: str = _setting("LOG_LEVEL", "Python log level", default="INFO")
+    log_format: str = _setting(
+        "LOG_FORMAT",
+        "text: one readable line per event; json: one JSON object per line, with call_sid, "
+        "job_id and agent wherever they are known",
+        default="text",
+    )
+    metrics_token: str = _setting(
+        "METRICS_TOKEN",
+        "Bearer token a scraper sends to GET /metrics; empty: /metrics answers only requests "
+        "made directly from this machine (loopback, no X-Forwarded-For)",
+        secret=True,
+        default="",
+    )
     desk_token_ttl_s: int = _setting(
         "DESK_TOKEN_TTL_S",
         "Lifetime in seconds (60-3600) of the agent desk's Twilio Voice access token; "
@@ -423,6 +436,8 @@ class Settings:
                 raise bad(name, f"must be {low}-{high}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise bad("LOG_LEVEL", f"{self.log_level!r} is not a log level")
+        if self.log_format not in ("text", "json"):
+            raise bad("LOG_FORMAT", f"{self.log_format!r} is not text or json")
         if self.database_url and not re.match(r"^[a-z0-9+]+://", self.database_url):
             raise bad("DATABASE_URL", f"{self.database_url!r} is not a database URL")
         if self.redis_url and not re.match(r"^(redis|rediss|unix)://", self.redis_url):

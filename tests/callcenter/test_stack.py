@@ -404,4 +404,4 @@ def test_cron_duties_load_and_fall_due_on_their_own_timers() -> None:
     assert [d.name for d in due_duties({}, 0.0)] == [d.name for d in DUTIES]  # never run: due
     ran = {d.name: 100.0 for d in DUTIES}
     assert [d.name for d in due_duties(ran, 103.0)] == ["router"]
-    assert {d.name for d in due_duties(ran, 106.0)} == {"router", "alerts", "outbound"}
+    assert {d.name for d in due_duties(ran, 106.0)} == {"router", "heartbeat", "alerts", "outbound"}

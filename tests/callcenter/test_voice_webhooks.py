@@ -412,12 +412,6 @@ def test_database_failure_still_answers_with_an_apology(
     assert root.find("Enqueue") is not None
 
 
-def test_healthz(client: FlaskClient) -> None:
-    r = client.get("/healthz")
-    assert r.status_code == 200
-    assert r.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
-
-
 @pytest.mark.parametrize("value", ["²", "٣", "1e3", "-1", "9" * 12])
 def test_numbers_twilio_would_never_send_are_ignored(
     signed_post: Post, session: Session, value: str
