@@ -5,8 +5,8 @@ Two kinds of figure:
 - **Request latency** (`callcenter_http_request_duration_seconds`, a histogram by route,
   method and status), observed by every web process around every request. Under gunicorn
   several processes serve requests; `callcenter/gunicorn_config.py` points them at one
-  folder of files (`callcenter/metrics_files.py`) and the answer adds all of them up. A single process (the
-  Flask dev server, tests) keeps them in memory.
+  folder of files (`callcenter/metrics_files.py`) and the answer adds all of them up. A
+  single process (the Flask dev server, tests) keeps them in memory.
 - **The state of the centre**, read from the database and Redis at scrape time by
   `CentreCollector` (so every process answers alike, and nothing is counted twice): calls by
   status, callers waiting per queue, agents by state, RQ's queues and registries, outbound

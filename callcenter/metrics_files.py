@@ -2,10 +2,11 @@
 
 gunicorn's master calls `prepare` (from `callcenter/gunicorn_config.py`'s `on_starting`)
 before it forks a worker: the folder's files from an earlier run are deleted and
-PROMETHEUS_MULTIPROC_DIR points every worker at it, so each worker writes its observations to a file of its own (named by
-its pid) and `/metrics`, whichever worker answers, adds them all up. A worker that dies and is
-replaced leaves its file, so the totals never go backwards while the server runs; they start
-from zero when the server starts again, as a restarted process's counters would.
+PROMETHEUS_MULTIPROC_DIR points every worker at it, so each worker writes its observations
+to a file of its own (named by its pid) and `/metrics`, whichever worker answers, adds them
+all up. A worker that dies and is replaced leaves its file, so the totals never go backwards
+while the server runs; they start from zero when the server starts again, as a restarted
+process's counters would.
 
 This module must not import prometheus_client: the variable has to be set before that import,
 which chooses between in-memory and file-backed values once.
