@@ -80,6 +80,8 @@ from phone_network.parties import Answering, ScriptedCaller  # noqa: E402
 REDIS_SERVER = "/usr/bin/redis-server"
 WRAP_UP_S = 3
 WRAP_UP_SLACK_S = 15  # the router's tick ends a due wrap-up within a few seconds
+QUIET_S = 20  # the settle ends once the network carried no call for this long ...
+SETTLE_CAP_S = 300  # ... or this long after --settle, whichever comes first
 REST_FAULT_S = 30.0
 ORDER = DEMO_VIP_DELIVERED_ORDER
 IVR_SCRIPT = ("press 1", "press 2", f"press {ORDER}#", "press 1", f"press {ORDER}#", "hangup")
@@ -738,7 +740,7 @@ def run(args: argparse.Namespace) -> int:
             web_port=web_port,
             network_url=server.url,
             wrap_up_s=WRAP_UP_S,
-            log_level="WARNING",
+            log_level="WARNING" if args.keep is None else "INFO",  # --keep: a log to read
         )
         settings = Settings.from_env(env)
         with embedded_redis(settings) as setup_redis:  # the embedded one, for set-up only
@@ -789,9 +791,17 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(1.0)
         print(f"  load done after {time.monotonic() - began:.0f} s; settling", flush=True)
         settle(load, stop, threads, timeout=180)
+        # Wrap-ups, jobs and the outbound engine: at least --settle seconds, and then until the
+        # network has carried no call for QUIET_S (a callback booked late is dialled after the
+        # last caller left), for at most SETTLE_CAP_S more.
         settle_until = time.monotonic() + args.settle
-        while time.monotonic() < settle_until:  # wrap-ups, jobs, the outbound engine
+        quiet_since = time.monotonic()
+        while time.monotonic() < settle_until + SETTLE_CAP_S:
             stack.watch()
+            if any(call.live for call in net.calls()):
+                quiet_since = time.monotonic()
+            elif time.monotonic() >= settle_until and time.monotonic() - quiet_since >= QUIET_S:
+                break
             time.sleep(1.0)
         stack.watch()
         findings = collect(net, load, env, stack.redis_url(), stack.exits)
@@ -800,10 +810,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _keep_logs(root: Path, keep: Path) -> None:
+    """Keep the logs and, on the embedded defaults, the SQLite database, to look into after."""
     keep.mkdir(parents=True, exist_ok=True)
-    for name in ("stack.log", "redis.log"):
+    for name in ("stack.log", "redis.log", "instance/callcenter.db"):
         if (root / name).exists():
-            shutil.copy(root / name, keep / name)
+            shutil.copy(root / name, keep / Path(name).name)
 
 
 def report(
@@ -887,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         "--redis-url", default="", help="use this Redis (it is not restarted: no Redis faults)"
     )
     parser.add_argument(
-        "--keep", type=Path, default=None, metavar="DIR", help="copy the stack's log to DIR"
+        "--keep", type=Path, default=None, metavar="DIR", help="copy the stack's log (at INFO) and its SQLite database to DIR"
     )
     args = parser.parse_args(argv)
     if args.quick:  # smaller defaults; options given on the command line still win

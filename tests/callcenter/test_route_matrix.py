@@ -39,6 +39,8 @@ PUBLIC = frozenset(
 WEBHOOK_BLUEPRINTS = ("voice.", "outbound_calls.")
 #: The order system's API: a bearer token instead of a session (401 without one).
 MACHINE_APIS = frozenset({"order_api.orders"})
+#: Prometheus' scrape: loopback or CALLCENTER_METRICS_TOKEN, no session (403 from elsewhere).
+SCRAPES = frozenset({"metrics.metrics"})
 #: Routes whose success is a redirect to the sign-in page.
 SIGNS_OUT = frozenset({"desk.log_out"})
 #: Every post of the table, as an account holding it alone.
@@ -77,6 +79,7 @@ def staff_requests(app: Flask) -> list[tuple[str, str, str]]:
         for r in requests_of(app)
         if r[0] not in PUBLIC
         and r[0] not in MACHINE_APIS
+        and r[0] not in SCRAPES
         and not r[0].startswith(WEBHOOK_BLUEPRINTS)
     ]
 
@@ -161,6 +164,9 @@ def test_public_routes_and_webhooks_are_the_named_ones(app: Flask) -> None:
             assert anonymous.open(url, method=method, data={}).status_code == 403, endpoint
         elif endpoint in MACHINE_APIS:
             assert anonymous.open(url, method=method, json={}).status_code == 401, endpoint
+        elif endpoint in SCRAPES:
+            remote = {"REMOTE_ADDR": "203.0.113.9"}
+            assert anonymous.open(url, method=method, environ_base=remote).status_code == 403
 
 
 def test_without_a_session_every_staff_route_is_refused(app: Flask) -> None:
