@@ -7,7 +7,10 @@ callback, a lost job or a lost Redis left behind.
   plausible (`queues.reconcile`), ask Twilio's REST API (or the local network) for their
   real status, and apply a missing final status through the same code path as the real
   callback (`callcenter.voice.services.agent_leg_status` / `call_status` / `leave_queue`),
-  so a callback that arrives late after all changes nothing.
+  so a callback that arrives late after all changes nothing. The outbound engine's
+  attempts likewise (`reconcile_outbound`: `outbound.reconcile` finds them, the legs' missing
+  callbacks go through `callcenter.middle_office.services.agent_leg_status` /
+  `customer_leg_status`, the outbound webhooks' own).
 - `recordings()` (the `reconcile-recordings` duty): list the recordings Twilio holds for the
   agent legs of recent calls that have no recording row, and ingest them through the
   recording callback's code path (`recordings.services.record_status`).
@@ -24,6 +27,7 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from callcenter.jobs import router as jobs
+from callcenter.middle_office import services as outbound_services
 from callcenter.runtime import Runtime, runtime
 from callcenter.voice import services as voice
 from core import audit
@@ -31,6 +35,7 @@ from core.calls import StatusUpdate, get_call
 from core.models import CallStatus
 from core.telephony import CallState, RemoteRecording, TelephonyError
 from ivr_menus.services import CallInfo
+from outbound import reconcile as outbound_stale
 from queues import reconcile as stale
 from queues.services import REBUILD_AUDIT_ACTION, Rebuilt, rebuild_waiting_list
 from recordings import services as recording_services
@@ -47,6 +52,7 @@ def tick() -> None:
     rt = runtime()
     rebuild_redis(rt, now=rt.clock())
     reconcile_calls(rt, now=rt.clock())
+    reconcile_outbound(rt, now=rt.clock())
 
 
 def recordings() -> None:
@@ -223,6 +229,78 @@ def _status(state: CallState) -> CallStatus | None:
     except ValueError:
         log.warning("reconcile: call %s has an unknown status %r", state.sid, state.status)
         return None
+
+
+def check_due(rt: Runtime, what: str, *, now: datetime, every_s: int) -> bool:
+    """True at most once every `every_s` seconds of `now` per `what` (a CallSid): a row that
+    stays stale is asked about again only then. The last check's time is kept in Redis; if
+    Redis is unreachable, the check is due (a REST call too many is harmless)."""
+    key = f"{rt.settings.redis_prefix}reconcile-checked:{what}"
+    try:
+        last = rt.redis.get(key)
+        if last is not None and now.timestamp() - float(last) < every_s:
+            return False
+        rt.redis.set(key, str(now.timestamp()), ex=max(3600, 10 * every_s))
+    except (RedisError, ValueError):
+        pass
+    return True
+
+
+# --- outbound attempts ------------------------------------------------------------------------
+
+
+def reconcile_outbound(rt: Runtime, *, now: datetime) -> int:
+    """Ask Twilio about the legs of stale outbound attempts (`outbound.reconcile`) and apply
+    their missing final callbacks through the outbound webhooks' services; the number of
+    callbacks applied. Each leg is asked about at most once per grace period."""
+    settings = rt.settings
+    with rt.unit_of_work() as uow:
+        stale_ = outbound_stale.stale_attempts(
+            uow.session,
+            now=now,
+            customer_ring_timeout_s=settings.outbound_ring_timeout_s,
+            max_call_s=settings.max_call_s,
+            grace_s=settings.reconcile_grace_s,
+        )
+    repairs = 0
+    for attempt in stale_:
+        # The customer's leg first: its end decides the attempt's outcome (no answer, busy).
+        for side, sid, apply in (
+            ("customer", attempt.customer_leg, outbound_services.customer_leg_status),
+            ("agent", attempt.agent_leg, outbound_services.agent_leg_status),
+        ):
+            if sid is None or not check_due(rt, sid, now=now, every_s=settings.reconcile_grace_s):
+                continue
+            state = _fetch(rt, sid, f"the {side} leg of outbound attempt")
+            status = _status(state) if state is not None else None
+            if state is None or status is None:
+                continue
+            if not status.is_final:
+                if attempt.why is outbound_stale.Why.AGENT_LEFT:
+                    log.warning(
+                        "repair: outbound attempt %s has ended but agent %s's leg %s is %s; "
+                        "hanging it up",
+                        attempt.attempt_id,
+                        attempt.agent_id,
+                        sid,
+                        state.status,
+                    )
+                    rt.enqueue(jobs.hang_up, sid, retries=jobs.RING_RETRIES)
+                continue
+            log.warning(
+                "repair: outbound attempt %s (agent %s): %s, and Twilio says the %s leg %s is "
+                "%s; applying the missing status callback",
+                attempt.attempt_id,
+                attempt.agent_id,
+                attempt.why.value,
+                side,
+                sid,
+                status.value,
+            )
+            with rt.unit_of_work() as uow:
+                apply(uow, rt, attempt.attempt_id, sid, status.value, now=_ended_at(state, now))
+            repairs += 1
+    return repairs
 
 
 # --- recordings -------------------------------------------------------------------------------
