@@ -10,6 +10,9 @@ applies the missing callback through the same code path as the real one:
   not ended although the caller's call has ended, or on a call longer than `max_call_s`;
 - `stale_caller_calls`: a caller's call still in progress after the agent's leg ended, or
   for longer than `max_call_s`;
+- `rings_not_placed`: an assignment whose agent's leg has no CallSid `grace_s` after it was
+  made (the `ring_agent` job was lost, or died between its claim and the dial: a placed leg
+  records its CallSid at once, by the job or by its first status callback);
 - `unbridged`: an agent who answered while their caller, `grace_s` later, has not reached
   the conference (the `bridge_caller` job was lost or died midway).
 
@@ -136,6 +139,22 @@ def stale_caller_calls(
     ).all()
     found += [StaleCall(sid, Why.AGENT_LEG_ENDED) for sid in talked if sid not in open_]
     return found
+
+
+def rings_not_placed(session: Session, *, now: datetime, grace_s: int) -> list[QueuedCall]:
+    """Inbound entries assigned `grace_s` ago or more whose agent's leg has no CallSid."""
+    return list(
+        session.scalars(
+            select(QueuedCall)
+            .where(
+                QueuedCall.status == S.ASSIGNED,
+                QueuedCall.callback_to.is_(None),
+                QueuedCall.agent_call_sid.is_(None),
+                QueuedCall.assigned_at <= now - timedelta(seconds=grace_s),
+            )
+            .order_by(QueuedCall.id)
+        )
+    )
 
 
 def unbridged(session: Session, *, now: datetime, grace_s: int) -> list[QueuedCall]:
