@@ -10,7 +10,9 @@ callback, a lost job or a lost Redis left behind.
   so a callback that arrives late after all changes nothing. The outbound engine's
   attempts likewise (`reconcile_outbound`: `outbound.reconcile` finds them, the legs' missing
   callbacks go through `callcenter.middle_office.services.agent_leg_status` /
-  `customer_leg_status`, the outbound webhooks' own).
+  `customer_leg_status`, the outbound webhooks' own). Callers waiting in line past a
+  plausible wait are asked about too (`reconcile_waiting`), so one whose hang-up and status
+  callbacks were both lost is not left in line until `CALLCENTER_MAX_CALL_S`.
 - `recordings()` (the `reconcile-recordings` duty): list the recordings Twilio holds for the
   agent legs of recent calls that have no recording row, and ingest them through the
   recording callback's code path (`recordings.services.record_status`).
@@ -53,6 +55,7 @@ def tick() -> None:
     rebuild_redis(rt, now=rt.clock())
     reconcile_calls(rt, now=rt.clock())
     reconcile_outbound(rt, now=rt.clock())
+    reconcile_waiting(rt, now=rt.clock())
 
 
 def recordings() -> None:
@@ -221,6 +224,46 @@ def reconcile_calls(rt: Runtime, *, now: datetime) -> int:
     if calls:
         repairs += len(end_callers_gone(rt, now=now))
     return repairs
+
+
+#: A caller in line is asked about once their wait passes their queue's maximum wait, or this,
+#: whichever is shorter (the hold loop deals with the maximum wait of a live caller)...
+WAIT_CHECK_AFTER_S = 300
+#: ...then at most this often while they wait.
+WAIT_CHECK_EVERY_S = 60
+
+
+def reconcile_waiting(rt: Runtime, *, now: datetime) -> int:
+    """Callers waiting in line past a plausible wait (`queues.reconcile.waiting_past`) are
+    asked about (each at most every `WAIT_CHECK_EVERY_S`); one whose call Twilio says has
+    ended gets its missing status callback and leaves the queue as their Enqueue action would
+    have had them (hung up). The number of callers repaired."""
+    bounds = {name: min(q.max_wait_s, WAIT_CHECK_AFTER_S) for name, q in rt.queues.queues.items()}
+    with rt.unit_of_work() as uow:
+        waiting = stale.waiting_past(
+            uow.session, now=now, after_s=bounds, default_after_s=WAIT_CHECK_AFTER_S
+        )
+    repaired = 0
+    for call in waiting:
+        if not check_due(rt, call.call_sid, now=now, every_s=WAIT_CHECK_EVERY_S):
+            continue
+        state = _fetch(rt, call.call_sid, "waiting caller's call")
+        status = _status(state) if state is not None else None
+        if state is None or status is None or not status.is_final:
+            continue
+        log.warning(
+            "repair: call %s: %s, and Twilio says %s; applying the missing status callback",
+            call.call_sid,
+            call.why.value,
+            status.value,
+        )
+        update = StatusUpdate(call.call_sid, status, _ended_at(state, now), None, state.duration_s)
+        with rt.unit_of_work() as uow:
+            voice.call_status(uow, rt, update, now=now)
+        repaired += 1
+    if repaired:
+        end_callers_gone(rt, now=now)
+    return repaired
 
 
 def _status(state: CallState) -> CallStatus | None:

@@ -290,6 +290,42 @@ def test_a_dial_that_fails_transiently_releases_its_claim_and_its_retry_dials(
     assert len(centre.twilio.placed) == 1
 
 
+# --- a caller gone from the line with every callback lost ----------------------------------------
+
+
+def test_a_waiting_caller_whose_callbacks_were_all_lost_is_abandoned_after_a_plausible_wait(
+    centre: Centre, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller hangs up in the hold loop; both their Enqueue action and the call's status
+    callback are lost. Once their wait passes the bound, the duty asks Twilio, which says
+    the call has ended: the entry is abandoned as the real callback would have done, and the
+    caller leaves the waiting list. A caller still there is asked about once a minute only."""
+    gone, alive = centre.caller(), centre.caller()
+    centre.twilio.status[gone.call_sid] = "completed"
+    centre.run(reconcile.tick)  # a short wait: nobody is asked about
+    assert gone.call_sid not in centre.twilio.fetched
+    general = centre.rt.queues["general"]
+    centre.later(min(general.max_wait_s, reconcile.WAIT_CHECK_AFTER_S) + 1)
+    caplog.set_level(logging.WARNING, logger="callcenter.jobs.reconcile")
+    centre.run(reconcile.tick)
+    assert centre.entry(gone.id).status is QueuedCallStatus.ABANDONED
+    assert centre.rt.waiting_list.position(str(gone.id)) is None
+    assert centre.rt.waiting_list.position(str(alive.id)) == 1
+    assert centre.entry(alive.id).status is QueuedCallStatus.WAITING
+    assert any("waiting in line" in r.message for r in caplog.records)
+    with centre.factory() as s:
+        kinds = set(s.scalars(select(CallEvent.kind).where(CallEvent.call_sid == gone.call_sid)))
+    assert "status" in kinds, kinds
+    assert centre.twilio.fetched.count(alive.call_sid) == 1
+    centre.later(reconcile.WAIT_CHECK_EVERY_S - 10)
+    centre.run(reconcile.tick)  # asked about a moment ago: not again yet
+    assert centre.twilio.fetched.count(alive.call_sid) == 1
+    centre.later(11)
+    centre.run(reconcile.tick)
+    assert centre.twilio.fetched.count(alive.call_sid) == 2
+    assert centre.twilio.fetched.count(gone.call_sid) == 1  # repaired: never asked again
+
+
 # --- lost ring callbacks and a failing REST API ---------------------------------------------------
 
 
