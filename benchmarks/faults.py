@@ -898,7 +898,11 @@ def main(argv: list[str] | None = None) -> int:
         "--redis-url", default="", help="use this Redis (it is not restarted: no Redis faults)"
     )
     parser.add_argument(
-        "--keep", type=Path, default=None, metavar="DIR", help="copy the stack's log (at INFO) and its SQLite database to DIR"
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="copy the stack's log (at INFO) and its SQLite database to DIR",
     )
     args = parser.parse_args(argv)
     if args.quick:  # smaller defaults; options given on the command line still win

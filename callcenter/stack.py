@@ -115,7 +115,7 @@ DUTIES = (
     Duty("outbound", 5, "callcenter.jobs.outbound_tick:tick"),
     Duty("reconcile", 10, "callcenter.jobs.reconcile:tick"),
     Duty("reconcile-recordings", 120, "callcenter.jobs.reconcile:recordings"),
-    Duty("recordings-stuck", 300, "callcenter.jobs.recordings:requeue_stuck"),
+    Duty("recordings-stuck", 60, "callcenter.jobs.recordings:requeue_stuck"),
     Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),
     Duty("calls-retention", 3600, "callcenter.jobs.retention:purge_expired_calls"),
 )

@@ -16,6 +16,8 @@ and the ways it can go wrong:
                                                                   agent on break "missed"
     the caller hangs up meanwhile          →  `caller_left`      entry abandoned, agent available
     a status callback is lost              →  `stale_reservations` (the periodic tick)
+    the agent's leg was never placed       →  `ring_not_placed`  caller back in their place,
+                                                                  agent available
 
 Every function reads the rows it changes and changes them only from the state it expects
 (compare-and-set on the entry's status and assignment, `presence.change_state` with
@@ -31,11 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.calls import get_call, log_event
 from core.db import rowcount
+from core.models import CallEvent
 from queues.config import PresenceSettings
 from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
 from queues.presence import PresenceError, change_state
@@ -227,6 +230,49 @@ def reserve(
 
 class _Lost(Exception):
     pass
+
+
+def ring_claim_key(assignment_id: str) -> str:
+    """The dedupe key of the `ring_claimed` event: the claim of an assignment's one dial."""
+    return f"ring_claimed:{assignment_id}"
+
+
+def claim_ring(session: Session, entry_id: int, assignment_id: str, *, now: datetime) -> bool:
+    """Claim the dial of the agent's leg of an assignment (the first transaction of
+    claim-commit-dial-record): True once per assignment, while the entry is still assigned
+    by it with no leg; a retried or repeated job finds the claim and never dials again. The
+    claim is a `ring_claimed` call event (unique per call and dedupe key). Flushes."""
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None or entry.assignment_id != assignment_id:
+        return False
+    if entry.status is not S.ASSIGNED or entry.agent_call_sid is not None:
+        return False
+    call = get_call(session, entry.call_sid)
+    if call is None:
+        return False
+    return log_event(
+        session,
+        call,
+        "ring_claimed",
+        now=now,
+        dedupe_key=ring_claim_key(assignment_id),
+        entry_id=entry_id,
+        agent_id=entry.agent_id,
+    )
+
+
+def release_ring_claim(session: Session, entry_id: int, assignment_id: str) -> None:
+    """Undo a claim whose dial failed transiently (no call was created): a retry may dial."""
+    entry = session.get(QueuedCall, entry_id)
+    if entry is None:
+        return
+    session.execute(
+        delete(CallEvent).where(
+            CallEvent.call_sid == entry.call_sid,
+            CallEvent.dedupe_key == ring_claim_key(assignment_id),
+        )
+    )
+    session.flush()
 
 
 def record_agent_leg(session: Session, entry_id: int, assignment_id: str, call_sid: str) -> bool:
@@ -529,13 +575,74 @@ def release_agent(session: Session, entry: QueuedCall, *, now: datetime) -> Foll
     return follow
 
 
+def ring_not_placed(
+    session: Session, entry_id: int, assignment_id: str, *, now: datetime
+) -> Followup:
+    """The agent's leg of an assignment was never placed (the `ring_agent` job was lost, died
+    between its claim and the dial, or ran out of retries): nobody was rung, nobody missed
+    anything. Flushes.
+
+    While the entry is still assigned by this assignment with no leg: the caller goes back
+    on the waiting list in the same place and is routed again, and the agent, still reserved
+    for them, goes back to available (not on break). Anything else changes nothing.
+    """
+    entry = session.get(QueuedCall, entry_id)
+    follow = Followup()
+    if (
+        entry is None
+        or entry.assignment_id != assignment_id
+        or entry.status is not S.ASSIGNED
+        or entry.agent_call_sid is not None
+    ):
+        return follow
+    agent_id = entry.agent_id
+    result = session.execute(
+        update(QueuedCall)
+        .where(
+            QueuedCall.id == entry_id,
+            QueuedCall.status == S.ASSIGNED,
+            QueuedCall.assignment_id == assignment_id,
+            QueuedCall.agent_call_sid.is_(None),
+        )
+        .values(status=S.WAITING, **UNASSIGNED),
+        execution_options={"synchronize_session": False},
+    )
+    session.flush()
+    if rowcount(result) != 1:
+        return follow
+    session.refresh(entry)
+    key = f"ring_not_placed:{assignment_id}"
+    entry_event(session, entry, "ring_not_placed", now, key, agent_id=agent_id)
+    follow.requeue.append(entry.id)
+    follow.route_entries.append(entry.id)
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    if (
+        agent is not None
+        and agent.state is AgentState.RESERVED
+        and agent.call_sid == entry.call_sid
+        and _try_change(
+            session,
+            agent.id,
+            AgentState.AVAILABLE,
+            reason="ring_not_placed",
+            now=now,
+            expected=AgentState.RESERVED,
+        )
+    ):
+        follow.publish.append(agent.id)
+        follow.route_agents.append(agent.id)
+    return follow
+
+
 def stale_reservations(
     session: Session, *, now: datetime, presence: PresenceSettings, grace_s: int = 30
 ) -> Followup:
-    """Assignments still ringing well past the ring timeout (a lost status callback): give up.
+    """Assignments whose agent's leg is still ringing well past the ring timeout (a lost
+    status callback): give up.
 
-    Treated like a ring-no-answer (`ring_failed`); the leg, if any, is hung up. Callbacks are
-    the outbound engine's (its `reconcile` repairs lost dials).
+    Treated like a ring-no-answer (`ring_failed`); the leg is hung up. An assignment with no
+    leg was never rung (`queues.reconcile.rings_not_placed`, repaired by `ring_not_placed`).
+    Callbacks are the outbound engine's (its `reconcile` repairs lost dials).
     """
     cutoff = now - timedelta(seconds=presence.ring_timeout_s + grace_s)
     stale = session.scalars(
@@ -543,6 +650,7 @@ def stale_reservations(
             QueuedCall.status == S.ASSIGNED,
             QueuedCall.assigned_at <= cutoff,
             QueuedCall.callback_to.is_(None),
+            QueuedCall.agent_call_sid.is_not(None),
         )
     ).all()
     follow = Followup()

@@ -10,6 +10,12 @@ applies the missing callback through the same code path as the real one:
   not ended although the caller's call has ended, or on a call longer than `max_call_s`;
 - `stale_caller_calls`: a caller's call still in progress after the agent's leg ended, or
   for longer than `max_call_s`;
+- `waiting_past`: a caller in line past a plausible wait whose call is still open in our
+  records: their hang-up (the Enqueue action) and the call's status callback may both have
+  been lost;
+- `rings_not_placed`: an assignment whose agent's leg has no CallSid `grace_s` after it was
+  made (the `ring_agent` job was lost, or died between its claim and the dial: a placed leg
+  records its CallSid at once, by the job or by its first status callback);
 - `unbridged`: an agent who answered while their caller, `grace_s` later, has not reached
   the conference (the `bridge_caller` job was lost or died midway).
 
@@ -20,6 +26,7 @@ Callback entries are the outbound engine's (`outbound.outcomes.reconcile`), and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,6 +48,7 @@ class Why(StrEnum):
     CALLER_ENDED = "the caller's call has ended"
     AGENT_LEG_ENDED = "the agent's leg has ended"
     PAST_MAX_CALL = "longer than the maximum call length"
+    WAITING_TOO_LONG = "waiting in line for longer than plausible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,48 @@ def stale_caller_calls(
     ).all()
     found += [StaleCall(sid, Why.AGENT_LEG_ENDED) for sid in talked if sid not in open_]
     return found
+
+
+def waiting_past(
+    session: Session, *, now: datetime, after_s: Mapping[str, int], default_after_s: int
+) -> list[StaleCall]:
+    """Callers still waiting in a queue for longer than its bound (`after_s` by queue name,
+    else `default_after_s`) whose call has not ended in our records: to be asked about.
+    Cheap: only the entries older than the smallest bound are read."""
+    least = min([default_after_s, *after_s.values()])
+    rows = session.execute(
+        select(QueuedCall.call_sid, QueuedCall.queue, QueuedCall.enqueued_at)
+        .join(Call, Call.id == QueuedCall.call_id)
+        .where(
+            QueuedCall.status == S.WAITING,
+            QueuedCall.callback_to.is_(None),
+            QueuedCall.enqueued_at <= now - timedelta(seconds=least),
+            Call.status.not_in(FINAL_CALL),
+        )
+        .order_by(QueuedCall.enqueued_at)
+    ).all()
+    found: dict[str, StaleCall] = {}
+    for call_sid, queue, enqueued_at in rows:
+        bound = timedelta(seconds=after_s.get(queue, default_after_s))
+        if enqueued_at <= now - bound:
+            found.setdefault(call_sid, StaleCall(call_sid, Why.WAITING_TOO_LONG))
+    return list(found.values())
+
+
+def rings_not_placed(session: Session, *, now: datetime, grace_s: int) -> list[QueuedCall]:
+    """Inbound entries assigned `grace_s` ago or more whose agent's leg has no CallSid."""
+    return list(
+        session.scalars(
+            select(QueuedCall)
+            .where(
+                QueuedCall.status == S.ASSIGNED,
+                QueuedCall.callback_to.is_(None),
+                QueuedCall.agent_call_sid.is_(None),
+                QueuedCall.assigned_at <= now - timedelta(seconds=grace_s),
+            )
+            .order_by(QueuedCall.id)
+        )
+    )
 
 
 def unbridged(session: Session, *, now: datetime, grace_s: int) -> list[QueuedCall]:

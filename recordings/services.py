@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -35,6 +36,9 @@ AGENT_CHANNEL = 0
 FINAL_TWILIO = frozenset({"completed", "absent", "failed"})
 MAX_ATTEMPTS = 6  # the first run and 5 RQ retries (queues jobs' backoff: 1, 2, 5, 10, 30 s)
 STALE_PROCESSING = timedelta(minutes=30)  # a job claimed this long ago was killed: rerun it
+#: With the jobs still known to the job queue given (`live`), a row with no job is re-queued
+#: this long after its job was claimed or started (the job is enqueued just after the commit).
+LOST_JOB_AFTER = timedelta(minutes=1)
 LINK_MARGIN = timedelta(minutes=10)
 
 
@@ -299,6 +303,7 @@ def request_retry(
     sids: Sequence[str] = (),
     all_failed: bool = False,
     stuck_only: bool = False,
+    live: AbstractSet[int] | None = None,
     now: datetime,
 ) -> list[int]:
     """Put failed (or stuck) recordings back to ``pending`` and claim a job for each.
@@ -308,9 +313,13 @@ def request_retry(
     was queued or started more than `STALE_PROCESSING` ago (the job was lost, or its worker
     died), so a retry never runs beside a live job; `stuck_only` takes only those (the
     periodic sweep: failed ones wait for an operator). Attempts start again from zero.
-    Returns the ids to enqueue after the commit. Flushes.
+    `live`, when the job queue could be read: the recordings that have a processing job
+    queued, scheduled for a retry or running; the others are taken once their job was
+    claimed or started `LOST_JOB_AFTER` ago, as their job is known to be lost (a worker
+    killed -9), and those in `live` never. Returns the ids to enqueue after the commit.
+    Flushes.
     """
-    stale = now - STALE_PROCESSING
+    stale = now - (STALE_PROCESSING if live is None else LOST_JOB_AFTER)
     retryable = or_(
         Recording.status == RecordingStatus.FAILED,
         (Recording.status == RecordingStatus.PENDING)
@@ -320,6 +329,8 @@ def request_retry(
     )
     if stuck_only:
         retryable = and_(retryable, Recording.status != RecordingStatus.FAILED)
+    if live:
+        retryable = and_(retryable, Recording.id.not_in(sorted(live)))
     query = select(Recording.id).where(retryable, Recording.twilio_status == "completed")
     if sids:
         query = query.where(Recording.sid.in_(list(sids)))

@@ -7,7 +7,12 @@ callback, a lost job or a lost Redis left behind.
   plausible (`queues.reconcile`), ask Twilio's REST API (or the local network) for their
   real status, and apply a missing final status through the same code path as the real
   callback (`callcenter.voice.services.agent_leg_status` / `call_status` / `leave_queue`),
-  so a callback that arrives late after all changes nothing.
+  so a callback that arrives late after all changes nothing. The outbound engine's
+  attempts likewise (`reconcile_outbound`: `outbound.reconcile` finds them, the legs' missing
+  callbacks go through `callcenter.middle_office.services.agent_leg_status` /
+  `customer_leg_status`, the outbound webhooks' own). Callers waiting in line past a
+  plausible wait are asked about too (`reconcile_waiting`), so one whose hang-up and status
+  callbacks were both lost is not left in line until `CALLCENTER_MAX_CALL_S`.
 - `recordings()` (the `reconcile-recordings` duty): list the recordings Twilio holds for the
   agent legs of recent calls that have no recording row, and ingest them through the
   recording callback's code path (`recordings.services.record_status`).
@@ -24,6 +29,7 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from callcenter.jobs import router as jobs
+from callcenter.middle_office import services as outbound_services
 from callcenter.runtime import Runtime, runtime
 from callcenter.voice import services as voice
 from core import audit
@@ -31,6 +37,7 @@ from core.calls import StatusUpdate, get_call
 from core.models import CallStatus
 from core.telephony import CallState, RemoteRecording, TelephonyError
 from ivr_menus.services import CallInfo
+from outbound import reconcile as outbound_stale
 from queues import reconcile as stale
 from queues.services import REBUILD_AUDIT_ACTION, Rebuilt, rebuild_waiting_list
 from recordings import services as recording_services
@@ -47,6 +54,8 @@ def tick() -> None:
     rt = runtime()
     rebuild_redis(rt, now=rt.clock())
     reconcile_calls(rt, now=rt.clock())
+    reconcile_outbound(rt, now=rt.clock())
+    reconcile_waiting(rt, now=rt.clock())
 
 
 def recordings() -> None:
@@ -217,12 +226,124 @@ def reconcile_calls(rt: Runtime, *, now: datetime) -> int:
     return repairs
 
 
+#: A caller in line is asked about once their wait passes their queue's maximum wait, or this,
+#: whichever is shorter (the hold loop deals with the maximum wait of a live caller)...
+WAIT_CHECK_AFTER_S = 300
+#: ...then at most this often while they wait.
+WAIT_CHECK_EVERY_S = 60
+
+
+def reconcile_waiting(rt: Runtime, *, now: datetime) -> int:
+    """Callers waiting in line past a plausible wait (`queues.reconcile.waiting_past`) are
+    asked about (each at most every `WAIT_CHECK_EVERY_S`); one whose call Twilio says has
+    ended gets its missing status callback and leaves the queue as their Enqueue action would
+    have had them (hung up). The number of callers repaired."""
+    bounds = {name: min(q.max_wait_s, WAIT_CHECK_AFTER_S) for name, q in rt.queues.queues.items()}
+    with rt.unit_of_work() as uow:
+        waiting = stale.waiting_past(
+            uow.session, now=now, after_s=bounds, default_after_s=WAIT_CHECK_AFTER_S
+        )
+    repaired = 0
+    for call in waiting:
+        if not check_due(rt, call.call_sid, now=now, every_s=WAIT_CHECK_EVERY_S):
+            continue
+        state = _fetch(rt, call.call_sid, "waiting caller's call")
+        status = _status(state) if state is not None else None
+        if state is None or status is None or not status.is_final:
+            continue
+        log.warning(
+            "repair: call %s: %s, and Twilio says %s; applying the missing status callback",
+            call.call_sid,
+            call.why.value,
+            status.value,
+        )
+        update = StatusUpdate(call.call_sid, status, _ended_at(state, now), None, state.duration_s)
+        with rt.unit_of_work() as uow:
+            voice.call_status(uow, rt, update, now=now)
+        repaired += 1
+    if repaired:
+        end_callers_gone(rt, now=now)
+    return repaired
+
+
 def _status(state: CallState) -> CallStatus | None:
     try:
         return CallStatus(state.status)
     except ValueError:
         log.warning("reconcile: call %s has an unknown status %r", state.sid, state.status)
         return None
+
+
+def check_due(rt: Runtime, what: str, *, now: datetime, every_s: int) -> bool:
+    """True at most once every `every_s` seconds of `now` per `what` (a CallSid): a row that
+    stays stale is asked about again only then. The last check's time is kept in Redis; if
+    Redis is unreachable, the check is due (a REST call too many is harmless)."""
+    key = f"{rt.settings.redis_prefix}reconcile-checked:{what}"
+    try:
+        last = rt.redis.get(key)
+        if last is not None and now.timestamp() - float(last) < every_s:
+            return False
+        rt.redis.set(key, str(now.timestamp()), ex=max(3600, 10 * every_s))
+    except (RedisError, ValueError):
+        pass
+    return True
+
+
+# --- outbound attempts ------------------------------------------------------------------------
+
+
+def reconcile_outbound(rt: Runtime, *, now: datetime) -> int:
+    """Ask Twilio about the legs of stale outbound attempts (`outbound.reconcile`) and apply
+    their missing final callbacks through the outbound webhooks' services; the number of
+    callbacks applied. Each leg is asked about at most once per grace period."""
+    settings = rt.settings
+    with rt.unit_of_work() as uow:
+        stale_ = outbound_stale.stale_attempts(
+            uow.session,
+            now=now,
+            customer_ring_timeout_s=settings.outbound_ring_timeout_s,
+            max_call_s=settings.max_call_s,
+            grace_s=settings.reconcile_grace_s,
+        )
+    repairs = 0
+    for attempt in stale_:
+        # The customer's leg first: its end decides the attempt's outcome (no answer, busy).
+        for side, sid, apply in (
+            ("customer", attempt.customer_leg, outbound_services.customer_leg_status),
+            ("agent", attempt.agent_leg, outbound_services.agent_leg_status),
+        ):
+            if sid is None or not check_due(rt, sid, now=now, every_s=settings.reconcile_grace_s):
+                continue
+            state = _fetch(rt, sid, f"the {side} leg of outbound attempt")
+            status = _status(state) if state is not None else None
+            if state is None or status is None:
+                continue
+            if not status.is_final:
+                if attempt.why is outbound_stale.Why.AGENT_LEFT:
+                    log.warning(
+                        "repair: outbound attempt %s has ended but agent %s's leg %s is %s; "
+                        "hanging it up",
+                        attempt.attempt_id,
+                        attempt.agent_id,
+                        sid,
+                        state.status,
+                    )
+                    rt.enqueue(jobs.hang_up, sid, retries=jobs.RING_RETRIES)
+                continue
+            log.warning(
+                "repair: outbound attempt %s (agent %s): %s, and Twilio says the %s leg %s is "
+                "%s; applying the missing status callback",
+                attempt.attempt_id,
+                attempt.agent_id,
+                attempt.why.value,
+                side,
+                sid,
+                status.value,
+            )
+            with rt.unit_of_work() as uow:
+                apply(uow, rt, attempt.attempt_id, sid, status.value, now=_ended_at(state, now))
+            repairs += 1
+    return repairs
 
 
 # --- recordings -------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from redis.exceptions import RedisError
+from rq.job import Job
+
 from callcenter.runtime import Runtime, runtime
 from recordings import services
 from recordings.download import DownloadFailed, DownloadRefused, Fetch, fetch_for
@@ -28,6 +31,7 @@ from recordings.storage import LocalStorage, Storage
 log = logging.getLogger(__name__)
 
 PROCESS_RETRIES = services.MAX_ATTEMPTS - 1
+PROCESS_FUNC = f"{__name__}.process_recording"  # RQ's func_name of the processing job
 DELETE_RETRIES = 3
 
 
@@ -106,14 +110,50 @@ def retry(rt: Runtime, *, sids: tuple[str, ...] = (), all_failed: bool = False) 
 
 
 def requeue_stuck() -> list[int]:
-    """RQ entry point for the periodic tick: re-queue recordings whose job was lost or whose
-    worker died (pending or processing for longer than `services.STALE_PROCESSING`)."""
-    rt = runtime()
+    """RQ entry point for the periodic tick: re-queue recordings whose job was lost (see
+    `requeue_lost`)."""
+    return requeue_lost(runtime())
+
+
+def requeue_lost(rt: Runtime) -> list[int]:
+    """Re-queue the recordings `pending` or `processing` whose job is no longer in the job
+    queue (queued, scheduled for a retry, or running: `live_jobs`), a minute after it was
+    claimed or started: its worker was killed -9, or the job was lost with Redis. If the job
+    queue cannot be read, only those older than `services.STALE_PROCESSING`. Their ids;
+    each is logged."""
+    try:
+        live: set[int] | None = live_jobs(rt)
+    except RedisError as exc:
+        log.warning("recordings: the job queue cannot be read (%s); only old rows re-queued", exc)
+        live = None
     with rt.unit_of_work() as uow:
-        ids = services.request_retry(uow.session, stuck_only=True, now=rt.clock())
+        ids = services.request_retry(uow.session, stuck_only=True, live=live, now=rt.clock())
         for recording_id in ids:
             uow.after_commit(enqueue_processing, rt, recording_id)
+    for recording_id in ids:
+        log.warning(
+            "repair: recording %s is pending or processing but its job is gone; re-queued",
+            recording_id,
+        )
     return ids
+
+
+def live_jobs(rt: Runtime) -> set[int]:
+    """The recordings whose processing job RQ still holds: queued, deferred, scheduled (a
+    retry waiting for its backoff) or running (the started registry, after RQ's own cleanup
+    of jobs whose worker died)."""
+    queue = rt.queue("low")
+    ids = set(queue.get_job_ids())
+    ids.update(queue.scheduled_job_registry.get_job_ids())
+    ids.update(queue.deferred_job_registry.get_job_ids())
+    ids.update(job_id for job_id, _ in queue.started_job_registry.get_job_and_execution_ids())
+    live = set()
+    for job in Job.fetch_many(sorted(ids), connection=rt.redis):
+        if job is None or job.func_name != PROCESS_FUNC or not job.args:
+            continue
+        if isinstance(job.args[0], int):
+            live.add(job.args[0])
+    return live
 
 
 def purge_expired() -> list[str]:

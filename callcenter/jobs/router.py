@@ -11,8 +11,10 @@ periodic `tick` re-does what a lost job would have done:
 - `bridge_caller(entry_id)`: after the agent answered, redirect the caller out of the hold
   loop into the conference.
 - `hang_up(call_sid)`.
-- `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, give up on
-  reservations whose status callback never came, put due callbacks back in their place,
+- `tick()`: every few seconds (`callcenter cron`): end wrap-ups that are due, put back the
+  caller and the agent of an assignment whose leg was never placed (`repair_rings_not_placed`:
+  no blame, unlike a ring unanswered), give up on rings whose status callback never came,
+  put due callbacks back in their place,
   bridge again the callers of agents who answered but whose bridge was lost
   (`repair_unbridged`), and sweep the waiting list.
 
@@ -169,28 +171,27 @@ def _reserved(rt: Runtime, assignment: Assignment) -> None:
 
 
 def ring_agent(entry_id: int, assignment_id: str) -> None:
-    """Place the agent's leg for an assignment: claim, dial, then record its CallSid.
+    """Place the agent's leg for an assignment: claim and commit, dial, then record its
+    CallSid (like the outbound engine's legs, `outbound.legs`).
 
-    The claim is a Redis key set only if absent, so a retried or repeated job never dials a
-    second leg for the same assignment. A transient failure releases the claim and raises
-    (RQ retries); a refusal (an unknown client, a bad number) counts as a ring-no-answer.
+    The claim is in the database (`connect.claim_ring`), so a retried or repeated job, even
+    after a Redis loss, never dials a second leg for the same assignment. A transient failure
+    releases the claim and raises (RQ retries with backoff); a refusal (an unknown client, a
+    bad number) counts as a ring-no-answer. A job lost, or killed between its claim and the
+    dial, leaves an assignment with no leg: the tick's `repair_rings_not_placed` puts the
+    caller back in their place and the agent back to available.
     """
     rt = runtime()
     with rt.unit_of_work() as uow:
+        if not connect.claim_ring(uow.session, entry_id, assignment_id, now=rt.clock()):
+            return
         entry = uow.session.get(QueuedCall, entry_id)
-        if entry is None or entry.assignment_id != assignment_id:
-            return
-        if entry.status is not QueuedCallStatus.ASSIGNED or entry.agent_call_sid:
-            return
-        agent = uow.session.get(Agent, entry.agent_id) if entry.agent_id else None
-        if agent is None:
+        agent = uow.session.get(Agent, entry.agent_id) if entry and entry.agent_id else None
+        if entry is None or agent is None:
             return
         to = connect.ring_address(agent)
         from_ = rt.settings.hotline_number
         call_sid = entry.call_sid
-    claim = f"{rt.settings.redis_prefix}dial:{assignment_id}"
-    if not rt.redis.set(claim, "1", nx=True, ex=DIAL_CLAIM_TTL_S):
-        return
     urls = _urls(rt)
     try:
         placed = rt.telephony.place_call(
@@ -204,7 +205,8 @@ def ring_agent(entry_id: int, assignment_id: str) -> None:
             recording_status_callback=urls.call_recording(entry_id),
         )
     except TelephonyUnavailable:
-        rt.redis.delete(claim)
+        with rt.unit_of_work() as uow:
+            connect.release_ring_claim(uow.session, entry_id, assignment_id)
         raise
     except TelephonyRejected as exc:
         log.warning("could not ring %s for entry %s: %s", to, entry_id, exc)
@@ -307,6 +309,37 @@ def repair_unbridged(rt: Runtime, *, now: datetime) -> list[int]:
     return repaired
 
 
+def repair_rings_not_placed(rt: Runtime, *, now: datetime) -> list[int]:
+    """Assignments whose agent's leg was never placed a grace period after they were made
+    (`ring_agent` lost, or killed between its claim and the dial, or out of retries): the
+    caller goes back in their place and the agent back to available, then both are routed
+    again (a new assignment, so a new ring). The entry ids repaired."""
+    with rt.unit_of_work() as uow:
+        stuck = reconcile.rings_not_placed(
+            uow.session, now=now, grace_s=rt.settings.reconcile_grace_s
+        )
+        follow = Followup()
+        repaired = []
+        for entry in stuck:
+            assert entry.assignment_id is not None
+            entry_id, agent_id, assignment_id = entry.id, entry.agent_id, entry.assignment_id
+            assigned_at = entry.assigned_at
+            undo = connect.ring_not_placed(uow.session, entry_id, assignment_id, now=now)
+            if not undo:
+                continue
+            log.warning(
+                "repair: entry %s was assigned to agent %s at %s but their leg was never "
+                "placed; the caller waits again in their place and the agent is available",
+                entry_id,
+                agent_id,
+                assigned_at,
+            )
+            follow.merge(undo)
+            repaired.append(entry_id)
+        after_commit(uow, rt, follow)
+    return repaired
+
+
 def hang_up(call_sid: str) -> None:
     """End a call leg; one that has already ended is fine."""
     try:
@@ -327,7 +360,10 @@ def tick() -> None:
     with rt.unit_of_work() as uow:
         ended = finish_wrap_up_due(uow.session, now=now, wrap_up_s=presence.wrap_up_s)
         follow = Followup(publish=list(ended), route_agents=list(ended))
-        follow.merge(connect.stale_reservations(uow.session, now=now, presence=presence))
+        after_commit(uow, rt, follow)
+    repair_rings_not_placed(rt, now=now)
+    with rt.unit_of_work() as uow:
+        follow = connect.stale_reservations(uow.session, now=now, presence=presence)
         follow.merge(callbacks.release_due(uow.session, now=now))
         after_commit(uow, rt, follow)
     try:

@@ -18,9 +18,10 @@ from core.db import UnitOfWork
 from core.models import Order
 from middle_office import review
 from middle_office.models import ReviewTask, WebhookDelivery
-from outbound import attempts, outcomes
+from outbound import attempts, legs, outcomes
 from outbound.errors import TaskNotFound
 from outbound.models import OutboundAttempt, OutboundTask
+from outbound.reconcile import FINAL as FINAL_LEG
 from queue_callbacks.recordings import record_outbound_status
 from queues.connect import Followup
 from recordings.services import StatusUpdate
@@ -147,3 +148,34 @@ def reveal_review(
         now=now,
     )
     return shown
+
+
+def agent_leg_status(
+    uow: UnitOfWork, rt: Runtime, attempt_id: int, call_sid: str, status: str, *, now: datetime
+) -> None:
+    """A status callback of an outbound attempt's agent leg: keep its CallSid, and once it is
+    final end the leg (`legs.agent_leg_ended`; idempotent); after the commit, a customer's leg
+    that may still ring is hung up. The reconciliation duty applies a lost one through here."""
+    legs.record_agent_call(uow.session, attempt_id, call_sid)
+    if status in FINAL_LEG:
+        leg = legs.agent_leg_ended(
+            uow.session, attempt_id, status, now=now, policy=jobs.policy_for(rt)
+        )
+        if leg:
+            uow.after_commit(rt.enqueue, jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)
+
+
+def customer_leg_status(
+    uow: UnitOfWork, rt: Runtime, attempt_id: int, call_sid: str, status: str, *, now: datetime
+) -> None:
+    """A status callback of an outbound attempt's customer leg: keep its CallSid, and once it
+    is final end the leg (`legs.customer_leg_ended`; idempotent); after the commit, the
+    agent's leg of an unanswered attempt is hung up. The reconciliation duty applies a lost
+    one through here."""
+    legs.record_customer_call(uow.session, attempt_id, call_sid)
+    if status in FINAL_LEG:
+        leg = legs.customer_leg_ended(
+            uow.session, attempt_id, status, now=now, policy=jobs.policy_for(rt)
+        )
+        if leg:
+            uow.after_commit(rt.enqueue, jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)

@@ -75,16 +75,10 @@ def agent_leg() -> Response:
 @bp.post("/agent/status")
 def agent_status() -> tuple[str, int]:
     rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
-    status = form.call_status.value
     with rt.unit_of_work() as uow:
-        legs.record_agent_call(uow.session, attempt_id, form.call_sid)
-        leg = None
-        if form.call_status.is_final:
-            leg = legs.agent_leg_ended(
-                uow.session, attempt_id, status, now=rt.clock(), policy=jobs.policy_for(rt)
-            )
-    if leg:
-        rt.enqueue(jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)
+        services.agent_leg_status(
+            uow, rt, attempt_id, form.call_sid, form.call_status.value, now=rt.clock()
+        )
     return "", 204
 
 
@@ -119,18 +113,9 @@ def customer_join() -> Response:
 def customer_status() -> tuple[str, int]:
     rt, form, attempt_id = runtime(), CallStatusForm.from_form(request.form), _attempt_id()
     with rt.unit_of_work() as uow:
-        legs.record_customer_call(uow.session, attempt_id, form.call_sid)
-        leg = None
-        if form.call_status.is_final:
-            leg = legs.customer_leg_ended(
-                uow.session,
-                attempt_id,
-                form.call_status.value,
-                now=rt.clock(),
-                policy=jobs.policy_for(rt),
-            )
-    if leg:
-        rt.enqueue(jobs.hang_up, leg, retries=jobs.DIAL_RETRIES)
+        services.customer_leg_status(
+            uow, rt, attempt_id, form.call_sid, form.call_status.value, now=rt.clock()
+        )
     return "", 204
 
 

@@ -25,7 +25,7 @@ from callcenter.supervisor import board
 from core.calls import upsert_call
 from core.models import CallEvent
 from core.telephony import CallState, PlacedCall, RemoteRecording, TelephonyUnavailable
-from queues.models import Actor, Agent, AgentState, QueuedCall, QueuedCallStatus
+from queues.models import Actor, Agent, AgentEvent, AgentState, QueuedCall, QueuedCallStatus
 from queues.routing import QueueRoute
 from queues.services import enqueue_call, waiting_caller
 from tests.builders import add_agent
@@ -45,8 +45,12 @@ class Twilio:
     fetched: list[str] = field(default_factory=list)
     down: bool = False  # 500 to everything
     kill_next_redirect: bool = False  # the job dies midway (after its claim)
+    kill_next_dial: bool = False  # the ring job dies between its claim and the dial
 
     def place_call(self, **kwargs: object) -> PlacedCall:
+        if self.kill_next_dial:
+            self.kill_next_dial = False
+            raise RuntimeError("work-horse killed")  # nothing dialled, the claim held
         sid = f"CA{len(self.placed) + 1:032x}"
         self.placed.append(sid)
         self.status[sid] = "ringing"
@@ -203,6 +207,123 @@ def test_a_bridge_for_a_caller_who_has_gone_frees_the_agent(centre: Centre) -> N
     assert bridged(centre, entry) == [] and leg in centre.twilio.hung_up
     assert centre.entry(entry.id).status is QueuedCallStatus.ABANDONED
     del agent
+
+
+# --- a ring job killed between its claim and the dial ---------------------------------------------
+
+
+def test_a_ring_never_placed_puts_the_caller_back_in_place_and_the_agent_available(
+    centre: Centre, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`ring_agent` dies after its claim, before the dial; its retry finds the claim and
+    dials nothing. A grace period later the tick puts the caller back in their place (ahead
+    of a later caller) and the agent back to available, not on break "missed" (they did
+    nothing wrong), and the two are routed again: one leg placed in all."""
+    agent = centre.agent("agent")
+    first = centre.caller()
+    centre.later(5)
+    second = centre.caller()
+    centre.twilio.kill_next_dial = True
+    centre.run(jobs.route_caller, first.id)
+    entry = centre.entry(first.id)
+    assert entry.status is QueuedCallStatus.ASSIGNED and entry.agent_call_sid is None
+    assert centre.state(agent) is AgentState.RESERVED and centre.twilio.placed == []
+    assert entry.assignment_id is not None
+    centre.run(jobs.ring_agent, first.id, entry.assignment_id)  # RQ's retry: claimed, no dial
+    assert centre.twilio.placed == []
+    centre.run(jobs.tick)  # too early: the dial may still be on its way
+    assert centre.entry(first.id).assignment_id == entry.assignment_id
+    centre.later(centre.rt.settings.reconcile_grace_s + 1)
+    caplog.set_level(logging.WARNING, logger="callcenter.jobs.router")
+    centre.run(jobs.tick)
+    assert any("never placed" in r.message for r in caplog.records)
+    again = centre.entry(first.id)
+    assert again.status is QueuedCallStatus.ASSIGNED and again.agent_id == agent
+    assert again.assignment_id != entry.assignment_id
+    assert centre.twilio.placed == [again.agent_call_sid]
+    assert centre.entry(second.id).status is QueuedCallStatus.WAITING
+    assert centre.rt.waiting_list.position(str(second.id)) == 1
+    with centre.factory() as s:
+        states = [
+            (e.to_state.value, e.reason)
+            for e in s.scalars(
+                select(AgentEvent).where(AgentEvent.agent_id == agent).order_by(AgentEvent.id)
+            )
+        ]
+        kinds = list(
+            s.scalars(
+                select(CallEvent.kind)
+                .where(CallEvent.call_sid == first.call_sid)
+                .order_by(CallEvent.id)
+            )
+        )
+    assert ("break", "missed") not in states
+    assert [s for s, _ in states][-3:] == ["reserved", "available", "reserved"]
+    assert kinds.count("ring_not_placed") == 1 and kinds.count("ring_claimed") == 2
+    # The old assignment's late retry, and more ticks, change nothing.
+    centre.run(jobs.ring_agent, first.id, entry.assignment_id)
+    centre.run(jobs.tick)
+    assert centre.twilio.placed == [again.agent_call_sid]
+
+
+def test_a_dial_that_fails_transiently_releases_its_claim_and_its_retry_dials(
+    centre: Centre,
+) -> None:
+    centre.agent("agent")
+    entry = centre.caller()
+    centre.twilio.down = True
+    original = centre.twilio.place_call
+
+    def failing(**kwargs: object) -> PlacedCall:
+        if centre.twilio.down:
+            raise TelephonyUnavailable("place call: HTTP 500", status=500)
+        return original(**kwargs)
+
+    centre.twilio.place_call = failing  # type: ignore[method-assign]
+    centre.run(jobs.route_caller, entry.id)
+    assigned = centre.entry(entry.id)
+    assert assigned.agent_call_sid is None and assigned.assignment_id is not None
+    centre.twilio.down = False
+    centre.run(jobs.ring_agent, entry.id, assigned.assignment_id)  # RQ's retry
+    assert centre.entry(entry.id).agent_call_sid == centre.twilio.placed[0]
+    centre.run(jobs.ring_agent, entry.id, assigned.assignment_id)  # a repeat: no second dial
+    assert len(centre.twilio.placed) == 1
+
+
+# --- a caller gone from the line with every callback lost ----------------------------------------
+
+
+def test_a_waiting_caller_whose_callbacks_were_all_lost_is_abandoned_after_a_plausible_wait(
+    centre: Centre, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller hangs up in the hold loop; both their Enqueue action and the call's status
+    callback are lost. Once their wait passes the bound, the duty asks Twilio, which says
+    the call has ended: the entry is abandoned as the real callback would have done, and the
+    caller leaves the waiting list. A caller still there is asked about once a minute only."""
+    gone, alive = centre.caller(), centre.caller()
+    centre.twilio.status[gone.call_sid] = "completed"
+    centre.run(reconcile.tick)  # a short wait: nobody is asked about
+    assert gone.call_sid not in centre.twilio.fetched
+    general = centre.rt.queues["general"]
+    centre.later(min(general.max_wait_s, reconcile.WAIT_CHECK_AFTER_S) + 1)
+    caplog.set_level(logging.WARNING, logger="callcenter.jobs.reconcile")
+    centre.run(reconcile.tick)
+    assert centre.entry(gone.id).status is QueuedCallStatus.ABANDONED
+    assert centre.rt.waiting_list.position(str(gone.id)) is None
+    assert centre.rt.waiting_list.position(str(alive.id)) == 1
+    assert centre.entry(alive.id).status is QueuedCallStatus.WAITING
+    assert any("waiting in line" in r.message for r in caplog.records)
+    with centre.factory() as s:
+        kinds = set(s.scalars(select(CallEvent.kind).where(CallEvent.call_sid == gone.call_sid)))
+    assert "status" in kinds, kinds
+    assert centre.twilio.fetched.count(alive.call_sid) == 1
+    centre.later(reconcile.WAIT_CHECK_EVERY_S - 10)
+    centre.run(reconcile.tick)  # asked about a moment ago: not again yet
+    assert centre.twilio.fetched.count(alive.call_sid) == 1
+    centre.later(11)
+    centre.run(reconcile.tick)
+    assert centre.twilio.fetched.count(alive.call_sid) == 2
+    assert centre.twilio.fetched.count(gone.call_sid) == 1  # repaired: never asked again
 
 
 # --- lost ring callbacks and a failing REST API ---------------------------------------------------

@@ -6,6 +6,7 @@ Real database and Redis; webhooks signed with the official SDK. The download is 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -463,3 +464,40 @@ def test_the_sweep_requeues_a_lost_job_but_leaves_failed_ones_to_an_operator(
     with app.app_context():
         assert jobs.requeue_stuck() == [lost.id]
     assert len(queued_jobs(rt)) == 1 and row(session, failed.sid).status is RecordingStatus.FAILED
+
+
+def test_a_job_lost_with_its_killed_worker_is_requeued_within_minutes_and_a_live_one_is_not(
+    app: Flask,
+    rt: Runtime,
+    signed_post: Callable[..., TestResponse],
+    entry: QueuedCall,
+    session: Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker killed -9 in the middle of a job: the row says `processing`, and RQ no
+    longer holds the job. The sweep checks RQ's queue and registries, so the row is
+    re-queued a minute after it started, not half an hour; a row whose job is still queued
+    (however old) is left to it."""
+    killed, waiting = (completed(rt, signed_post, entry, session) for _ in range(2))
+    queue = Queue("low", connection=rt.redis)
+    assert len(queue.job_ids) == 2
+    with rt.unit_of_work() as uow:  # the work-horse claims the row, then dies
+        assert services.claim_processing(uow.session, killed.id, now=rt.clock()) is not None
+    for job in queue.jobs:
+        if job.args[0] == killed.id:
+            queue.remove(job)  # RQ has given it up (the failed registry after its cleanup)
+    assert row(session, killed.sid).status is RecordingStatus.PROCESSING
+    with app.app_context():
+        assert jobs.requeue_stuck() == []  # too early: it may be starting right now
+    later = rt.clock() + services.LOST_JOB_AFTER + timedelta(seconds=1)
+    assert later < rt.clock() + services.STALE_PROCESSING
+    rt.clock = lambda: later
+    caplog.set_level(logging.WARNING, logger="callcenter.jobs.recordings")
+    with app.app_context():
+        assert jobs.requeue_stuck() == [killed.id]
+        assert jobs.requeue_stuck() == []  # its new job is live: never twice
+    assert any("its job is gone" in r.message for r in caplog.records)
+    held = sorted(job.args[0] for job in Queue("low", connection=rt.redis).jobs)
+    assert held == sorted([killed.id, waiting.id])
+    assert row(session, killed.sid).status is RecordingStatus.PENDING
+    assert row(session, waiting.sid).status is RecordingStatus.PENDING
