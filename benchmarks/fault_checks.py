@@ -55,6 +55,12 @@ class Entry:
     status: str
     talk_ended: bool = False
     callback_requested: bool = False
+    callback_reached: bool = False  # the callback's call to the customer joined an agent
+
+    @property
+    def answered_by_callback(self) -> bool:
+        """`connected` here is the callback's conversation, not the caller's first call."""
+        return self.callback_requested and self.callback_reached
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +123,10 @@ def check_callers(calls: Iterable[CallerCall]) -> list[Violation]:
         ]
         if open_entries:
             bad(f"queue entry left open after the caller's leg ended: {', '.join(open_entries)}")
-        if any(e.status == "connected" for e in call.entries) and not call.reached_agent:
+        if (
+            any(e.status == "connected" and not e.answered_by_callback for e in call.entries)
+            and not call.reached_agent
+        ):
             bad("the entry says connected but the caller never reached an agent")
         if caller_outcome(call) is None and not call.application_error:
             statuses = ", ".join(e.status for e in call.entries) or "no queue entry"

@@ -551,6 +551,13 @@ def collect(
         for e in leg.transcript()
         if e.kind == "conference" and e.args
     }
+    # The numbers whose call from the hotline (a callback) joined an agent's conference.
+    reached_numbers = {
+        leg.to
+        for leg in all_legs
+        if not leg.to.startswith("client:")
+        and {e.args[0] for e in leg.transcript() if e.kind == "conference" and e.args} & agent_rooms
+    }
     with Session(engine) as s:
         calls = {c.sid: c for c in s.scalars(select(Call))}
         entries: dict[str, list[QueuedCall]] = defaultdict(list)
@@ -587,6 +594,7 @@ def collect(
                         e.status.value,
                         e.talk_ended_at is not None,
                         e.callback_requested_at is not None,
+                        e.callback_to is not None and e.callback_to in reached_numbers,
                     )
                     for e in entries.get(leg.sid, [])
                 ),

@@ -194,5 +194,5 @@ def call_ended(session: Session, call_sid: str, *, now: datetime) -> Followup:
     the caller is off the line (`release_due`). Idempotent like both; the followup is for the
     boundary, after the commit.
     """
-    follow = caller_call_ended(session, call_sid)
+    follow = caller_call_ended(session, call_sid, now=now)
     return follow.merge(release_due(session, now=now, call_sid=call_sid))

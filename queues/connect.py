@@ -517,14 +517,15 @@ def caller_joined(session: Session, entry_id: int, *, now: datetime) -> QueuedCa
     return entry
 
 
-def caller_call_ended(session: Session, call_sid: str) -> Followup:
+def caller_call_ended(session: Session, call_sid: str, *, now: datetime) -> Followup:
     """The caller's call has ended (or is lost to an error): free an agent left alone.
 
     For each connected entry of the call whose talk has not ended, the agent's leg is hung up:
     normally the conference already ended with the caller, and this changes nothing; but if
-    the caller never reached the conference (hung up just after the redirect, or their TwiML
-    fetch failed) the agent would otherwise wait there alone. The leg's end then moves the
-    agent to wrap-up as after any call. Read-only.
+    the caller never reached the conference (hung up just after the redirect, or while the
+    redirect was failing, or their TwiML fetch failed) the agent would otherwise wait there
+    alone, and the entry is abandoned (`caller_gone_before_bridge`: no `bridged` event). The
+    leg's end then moves the agent to wrap-up as after any call. Flushes.
     """
     entries = session.scalars(
         select(QueuedCall).where(
@@ -534,7 +535,21 @@ def caller_call_ended(session: Session, call_sid: str) -> Followup:
             QueuedCall.agent_call_sid.is_not(None),
         )
     ).all()
-    return Followup(hang_up=[e.agent_call_sid for e in entries if e.agent_call_sid])
+    legs = [e.agent_call_sid for e in entries if e.agent_call_sid]
+    for entry in entries:
+        if not _bridged(session, entry.id):
+            caller_gone_before_bridge(session, entry.id, now=now)
+    return Followup(hang_up=legs)
+
+
+def _bridged(session: Session, entry_id: int) -> bool:
+    """Whether the caller of the entry reached its conference (the `bridged` event)."""
+    found = session.scalar(
+        select(CallEvent.id).where(
+            CallEvent.kind == BRIDGED, CallEvent.dedupe_key == bridged_key(entry_id)
+        )
+    )
+    return found is not None
 
 
 def caller_left(

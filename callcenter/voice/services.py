@@ -214,7 +214,7 @@ def rescue(rt: Runtime, call_sid: str, *, now: datetime) -> None:
     queue = rt.settings.fallback_queue
     try:
         with rt.unit_of_work() as uow:
-            jobs.after_commit(uow, rt, connect.caller_call_ended(uow.session, call_sid))
+            jobs.after_commit(uow, rt, connect.caller_call_ended(uow.session, call_sid, now=now))
             if rt.hours.is_open(now) and queue in rt.queues:
                 ivr.enqueue_after_failure(
                     uow.session,

@@ -124,6 +124,20 @@ def test_each_way_to_lose_a_caller_is_a_violation() -> None:
     assert details(found)[5] == "ended by api without being served (abandoned)"
 
 
+def test_a_callback_conversation_counts_only_if_the_callback_reached_an_agent() -> None:
+    def caller(entry: Entry) -> CallerCall:
+        return CallerCall(
+            "CA1", live=False, hung_up_by="party", reached_agent=False, entries=(entry,)
+        )
+
+    made = Entry("connected", talk_ended=True, callback_requested=True, callback_reached=True)
+    lost = Entry("connected", talk_ended=True, callback_requested=True, callback_reached=False)
+    assert check_callers([caller(made)]) == []
+    assert details(check_callers([caller(lost)])) == [
+        "the entry says connected but the caller never reached an agent"
+    ]
+
+
 def test_overlapping_assignments_of_one_agent_are_caught_per_source() -> None:
     fine = [
         Assignment("a", "CA1", 0, 10),

@@ -209,6 +209,30 @@ def test_a_bridge_for_a_caller_who_has_gone_frees_the_agent(centre: Centre) -> N
     del agent
 
 
+def test_a_caller_who_hangs_up_before_reaching_the_agent_is_abandoned_not_answered(
+    centre: Centre,
+) -> None:
+    """The agent answered and the caller was redirected, but hung up before joining the
+    conference (a redirect held up by Twilio's REST API, then the caller's patience ran out):
+    their completed status callback ends the entry as abandoned and frees the agent at once;
+    the entry never says the caller was answered."""
+    agent = centre.agent("agent")
+    entry = centre.caller()
+    leg = centre.answer(entry)
+    assert bridged(centre, entry) != []  # redirected, but the caller never arrives
+    done = call_params(entry.call_sid, CallStatus="completed", CallDuration="40")
+    assert centre.post("/twilio/voice/status", done) == 204
+    ended = centre.entry(entry.id)
+    assert ended.status is QueuedCallStatus.ABANDONED and ended.reason == "left_before_bridge"
+    assert leg in centre.twilio.hung_up
+    gone = call_params(leg, CallStatus="completed", CallDuration="20", Direction="outbound-api")
+    path = f"/twilio/voice/agent/status?entry={entry.id}&assignment={ended.assignment_id}"
+    assert centre.post(path, gone) == 204
+    assert centre.state(agent) is AgentState.WRAP_UP
+    assert centre.post("/twilio/voice/status", done) == 204  # repeated: nothing changes
+    assert centre.entry(entry.id).status is QueuedCallStatus.ABANDONED
+
+
 # --- a ring job killed between its claim and the dial ---------------------------------------------
 
 
