@@ -59,7 +59,9 @@ from benchmarks.live_stack import (  # noqa: E402
     access_log_lines,
     add_agent_endpoints,
     add_hotline,
+    caller_phones,
     failed_jobs,
+    make_agents,
     percentile,
     phone_network,
     read_access_log,
@@ -109,59 +111,6 @@ class Step:
     @property
     def clean(self) -> bool:
         return not self.errors
-
-
-def caller_phones(env: dict[str, str]) -> list[str]:
-    """Numbers of seeded customers (identified callers skip the identification prompt)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from core.db import make_engine
-    from core.models import CustomerPhone
-
-    engine = make_engine(Settings.from_env(env).effective_database_url)
-    with Session(engine) as s:
-        phones = list(s.scalars(select(CustomerPhone.e164)))
-    engine.dispose()
-    return phones
-
-
-def make_agents(settings: Settings, count: int) -> list[str]:
-    """Create `count` general agents and make them available; their client identities."""
-    from callcenter.app import create_app
-    from callcenter.jobs import router as jobs
-    from callcenter.runtime import runtime
-    from core.models import Language
-    from queues.models import Actor, AgentState, Post
-    from queues.presence import create_agent
-
-    app = create_app(settings)
-    identities = []
-    with app.app_context():
-        rt = runtime()
-        with rt.unit_of_work() as uow:
-            agents = [
-                create_agent(
-                    uow.session,
-                    login=f"cap{i:03d}",
-                    display_name=f"Cap {i}",
-                    posts=[Post.FRONT_DESK],
-                    skills={"general": 3},
-                    languages=[Language.ZH, Language.EN],
-                    now=rt.clock(),
-                )
-                for i in range(count)
-            ]
-            uow.session.flush()
-            ids = [(a.id, a.client_identity) for a in agents]
-        for agent_id, identity in ids:
-            with rt.unit_of_work() as uow:
-                jobs.set_agent_state(
-                    rt, uow, agent_id, AgentState.AVAILABLE, reason=None, actor=Actor.AGENT
-                )
-            identities.append(identity)
-        rt.engine.dispose()
-    return identities
 
 
 def slot(
@@ -250,7 +199,7 @@ def run_step(calls: int, args: argparse.Namespace) -> Step:
                 ) as procs,
                 rss_sampler(procs, redis),
             ):
-                identities = make_agents(settings, max(1, calls // 4))
+                identities = make_agents(settings, max(1, calls // 4), login_prefix="cap")
                 add_agent_endpoints(net, identities, AGENT)
                 step = drive(net, procs, step, phones, args)
                 step.errors += [f"failed jobs: {n}" for n in [failed_jobs(redis, QUEUE_NAMES)] if n]

@@ -65,6 +65,8 @@ from benchmarks.live_stack import (  # noqa: E402
     BIN,
     HOTLINE,
     add_hotline,
+    caller_phones,
+    make_agents,
     phone_network,
     run_command,
     stack_environment,
@@ -419,58 +421,6 @@ def slot(
 # Set-up
 
 
-def caller_phones(env: dict[str, str]) -> list[str]:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from core.db import make_engine
-    from core.models import CustomerPhone
-
-    engine = make_engine(Settings.from_env(env).effective_database_url)
-    with Session(engine) as s:
-        phones = list(s.scalars(select(CustomerPhone.e164)))
-    engine.dispose()
-    return phones
-
-
-def make_agents(env: dict[str, str], count: int) -> list[str]:
-    """Create `count` agents (general queue, both languages) and make them available."""
-    from callcenter.app import create_app
-    from callcenter.jobs import router as jobs
-    from callcenter.runtime import runtime
-    from core.models import Language
-    from queues.models import Actor, AgentState, Post
-    from queues.presence import create_agent
-
-    app = create_app(Settings.from_env(env))
-    identities = []
-    with app.app_context():
-        rt = runtime()
-        with rt.unit_of_work() as uow:
-            agents = [
-                create_agent(
-                    uow.session,
-                    login=f"fault{i:03d}",
-                    display_name=f"Fault {i}",
-                    posts=[Post.FRONT_DESK],
-                    skills={"general": 3},
-                    languages=[Language.ZH, Language.EN],
-                    now=rt.clock(),
-                )
-                for i in range(count)
-            ]
-            uow.session.flush()
-            ids = [(a.id, a.client_identity) for a in agents]
-        for agent_id, identity in ids:
-            with rt.unit_of_work() as uow:
-                jobs.set_agent_state(
-                    rt, uow, agent_id, AgentState.AVAILABLE, reason=None, actor=Actor.AGENT
-                )
-            identities.append(identity)
-        rt.engine.dispose()
-    return identities
-
-
 @contextlib.contextmanager
 def own_database(url: str) -> Iterator[str]:
     """A fresh database on the PostgreSQL server of `url`, dropped at the end."""
@@ -763,7 +713,9 @@ def run(args: argparse.Namespace) -> int:
         cleanup.callback(stack.stop)
         stack.start()
         agent_env = {**env, "CALLCENTER_REDIS_URL": stack.redis_url()}
-        identities = make_agents(agent_env, max(2, args.concurrency // 4))
+        identities = make_agents(
+            Settings.from_env(agent_env), max(2, args.concurrency // 4), login_prefix="fault"
+        )
         for i, identity in enumerate(identities):
             talk = random.Random(args.seed + i).uniform(6, 15)
             net.add_endpoint(f"client:{identity}", Answering(after=2, talk=round(talk, 1)))

@@ -234,6 +234,60 @@ def running_processes(
             raise SystemExit(f"process groups still running after the stop: {left}")
 
 
+def caller_phones(env: dict[str, str]) -> list[str]:
+    """Numbers of seeded customers (identified callers skip the identification prompt)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from core.db import make_engine
+    from core.models import CustomerPhone
+
+    engine = make_engine(Settings.from_env(env).effective_database_url)
+    with Session(engine) as s:
+        phones = list(s.scalars(select(CustomerPhone.e164)))
+    engine.dispose()
+    return phones
+
+
+def make_agents(settings: Settings, count: int, *, login_prefix: str) -> list[str]:
+    """Create `count` general agents (both languages) and make them available; their client
+    identities."""
+    from callcenter.app import create_app
+    from callcenter.jobs import router as jobs
+    from callcenter.runtime import runtime
+    from core.models import Language
+    from queues.models import Actor, AgentState, Post
+    from queues.presence import create_agent
+
+    app = create_app(settings)
+    identities = []
+    with app.app_context():
+        rt = runtime()
+        with rt.unit_of_work() as uow:
+            agents = [
+                create_agent(
+                    uow.session,
+                    login=f"{login_prefix}{i:03d}",
+                    display_name=f"{login_prefix.title()} {i}",
+                    posts=[Post.FRONT_DESK],
+                    skills={"general": 3},
+                    languages=[Language.ZH, Language.EN],
+                    now=rt.clock(),
+                )
+                for i in range(count)
+            ]
+            uow.session.flush()
+            ids = [(a.id, a.client_identity) for a in agents]
+        for agent_id, identity in ids:
+            with rt.unit_of_work() as uow:
+                jobs.set_agent_state(
+                    rt, uow, agent_id, AgentState.AVAILABLE, reason=None, actor=Actor.AGENT
+                )
+            identities.append(identity)
+        rt.engine.dispose()
+    return identities
+
+
 @contextlib.contextmanager
 def phone_network(*, play_seconds: float = 2.0) -> Iterator[tuple[PhoneNetwork, NetworkServer]]:
     """The local phone network on a RealClock, served on a free loopback port."""

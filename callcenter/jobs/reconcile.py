@@ -207,20 +207,7 @@ def reconcile_calls(rt: Runtime, *, now: datetime) -> int:
             rt.enqueue(jobs.hang_up, leg.call_sid, retries=jobs.RING_RETRIES)
             repairs += 1
     for call in calls:
-        state = _fetch(rt, call.call_sid, "call")
-        status = _status(state) if state is not None else None
-        if state is None or status is None or not status.is_final:
-            continue
-        log.warning(
-            "repair: call %s: %s, and Twilio says %s; applying the missing status callback",
-            call.call_sid,
-            call.why.value,
-            status.value,
-        )
-        update = StatusUpdate(call.call_sid, status, _ended_at(state, now), None, state.duration_s)
-        with rt.unit_of_work() as uow:
-            voice.call_status(uow, rt, update, now=now)
-        repairs += 1
+        repairs += _apply_final_status(rt, call.call_sid, call.why.value, "call", now=now)
     if calls:
         repairs += len(end_callers_gone(rt, now=now))
     return repairs
@@ -247,20 +234,8 @@ def reconcile_waiting(rt: Runtime, *, now: datetime) -> int:
     for call in waiting:
         if not check_due(rt, call.call_sid, now=now, every_s=WAIT_CHECK_EVERY_S):
             continue
-        state = _fetch(rt, call.call_sid, "waiting caller's call")
-        status = _status(state) if state is not None else None
-        if state is None or status is None or not status.is_final:
-            continue
-        log.warning(
-            "repair: call %s: %s, and Twilio says %s; applying the missing status callback",
-            call.call_sid,
-            call.why.value,
-            status.value,
-        )
-        update = StatusUpdate(call.call_sid, status, _ended_at(state, now), None, state.duration_s)
-        with rt.unit_of_work() as uow:
-            voice.call_status(uow, rt, update, now=now)
-        repaired += 1
+        what = "waiting caller's call"
+        repaired += _apply_final_status(rt, call.call_sid, call.why.value, what, now=now)
     if repaired:
         end_callers_gone(rt, now=now)
     return repaired
@@ -395,3 +370,22 @@ def _ingest(rt: Runtime, rec: RemoteRecording, entry_id: int, *, now: datetime) 
     )
     with rt.unit_of_work() as uow:
         voice.recording_status(uow, rt, update, entry_id=entry_id, now=now)
+
+
+def _apply_final_status(rt: Runtime, call_sid: str, why: str, what: str, *, now: datetime) -> int:
+    """Ask Twilio about a caller's call; if it has ended, apply the missing status callback
+    through the webhook's own path (`voice.call_status`). 1 if it was applied, else 0."""
+    state = _fetch(rt, call_sid, what)
+    status = _status(state) if state is not None else None
+    if state is None or status is None or not status.is_final:
+        return 0
+    log.warning(
+        "repair: call %s: %s, and Twilio says %s; applying the missing status callback",
+        call_sid,
+        why,
+        status.value,
+    )
+    update = StatusUpdate(call_sid, status, _ended_at(state, now), None, state.duration_s)
+    with rt.unit_of_work() as uow:
+        voice.call_status(uow, rt, update, now=now)
+    return 1
