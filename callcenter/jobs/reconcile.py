@@ -1,7 +1,8 @@
 """Reconciliation with Twilio and with the database: the cron's safety net for what a lost
 callback, a lost job or a lost Redis left behind.
 
-- `tick()` (the `reconcile` duty): after a Redis loss (its marker key is gone), rebuild the
+- `tick()` (the `reconcile` duty): after a Redis loss or restart (its marker key is gone, or
+  names another server run: a restart from a snapshot loses what came after it), rebuild the
   waiting lists and the agent pool from the database (`rebuild_redis`), and say so on the
   wallboard; then find the legs and calls whose state has not moved for longer than
   plausible (`queues.reconcile`), ask Twilio's REST API (or the local network) for their
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from callcenter.jobs import router as jobs
 from callcenter.middle_office import services as outbound_services
@@ -68,8 +69,30 @@ def recordings() -> None:
 
 
 def marker_key(rt: Runtime) -> str:
-    """The key whose absence means Redis lost its data since the last rebuild."""
+    """The key that holds the run id of the Redis server the last rebuild wrote to: missing
+    (Redis lost its data), or another server's (Redis restarted, perhaps from a snapshot
+    older than the waiting list it held), the waiting lists must be rebuilt."""
     return f"{rt.settings.redis_prefix}rebuilt-at"
+
+
+def server_run_id(rt: Runtime) -> str:
+    """The Redis server's run id (new at each start); "" where INFO is not allowed, and then
+    only a missing marker tells of a loss."""
+    try:
+        return str(rt.redis.info("server").get("run_id", ""))
+    except ResponseError:
+        return ""
+
+
+def redis_lost(rt: Runtime) -> bool:
+    """Whether the waiting lists in Redis may be missing entries: the marker is gone, or was
+    written to a server that has restarted since."""
+    stored = rt.redis.get(marker_key(rt))
+    if stored is None:
+        return True
+    marked = stored.decode() if isinstance(stored, bytes) else str(stored)
+    run_id = server_run_id(rt)
+    return bool(run_id) and marked != run_id
 
 
 def rebuild_redis(rt: Runtime, *, now: datetime, reason: str = "redis-lost") -> Rebuilt | None:
@@ -79,7 +102,7 @@ def rebuild_redis(rt: Runtime, *, now: datetime, reason: str = "redis-lost") -> 
     is put back in line. The audit entry is the wallboard's notice. What was restored, or
     None when nothing was rebuilt (or Redis is unreachable: the next turn tries again)."""
     try:
-        if reason == "redis-lost" and rt.redis.exists(marker_key(rt)):
+        if reason == "redis-lost" and not redis_lost(rt):
             return None
         end_callers_gone(rt, now=now)
         with rt.unit_of_work() as uow:
@@ -96,7 +119,7 @@ def rebuild_redis(rt: Runtime, *, now: datetime, reason: str = "redis-lost") -> 
                 callers=rebuilt.callers,
                 agents=rebuilt.agents,
             )
-        rt.redis.set(marker_key(rt), now.isoformat())
+        rt.redis.set(marker_key(rt), server_run_id(rt) or now.isoformat())
     except RedisError as exc:
         log.warning(
             "reconcile: Redis is unreachable (%s); the rebuild waits for the next turn", exc

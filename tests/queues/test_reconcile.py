@@ -440,3 +440,26 @@ def test_after_redis_is_flushed_the_duty_rebuilds_queues_and_presence_and_says_s
     centre.run(reconcile.tick)
     snap = centre.run(board.compute, centre.rt)
     assert isinstance(snap, dict) and len(snap["notices"]) == 2  # the first start, the loss
+
+
+def test_after_redis_restarts_from_an_older_snapshot_the_duty_rebuilds_what_it_lacks(
+    centre: Centre,
+) -> None:
+    """A restarted Redis that reloads its last snapshot still holds a marker, but one written
+    to its previous run (the run id changes at every start), and lacks the callers who joined
+    after the snapshot: the duty rebuilds."""
+    centre.run(reconcile.tick)  # marker written with this server's run id
+    first = centre.caller()
+    assert not centre.run(reconcile.redis_lost, centre.rt)
+    # What a restart from a snapshot taken before `late` joined looks like: the marker of the
+    # server's previous run, and the waiting list without `late`.
+    late = centre.caller()
+    centre.rt.redis.set(reconcile.marker_key(centre.rt), "0" * 40)
+    centre.rt.waiting_list.remove(str(late.id))
+    assert centre.run(reconcile.redis_lost, centre.rt)
+    centre.later(10)
+    centre.run(reconcile.tick)
+    after = [c.entry_id for c in centre.rt.waiting_list.snapshot("general")]
+    assert after == [str(first.id), str(late.id)]
+    assert not centre.run(reconcile.redis_lost, centre.rt)
+
