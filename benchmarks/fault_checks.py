@@ -56,6 +56,7 @@ class Entry:
     talk_ended: bool = False
     callback_requested: bool = False
     callback_reached: bool = False  # the callback's call to the customer joined an agent
+    callback_overdue: bool = False  # booked, due for a while, and still not being made
 
     @property
     def answered_by_callback(self) -> bool:
@@ -123,6 +124,8 @@ def check_callers(calls: Iterable[CallerCall]) -> list[Violation]:
         ]
         if open_entries:
             bad(f"queue entry left open after the caller's leg ended: {', '.join(open_entries)}")
+        if any(e.callback_overdue for e in call.entries):
+            bad("the callback was booked and due, but never made")
         if (
             any(e.status == "connected" and not e.answered_by_callback for e in call.entries)
             and not call.reached_agent

@@ -52,7 +52,7 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,6 +82,7 @@ from phone_network.parties import Answering, ScriptedCaller  # noqa: E402
 REDIS_SERVER = "/usr/bin/redis-server"
 WRAP_UP_S = 3
 WRAP_UP_SLACK_S = 15  # the router's tick ends a due wrap-up within a few seconds
+CALLBACK_OVERDUE = timedelta(seconds=120)  # a due callback not made by then is stuck
 QUIET_S = 20  # the settle ends once the network carried no call for this long ...
 SETTLE_CAP_S = 300  # ... or this long after --settle, whichever comes first
 REST_FAULT_S = 30.0
@@ -294,6 +295,9 @@ class Faults:
     injected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     log: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), what)
+
+    def total(self) -> int:
+        return sum(self.injected.values())
 
 
 def plan_faults(rng: random.Random, count: int, duration: float) -> list[tuple[float, str]]:
@@ -521,6 +525,15 @@ def collect(
         agents = list(s.scalars(select(Agent)))
         recordings = {r.sid: r for r in s.scalars(select(Recording))}
         tasks = {t.id: t for t in s.scalars(select(OutboundTask))}
+        # Queue callbacks due for CALLBACK_OVERDUE_S and still pending: nobody is making them.
+        due_before = datetime.now(UTC).replace(tzinfo=None) - CALLBACK_OVERDUE
+        overdue_callbacks = {
+            t.subject_id
+            for t in tasks.values()
+            if t.subject_type == "queue_entry"
+            and t.status.value == "pending"
+            and t.next_attempt_at.replace(tzinfo=None) <= due_before
+        }
         attempts = list(s.scalars(select(OutboundAttempt)))
     engine.dispose()
     now = time.time()
@@ -542,9 +555,12 @@ def collect(
                 entries=tuple(
                     checks.Entry(
                         e.status.value,
-                        e.talk_ended_at is not None,
-                        e.callback_requested_at is not None,
-                        e.callback_to is not None and e.callback_to in reached_numbers,
+                        talk_ended=e.talk_ended_at is not None,
+                        callback_requested=e.callback_requested_at is not None,
+                        callback_reached=e.callback_to is not None
+                        and e.callback_to in reached_numbers,
+                        callback_overdue=e.status.value in checks.CALLBACK_ENTRIES
+                        and e.id in overdue_callbacks,
                     )
                     for e in entries.get(leg.sid, [])
                 ),
@@ -745,6 +761,15 @@ def run(args: argparse.Namespace) -> int:
             stack.watch()
             inject(kind, stack, net, own_redis, rng, faults, began)
             print(f"  {faults.log[-1][0] - began:6.1f} s  {faults.log[-1][1]}", flush=True)
+        # A fault skipped (its process was restarting) is made up with another, a few seconds
+        # apart, so that --faults are injected while the load runs.
+        for _ in range(2 * args.faults):
+            if faults.total() >= args.faults or not any(t.is_alive() for t in threads):
+                break
+            time.sleep(5.0)
+            stack.watch()
+            inject(rng.choice(FAULT_KINDS), stack, net, own_redis, rng, faults, began)
+            print(f"  {faults.log[-1][0] - began:6.1f} s  {faults.log[-1][1]}", flush=True)
         while any(t.is_alive() for t in threads) and time.monotonic() - began < args.duration + 600:
             stack.watch()
             live_peak = max(live_peak, sum(1 for leg in load.legs if leg.live))
@@ -766,6 +791,9 @@ def run(args: argparse.Namespace) -> int:
         stack.watch()
         findings = collect(net, load, env, stack.redis_url(), stack.exits)
         report(args, load, faults, findings, live_peak, began, stack.notes)
+        if faults.total() < args.faults:
+            print(f"FAIL: {faults.total()} faults injected, fewer than --faults {args.faults}")
+            return 1
         return 1 if findings.violations else 0
 
 
@@ -792,7 +820,7 @@ def report(
         f"legs live at once, {elapsed:.0f} s in all."
     )
     injected = ", ".join(f"{k} {n}" for k, n in sorted(faults.injected.items()))
-    print(f"Faults injected: {sum(faults.injected.values())} ({injected})")
+    print(f"Faults injected: {faults.total()} ({injected})")
     if faults.skipped:
         print(f"Faults skipped: {dict(faults.skipped)}")
     for key, value in findings.counts.items():

@@ -133,6 +133,10 @@ def test_a_callback_conversation_counts_only_if_the_callback_reached_an_agent() 
     made = Entry("connected", talk_ended=True, callback_requested=True, callback_reached=True)
     lost = Entry("connected", talk_ended=True, callback_requested=True, callback_reached=False)
     assert check_callers([caller(made)]) == []
+    stuck = Entry("callback", callback_requested=True, callback_overdue=True)
+    assert details(check_callers([caller(stuck)])) == [
+        "the callback was booked and due, but never made"
+    ]
     assert details(check_callers([caller(lost)])) == [
         "the entry says connected but the caller never reached an agent"
     ]
