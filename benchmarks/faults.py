@@ -762,9 +762,10 @@ def run(args: argparse.Namespace) -> int:
             inject(kind, stack, net, own_redis, rng, faults, began)
             print(f"  {faults.log[-1][0] - began:6.1f} s  {faults.log[-1][1]}", flush=True)
         # A fault skipped (its process was restarting) is made up with another, a few seconds
-        # apart, so that --faults are injected while the load runs.
+        # later (while the last calls, their wrap-ups, callbacks and recordings go on), so
+        # that --faults are injected in all.
         for _ in range(2 * args.faults):
-            if faults.total() >= args.faults or not any(t.is_alive() for t in threads):
+            if faults.total() >= args.faults:
                 break
             time.sleep(5.0)
             stack.watch()
