@@ -30,7 +30,7 @@ RETRYABLE_RECORDINGS = frozenset({"pending", "processing"})
 
 CALLERS = "no caller lost"
 AGENTS_TWICE = "no agent assigned twice at once"
-AGENTS_STUCK = "no agent stuck without a live leg"
+AGENTS_STUCK = "no agent stuck"
 RECORDINGS = "no recording lost"
 DIALS = "no duplicate outbound dial"
 EVENTS = "event log complete"
@@ -186,11 +186,21 @@ class AgentRecord:
 
 
 def check_agents_free(agents: Iterable[AgentRecord], *, wrap_up_s: float) -> list[Violation]:
-    """No agent is on a call or ringing without a live leg, and no wrap-up outlives its timer
-    (`wrap_up_s` plus the slack the caller allows, e.g. a few router ticks)."""
+    """No agent is on a call or ringing without a live leg, none is left on a live leg once
+    the run has settled (every caller gone: a leg to nobody), and no wrap-up outlives its
+    timer (`wrap_up_s` plus the slack the caller allows, e.g. a few router ticks)."""
     found = []
     for agent in agents:
-        if agent.state in LEG_STATES and agent.live_legs == 0:
+        if agent.live_legs > 0:
+            found.append(
+                Violation(
+                    AGENTS_STUCK,
+                    agent.login,
+                    f"{agent.state} for {agent.state_age_s:.0f} s on a leg still live after "
+                    "the run settled",
+                )
+            )
+        elif agent.state in LEG_STATES and agent.live_legs == 0:
             found.append(
                 Violation(
                     AGENTS_STUCK,

@@ -7,7 +7,9 @@ queries find what a lost callback or a lost job left behind; the reconciliation 
 applies the missing callback through the same code path as the real one:
 
 - `stale_agent_legs`: an agent's leg still ringing past its ring timeout, or answered and
-  not ended although the caller's call has ended, or on a call longer than `max_call_s`;
+  not ended although the caller's call has ended (the caller may have left before the
+  bridge: the entry is then abandoned, the agent's leg still up), or on a call longer than
+  `max_call_s`;
 - `stale_caller_calls`: a caller's call still in progress after the agent's leg ended, or
   for longer than `max_call_s`;
 - `waiting_past`: a caller in line past a plausible wait whose call is still open in our
@@ -95,11 +97,14 @@ def stale_agent_legs(
     ).all()
     found = [_leg(e, Why.RINGING_PAST_TIMEOUT) for e in ringing]
     caller = aliased(Call)
+    # Answered legs whose end has not been heard: connected entries, and entries abandoned
+    # after the answer (the caller left before the bridge; the agent's leg may still be up).
     talking = session.execute(
         select(QueuedCall, caller.status, caller.ended_at)
         .join(caller, caller.id == QueuedCall.call_id)
         .where(
-            QueuedCall.status == S.CONNECTED,
+            QueuedCall.status.in_((S.CONNECTED, S.ABANDONED)),
+            QueuedCall.answered_at.is_not(None),
             QueuedCall.callback_to.is_(None),
             QueuedCall.talk_ended_at.is_(None),
             QueuedCall.agent_call_sid.is_not(None),

@@ -170,8 +170,10 @@ def test_overlapping_assignments_of_one_agent_are_caught_per_source() -> None:
 
 
 def test_agents_on_a_call_or_ringing_need_a_live_leg_and_wrap_up_ends() -> None:
+    """At the end of the run, after it settled: every caller has gone, so a live leg to an
+    agent is a leg to nobody."""
     agents = [
-        AgentRecord("ok-talking", "on_call", 40, live_legs=1),
+        AgentRecord("stranded", "on_call", 480, live_legs=1),
         AgentRecord("ok-free", "available", 400, live_legs=0),
         AgentRecord("ok-wrapping", "wrap_up", 3, live_legs=0),
         AgentRecord("stuck-on-call", "on_call", 700, live_legs=0),
@@ -181,6 +183,7 @@ def test_agents_on_a_call_or_ringing_need_a_live_leg_and_wrap_up_ends() -> None:
     found = check_agents_free(agents, wrap_up_s=10)
     assert {v.invariant for v in found} == {AGENTS_STUCK}
     assert [str(v) for v in found] == [
+        "stranded: on_call for 480 s on a leg still live after the run settled",
         "stuck-on-call: on_call for 700 s with no live leg",
         "stuck-ringing: reserved for 90 s with no live leg",
         "stuck-wrap-up: wrap-up for 60 s did not end by itself",

@@ -233,6 +233,27 @@ def test_a_caller_who_hangs_up_before_reaching_the_agent_is_abandoned_not_answer
     assert centre.entry(entry.id).status is QueuedCallStatus.ABANDONED
 
 
+def test_an_agent_left_on_a_leg_after_the_caller_left_before_the_bridge_is_hung_up(
+    centre: Centre,
+) -> None:
+    """As above, but the hang-up of the agent's leg is lost (Twilio's REST API failing past
+    the job's retries): the reconciliation finds the leg still up, a grace period after the
+    caller left, and hangs it up; the agent is not left in a conference with nobody."""
+    agent = centre.agent("agent")
+    entry = centre.caller()
+    leg = centre.answer(entry)
+    done = call_params(entry.call_sid, CallStatus="completed", CallDuration="40")
+    assert centre.post("/twilio/voice/status", done) == 204
+    assert centre.entry(entry.id).status is QueuedCallStatus.ABANDONED
+    centre.twilio.hung_up.clear()  # that hang-up never reached Twilio
+    centre.run(reconcile.tick)  # too early: the hang-up may still be on its way
+    assert centre.twilio.hung_up == []
+    centre.later(centre.rt.settings.reconcile_grace_s + 1)
+    centre.run(reconcile.tick)
+    assert centre.twilio.hung_up == [leg]
+    assert centre.state(agent) is AgentState.ON_CALL  # until the leg's end is heard
+
+
 # --- a ring job killed between its claim and the dial ---------------------------------------------
 
 
