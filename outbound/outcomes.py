@@ -5,6 +5,7 @@ What follows an outcome for the task is `outbound.tasks.reschedule`."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,20 @@ from queues.connect import Followup
 from queues.models import Actor, AgentState
 
 RECONCILE_AFTER = timedelta(minutes=2)
+#: An agent who answered waits this long (after their leg's ring time) for the customer's dial
+#: to be claimed before the dial job counts as lost (pacing may hold it a few seconds).
+CUSTOMER_DIAL_LOST_AFTER = timedelta(seconds=AGENT_RING_TIMEOUT_S + 60)
+
+
+class Repairs(NamedTuple):
+    """What the tick's repair leaves to the boundary: attempts whose agent dial and whose
+    customer dial must be enqueued again (their jobs were lost), and the followup."""
+
+    redial: list[int]
+    follow: Followup
+    dial_customers: list[int]
+
+
 #: The outcomes an agent may record (the others are the engine's own).
 AGENT_OUTCOMES = (
     Outcome.REACHED_RESOLVED,
@@ -87,9 +102,12 @@ def record_outcome(
     return task
 
 
-def reconcile(session: Session, *, now: datetime, policy: Policy) -> tuple[list[int], Followup]:
+def reconcile(session: Session, *, now: datetime, policy: Policy) -> Repairs:
     """The tick's repair: claims whose CallSid never came back end `dial_unconfirmed` (never
-    redialled); attempts still `queued` are returned to be dialled again (their job was lost).
+    redialled); attempts still `queued` are returned to be dialled again (their job was lost),
+    and so are attempts whose agent answered but whose customer's dial was never claimed (its
+    job was lost with a worker or Redis: the agent would wait in the conference for nobody;
+    a second run of the job does nothing, `legs.claim_customer_dial`).
 
     The agent of a lost agent dial goes back to available; the agent of a lost customer dial
     waits in the conference, and their leg is hung up (the followup does both). An agent's
@@ -141,4 +159,11 @@ def reconcile(session: Session, *, now: datetime, policy: Policy) -> tuple[list[
             OutboundAttempt.status == AttemptStatus.QUEUED, OutboundAttempt.created_at < stale
         )
     ).all()
-    return list(queued), follow
+    waiting_agents = session.scalars(
+        select(OutboundAttempt.id).where(
+            OutboundAttempt.status == AttemptStatus.AGENT_ON,
+            OutboundAttempt.customer_claimed_at.is_(None),
+            OutboundAttempt.agent_claimed_at < now - CUSTOMER_DIAL_LOST_AFTER,
+        )
+    ).all()
+    return Repairs(list(queued), follow, list(waiting_agents))

@@ -3,11 +3,21 @@ and legs, and deliveries of decisions due to the order system."""
 
 from __future__ import annotations
 
+import logging
+
 from callcenter.jobs import router as router_jobs
-from callcenter.jobs.outbound import DIAL_RETRIES, deliver_decision, dial_agent, policy_for
+from callcenter.jobs.outbound import (
+    DIAL_RETRIES,
+    deliver_decision,
+    dial_agent,
+    dial_customer,
+    policy_for,
+)
 from callcenter.runtime import runtime
 from middle_office import webhooks
 from outbound import outcomes, tasks
+
+log = logging.getLogger(__name__)
 
 
 def tick() -> None:
@@ -16,10 +26,17 @@ def tick() -> None:
     now, policy = rt.clock(), policy_for(rt)
     with rt.unit_of_work() as uow:
         tasks.assign_unassigned(uow.session)
-        redial, follow = outcomes.reconcile(uow.session, now=now, policy=policy)
-        router_jobs.after_commit(uow, rt, follow)
+        repairs = outcomes.reconcile(uow.session, now=now, policy=policy)
+        router_jobs.after_commit(uow, rt, repairs.follow)
         due = webhooks.due(uow.session, now=now) if rt.settings.order_webhook_url else []
-    for attempt_id in redial:
+    for attempt_id in repairs.redial:
         rt.enqueue(dial_agent, attempt_id, retries=DIAL_RETRIES)
+    for attempt_id in repairs.dial_customers:
+        log.warning(
+            "repair: attempt %s: the agent answered but the customer was never dialled; "
+            "dialling now",
+            attempt_id,
+        )
+        rt.enqueue(dial_customer, attempt_id, retries=DIAL_RETRIES)
     for delivery_id in due:
         rt.enqueue(deliver_decision, delivery_id, queue="low")

@@ -129,7 +129,7 @@ def test_a_dial_lost_between_claim_and_callsid_is_reconciled_not_redialled(
         jobs.dial_agent(attempt.id)
     assert telephony.placed == []
     later = NOW + outcomes.RECONCILE_AFTER + timedelta(seconds=1)
-    redial, follow = outcomes.reconcile(session, now=later, policy=policy)
+    redial, follow, _ = outcomes.reconcile(session, now=later, policy=policy)
     assert redial == []
     session.refresh(task)
     assert task.status is TaskStatus.PENDING and task.last_outcome == "dial_unconfirmed"
@@ -137,6 +137,38 @@ def test_a_dial_lost_between_claim_and_callsid_is_reconciled_not_redialled(
     # The agent, reserved for a call that never rang, is free again (and back in the pool).
     assert state_of(session, middle_agent) is AgentState.AVAILABLE
     assert follow.publish == [middle_agent] and follow.route_agents == [middle_agent]
+
+
+def test_a_customer_dial_lost_after_the_agent_answered_is_dialled_by_the_tick(
+    engine_app: Flask,
+    session: Session,
+    policy: Policy,
+    middle_agent: int,
+    telephony: RecordingTelephony,
+) -> None:
+    """The agent answers, and the dial_customer job is lost (its worker or Redis died): the
+    agent would wait in the conference for nobody. The tick, once the job is plainly lost,
+    dials the customer; a late run of the lost job dials nobody a second time."""
+    task = make_task(session, policy)
+    attempt = attempts.start_attempt(
+        session, task.id, agent_id=middle_agent, now=NOW, policy=policy
+    )
+    session.commit()
+    with engine_app.app_context():
+        jobs.dial_agent(attempt.id)
+    assert legs.agent_answered(session, attempt.id, AGENT_LEG, now=NOW)
+    session.commit()  # the dial_customer job enqueued now is lost
+    soon = NOW + timedelta(seconds=legs.AGENT_RING_TIMEOUT_S)
+    assert outcomes.reconcile(session, now=soon, policy=policy).dial_customers == []
+    later = NOW + outcomes.CUSTOMER_DIAL_LOST_AFTER + timedelta(seconds=1)
+    repairs = outcomes.reconcile(session, now=later, policy=policy)
+    assert repairs.dial_customers == [attempt.id] and repairs.redial == []
+    with engine_app.app_context():
+        jobs.dial_customer(attempt.id)
+        jobs.dial_customer(attempt.id)  # the lost job turns up after all
+    assert [call["to"] for call in telephony.placed[1:]] == [CUSTOMER]
+    session.expire_all()
+    assert outcomes.reconcile(session, now=later, policy=policy).dial_customers == []
 
 
 def test_an_agent_leg_whose_status_never_came_ends_unanswered(
@@ -157,7 +189,7 @@ def test_an_agent_leg_whose_status_never_came_ends_unanswered(
     soon = NOW + outcomes.RECONCILE_AFTER
     assert outcomes.reconcile(session, now=soon, policy=policy)[1].hang_up == []  # may ring
     later = soon + timedelta(seconds=legs.AGENT_RING_TIMEOUT_S + 1)
-    redial, follow = outcomes.reconcile(session, now=later, policy=policy)
+    redial, follow, _ = outcomes.reconcile(session, now=later, policy=policy)
     assert redial == [] and follow.hang_up == [AGENT_LEG]
     agent = session.get(Agent, middle_agent, populate_existing=True)
     assert agent is not None and (agent.state, agent.state_reason) == (AgentState.BREAK, "missed")
