@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callcenter.app import create_app
 from callcenter.jobs import outbound as jobs
 from core.audit import AuditEvent
+from middle_office.review_calls import ORDER_REVIEW
 from outbound import attempts, errors, legs, outcomes, tasks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from outbound.policy import Policy
@@ -58,7 +59,7 @@ def state_of(session: Session, agent_id: int) -> AgentState:
 
 def make_task(session: Session, policy: Policy, subject_id: int = 1, **kw: Any) -> OutboundTask:
     values: dict[str, Any] = {
-        "kind": "order_review",
+        "kind": ORDER_REVIEW.name,  # imported: its module registers the kind
         "subject_id": subject_id,
         "to_number": CUSTOMER,
         "language": "zh",
