@@ -83,7 +83,7 @@ REDIS_SERVER = "/usr/bin/redis-server"
 WRAP_UP_S = 3
 WRAP_UP_SLACK_S = 15  # the router's tick ends a due wrap-up within a few seconds
 CALLBACK_OVERDUE = timedelta(seconds=120)  # a due callback not made by then is stuck
-QUIET_S = 20  # the settle ends once the network carried no call for this long ...
+QUIET_S = 20  # the settle ends once the network and the centre have been idle this long ...
 SETTLE_CAP_S = 300  # ... or this long after --settle, whichever comes first
 REST_FAULT_S = 30.0
 ORDER = DEMO_VIP_DELIVERED_ORDER
@@ -484,6 +484,39 @@ class Findings:
     counts: dict[str, Any]
 
 
+def centre_busy(env: dict[str, str]) -> int:
+    """How many agents, queue entries and outbound attempts are still in the middle of
+    something (ringing, talking, waiting in line, being dialled): 0 once the centre is idle."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from core.db import make_engine
+    from outbound.models import AttemptStatus, OutboundAttempt
+    from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
+
+    engine = make_engine(Settings.from_env(env).effective_database_url)
+    try:
+        with Session(engine) as s:
+            agents = s.scalar(
+                select(func.count())
+                .select_from(Agent)
+                .where(Agent.state.in_((AgentState.RESERVED, AgentState.ON_CALL)))
+            )
+            entries = s.scalar(
+                select(func.count())
+                .select_from(QueuedCall)
+                .where(QueuedCall.status.in_((QueuedCallStatus.WAITING, QueuedCallStatus.ASSIGNED)))
+            )
+            attempts = s.scalar(
+                select(func.count())
+                .select_from(OutboundAttempt)
+                .where(OutboundAttempt.status != AttemptStatus.ENDED)
+            )
+    finally:
+        engine.dispose()
+    return (agents or 0) + (entries or 0) + (attempts or 0)
+
+
 def collect(
     net: PhoneNetwork, load: Load, env: dict[str, str], redis_url: str, stack_exits: Sequence[str]
 ) -> Findings:
@@ -777,14 +810,15 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(1.0)
         print(f"  load done after {time.monotonic() - began:.0f} s; settling", flush=True)
         settle(load, stop, threads, timeout=180)
-        # Wrap-ups, jobs and the outbound engine: at least --settle seconds, and then until the
-        # network has carried no call for QUIET_S (a callback booked late is dialled after the
-        # last caller left), for at most SETTLE_CAP_S more.
+        # Wrap-ups, jobs, the outbound engine and the repairs: at least --settle seconds, and
+        # then until the network has carried no call, and the centre has had nobody busy, for
+        # QUIET_S (a callback booked late is dialled after the last caller left; a lost dial
+        # is repaired minutes later), for at most SETTLE_CAP_S more.
         settle_until = time.monotonic() + args.settle
         quiet_since = time.monotonic()
         while time.monotonic() < settle_until + SETTLE_CAP_S:
             stack.watch()
-            if any(call.live for call in net.calls()):
+            if any(call.live for call in net.calls()) or centre_busy(env):
                 quiet_since = time.monotonic()
             elif time.monotonic() >= settle_until and time.monotonic() - quiet_since >= QUIET_S:
                 break
