@@ -226,6 +226,12 @@ class NetworkRecording:
     sid: str
     call_sid: str
     status: str
+    duration_s: int = 0
+
+
+#: A recording this short holds nothing anyone said (a leg hung up as it was answered, its
+#: caller gone): the pipeline's `silent-recording` verdict on it is right, not a loss.
+SILENT_MAX_S = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +249,8 @@ def check_recordings(
     rows: Mapping[str, RecordingRow],
     voicemails: frozenset[str] = frozenset(),
 ) -> list[Violation]:
-    """Every completed recording is a voicemail, processed, or queued for retry."""
+    """Every completed recording is a voicemail, processed, or queued for retry; one of a
+    second or less may instead be found silent."""
     found = []
     for rec in network:
         if rec.status != "completed" or rec.sid in voicemails:
@@ -251,9 +258,7 @@ def check_recordings(
         row = rows.get(rec.sid)
         if row is None:
             detail = f"call {rec.call_sid}: completed at the network, unknown to the database"
-        elif row.status in PROCESSED_RECORDINGS or (
-            row.status in RETRYABLE_RECORDINGS and row.job_waiting
-        ):
+        elif _accounted_for(rec, row):
             continue
         elif row.status in RETRYABLE_RECORDINGS:
             detail = f"{row.status} with no processing job waiting in RQ"
@@ -261,6 +266,19 @@ def check_recordings(
             detail = f"{row.status}" + (f" ({row.failure})" if row.failure else "")
         found.append(Violation(RECORDINGS, rec.sid, detail))
     return found
+
+
+def _accounted_for(rec: NetworkRecording, row: RecordingRow) -> bool:
+    """Processed, waiting for its job, or rightly found silent."""
+    if row.status in PROCESSED_RECORDINGS:
+        return True
+    if row.status in RETRYABLE_RECORDINGS:
+        return row.job_waiting
+    return (
+        row.status == "failed"
+        and row.failure == "silent-recording"
+        and rec.duration_s <= SILENT_MAX_S
+    )
 
 
 @dataclass(frozen=True, slots=True)

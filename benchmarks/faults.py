@@ -648,7 +648,7 @@ def collect(
         for sid, r in recordings.items()
     }
     net_recordings = [
-        checks.NetworkRecording(r.sid, r.call_sid, r.status) for r in net.recordings()
+        checks.NetworkRecording(r.sid, r.call_sid, r.status, r.duration) for r in net.recordings()
     ]
 
     dials: dict[str, tuple[list[str], int, set[str]]] = defaultdict(lambda: ([], 0, set()))

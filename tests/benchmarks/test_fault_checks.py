@@ -214,6 +214,16 @@ def test_every_completed_recording_is_processed_queued_or_a_voicemail() -> None:
     ]
 
 
+def test_only_a_recording_too_short_to_hold_speech_may_be_found_silent() -> None:
+    silent = RecordingRow("RE1", "failed", failure="silent-recording")
+    blip = NetworkRecording("RE1", "CA1", "completed", duration_s=0)
+    talk = NetworkRecording("RE1", "CA1", "completed", duration_s=12)
+    assert check_recordings([blip], {"RE1": silent}) == []
+    assert [str(v) for v in check_recordings([talk], {"RE1": silent})] == [
+        "RE1: failed (silent-recording)"
+    ]
+
+
 def test_a_customer_dialled_more_often_than_claimed_is_a_duplicate() -> None:
     fine = [DialRecord("+861", ("CA1",), 1, frozenset({"CA1"})), DialRecord("+862", (), 1)]
     assert check_dials(fine) == []
