@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -284,11 +285,22 @@ def test_histograms_add_up_across_gunicorn_workers(gunicorn: tuple[str, Path]) -
         samples = parse(requests.get(f"{base}/metrics", timeout=5).text)
         return value(samples, "callcenter_http_request_duration_seconds_count", **labels)
 
+    def ask(_: int) -> int:
+        return requests.get(f"{base}/healthz", timeout=5).status_code
+
+    def writers() -> set[str]:
+        return {p.stem.rsplit("_", 1)[1] for p in folder.glob("histogram_*.db")}
+
     before = healthz_count()  # the fixture's wait for the server asked /healthz already
-    asked = 60
-    for _ in range(asked):
-        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
-    writers = {p.stem.rsplit("_", 1)[1] for p in folder.glob("histogram_*.db")}
-    assert len(writers) >= 2  # the requests were spread over several processes
+    asked = 0
+    # Concurrent requests, batch after batch, until more than one worker has answered (the
+    # kernel, not gunicorn, chooses which worker accepts a connection).
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(25):
+            assert set(pool.map(ask, range(24))) == {200}
+            asked += 24
+            if len(writers()) >= 2:
+                break
+    assert len(writers()) >= 2  # the requests were spread over several processes
     # Whichever worker answers a scrape, it adds up every worker's observations.
     assert {healthz_count() for _ in range(6)} == {before + asked}
