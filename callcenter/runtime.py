@@ -21,6 +21,9 @@ from rq import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import back_office.handoffs  # noqa: F401  (registers the hand-offs' acknowledgement hook)
+import middle_office.review_calls  # noqa: F401  (registers the order review's task kind)
+import queue_callbacks.entries  # noqa: F401  (registers the queue callback's task kind)
 from config.hours import BusinessHours
 from config.settings import Settings
 from core.db import UnitOfWork, make_engine, unit_of_work, utcnow

@@ -5,9 +5,11 @@ A package that adds tables adds its models module here, and nowhere else.
 
 from __future__ import annotations
 
+import back_office.models  # noqa: F401  (RMA intake, inspections, the catalogue)
 import core.audit  # noqa: F401  (the audit log)
 import core.models  # noqa: F401  (customers, orders, returns, calls and their event log)
-import middle_office.models  # noqa: F401  (order intake, reviews, decisions to deliver)
+import core.webhooks  # noqa: F401  (signed deliveries to the order system, finance, logistics)
+import middle_office.models  # noqa: F401  (order intake, reviews)
 import outbound.models  # noqa: F401  (outbound tasks, attempts, the do-not-call list)
 import queues.models  # noqa: F401  (agents, their skills and presence log, queue entries)
 import recordings.models  # noqa: F401  (recordings and their processing state)

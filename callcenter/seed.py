@@ -399,17 +399,19 @@ _ORDERS_PER_TIER = {Tier.VIP: (4, 7), Tier.RETURNING: (2, 4), Tier.NEW: (1, 1)}
 # The back-office workload of the generated customers (the well-known ones add one requested
 # exchange and one approved return): every status at least twice overall.
 _RMA_COUNTS: dict[tuple[RmaKind, RmaStatus], int] = {
-    (RmaKind.RETURN, RmaStatus.REQUESTED): 2,
-    (RmaKind.RETURN, RmaStatus.INSPECTING): 2,
-    (RmaKind.RETURN, RmaStatus.APPROVED): 2,
+    (RmaKind.RETURN, RmaStatus.AWAITING_INSPECTION): 2,
+    (RmaKind.RETURN, RmaStatus.IN_REVIEW): 2,
+    (RmaKind.RETURN, RmaStatus.APPROVED): 1,
+    (RmaKind.RETURN, RmaStatus.REFUND_PENDING): 2,
     (RmaKind.RETURN, RmaStatus.REJECTED): 1,
     (RmaKind.RETURN, RmaStatus.REFUNDED): 3,
     (RmaKind.RETURN, RmaStatus.CLOSED): 2,
-    (RmaKind.EXCHANGE, RmaStatus.REQUESTED): 1,
-    (RmaKind.EXCHANGE, RmaStatus.INSPECTING): 1,
+    (RmaKind.EXCHANGE, RmaStatus.AWAITING_INSPECTION): 1,
+    (RmaKind.EXCHANGE, RmaStatus.IN_REVIEW): 1,
     (RmaKind.EXCHANGE, RmaStatus.APPROVED): 1,
+    (RmaKind.EXCHANGE, RmaStatus.REPLACEMENT_PENDING): 2,
     (RmaKind.EXCHANGE, RmaStatus.REJECTED): 1,
-    (RmaKind.EXCHANGE, RmaStatus.EXCHANGE_SHIPPED): 2,
+    (RmaKind.EXCHANGE, RmaStatus.REPLACEMENT_SHIPPED): 2,
     (RmaKind.EXCHANGE, RmaStatus.CLOSED): 1,
 }
 _RMA_PLAN = tuple(spec for spec, count in _RMA_COUNTS.items() for _ in range(count))
@@ -418,25 +420,31 @@ _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 # How long ago an RMA in each status was filed, and how long after filing it last changed.
 _RMA_AGE: dict[RmaStatus, tuple[timedelta, timedelta]] = {
-    RmaStatus.REQUESTED: (2 * _HOUR, 3 * _DAY),
-    RmaStatus.INSPECTING: (3 * _DAY, 8 * _DAY),
+    RmaStatus.AWAITING_INSPECTION: (2 * _HOUR, 3 * _DAY),
+    RmaStatus.IN_REVIEW: (3 * _DAY, 8 * _DAY),
     RmaStatus.APPROVED: (5 * _DAY, 12 * _DAY),
+    RmaStatus.REFUND_PENDING: (6 * _DAY, 14 * _DAY),
+    RmaStatus.REPLACEMENT_PENDING: (6 * _DAY, 14 * _DAY),
     RmaStatus.REJECTED: (5 * _DAY, 30 * _DAY),
     RmaStatus.REFUNDED: (12 * _DAY, 90 * _DAY),
-    RmaStatus.EXCHANGE_SHIPPED: (7 * _DAY, 40 * _DAY),
+    RmaStatus.REPLACEMENT_SHIPPED: (7 * _DAY, 40 * _DAY),
     RmaStatus.CLOSED: (25 * _DAY, 250 * _DAY),
 }
 _RMA_PROGRESS: dict[RmaStatus, tuple[timedelta, timedelta]] = {
-    RmaStatus.REQUESTED: (timedelta(0), timedelta(0)),
-    RmaStatus.INSPECTING: (2 * _DAY, 3 * _DAY),
+    RmaStatus.AWAITING_INSPECTION: (timedelta(0), timedelta(0)),
+    RmaStatus.IN_REVIEW: (2 * _DAY, 3 * _DAY),
     RmaStatus.APPROVED: (3 * _DAY, 5 * _DAY),
+    RmaStatus.REFUND_PENDING: (4 * _DAY, 6 * _DAY),
+    RmaStatus.REPLACEMENT_PENDING: (4 * _DAY, 6 * _DAY),
     RmaStatus.REJECTED: (3 * _DAY, 6 * _DAY),
     RmaStatus.REFUNDED: (6 * _DAY, 10 * _DAY),
-    RmaStatus.EXCHANGE_SHIPPED: (5 * _DAY, 8 * _DAY),
+    RmaStatus.REPLACEMENT_SHIPPED: (5 * _DAY, 8 * _DAY),
     RmaStatus.CLOSED: (10 * _DAY, 20 * _DAY),
 }
 # A return carries the refund the back office filled in from approval onwards.
-_REFUND_SET = frozenset({RmaStatus.APPROVED, RmaStatus.REFUNDED, RmaStatus.CLOSED})
+_REFUND_SET = frozenset(
+    {RmaStatus.APPROVED, RmaStatus.REFUND_PENDING, RmaStatus.REFUNDED, RmaStatus.CLOSED}
+)
 _REGULAR_STATUS_WEIGHTS = {
     OrderStatus.DELIVERED: 62,
     OrderStatus.SHIPPED: 12,
@@ -591,7 +599,7 @@ class _Builder:
             DEMO_EN_RMA,
             delivered,
             RmaKind.EXCHANGE,
-            RmaStatus.REQUESTED,
+            RmaStatus.AWAITING_INSPECTION,
             "SHO-505101-37",
             "尺码不合适：偏小半码",
             replacement_sku="SHO-505101-38",

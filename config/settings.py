@@ -21,6 +21,7 @@ DEFAULT_MENUS = ROOT / "ivr_menus" / "definitions"
 DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
 DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
 DEFAULT_PERMISSIONS = ROOT / "config" / "permissions.toml"
+DEFAULT_RETURN_POLICY = ROOT / "config" / "return_policy.toml"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -267,6 +268,59 @@ class Settings:
         secret=True,
         default="",
     )
+    rma_api_token: str = _setting(
+        "RMA_API_TOKEN",
+        "Bearer token the order system and the warehouse send to /api/rmas and /api/catalogue; "
+        "empty refuses every request",
+        secret=True,
+        default="",
+    )
+    finance_api_token: str = _setting(
+        "FINANCE_API_TOKEN",
+        "Bearer token finance sends to confirm refunds (POST /api/rmas/<number>/refunded); "
+        "empty refuses every request",
+        secret=True,
+        default="",
+    )
+    logistics_api_token: str = _setting(
+        "LOGISTICS_API_TOKEN",
+        "Bearer token logistics sends to confirm shipments (POST /api/rmas/<number>/shipped); "
+        "empty refuses every request",
+        secret=True,
+        default="",
+    )
+    finance_webhook_url: str = _setting(
+        "FINANCE_WEBHOOK_URL",
+        "Where approved refunds are POSTed (signed); empty: use `rma export finance`",
+        default="",
+    )
+    finance_webhook_secret: str = _setting(
+        "FINANCE_WEBHOOK_SECRET",
+        "HMAC-SHA256 key of the finance webhook's X-Callcenter-Signature",
+        secret=True,
+        default="",
+    )
+    logistics_webhook_url: str = _setting(
+        "LOGISTICS_WEBHOOK_URL",
+        "Where approved exchanges are POSTed (signed); empty: use `rma export logistics`",
+        default="",
+    )
+    logistics_webhook_secret: str = _setting(
+        "LOGISTICS_WEBHOOK_SECRET",
+        "HMAC-SHA256 key of the logistics webhook's X-Callcenter-Signature",
+        secret=True,
+        default="",
+    )
+    rma_review_deadline_s: int = _setting(
+        "RMA_REVIEW_DEADLINE_S",
+        "Seconds a return or exchange may wait for review once inspected, before it is late",
+        default=86400,
+    )
+    return_policy_path: Path = _setting(
+        "RETURN_POLICY_PATH",
+        "The return policy (TOML): windows per category, non-returnable categories",
+        default=DEFAULT_RETURN_POLICY,
+    )
     recordings_retention_days: int = _setting(
         "RECORDINGS_RETENTION_DAYS",
         "Days a stored call recording is kept before `callcenter recordings purge` deletes it "
@@ -320,6 +374,12 @@ class Settings:
     def signing_token(self) -> str:
         """The secret that signs webhooks: the auth token, or the local network's token."""
         return self.twilio_auth_token or local_secret(self.instance_path, "phone-network.token")
+
+    def webhook_endpoint(self, target: str) -> tuple[str, str] | None:
+        """(URL, secret) of a webhook target (`core.webhooks.TARGETS`); None: export by CSV."""
+        prefix = "order" if target == "order_system" else target
+        url = getattr(self, f"{prefix}_webhook_url", "")
+        return (url, getattr(self, f"{prefix}_webhook_secret")) if url else None
 
     @property
     def hours(self) -> BusinessHours:
@@ -472,11 +532,15 @@ class Settings:
         ):
             if value < 1:
                 raise bad(name, "must be at least 1")
-        if self.order_webhook_url:
-            if not re.match(r"^https?://[^/\s]+(/\S*)?$", self.order_webhook_url):
-                raise bad("ORDER_WEBHOOK_URL", f"{self.order_webhook_url!r} is not an http(s) URL")
-            if not self.order_webhook_secret:
-                raise bad("ORDER_WEBHOOK_SECRET", "required when ORDER_WEBHOOK_URL is set")
+        if self.rma_review_deadline_s < 1:
+            raise bad("RMA_REVIEW_DEADLINE_S", "must be at least 1")
+        for target in ("order", "finance", "logistics"):
+            url = getattr(self, f"{target}_webhook_url")
+            name = f"{target.upper()}_WEBHOOK_URL"
+            if url and not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+                raise bad(name, f"{url!r} is not an http(s) URL")
+            if url and not getattr(self, f"{target}_webhook_secret"):
+                raise bad(f"{target.upper()}_WEBHOOK_SECRET", f"required when {name} is set")
 
 
 def local_secret(instance_path: Path, name: str) -> str:

@@ -47,13 +47,30 @@ class RmaKind(enum.StrEnum):
 
 
 class RmaStatus(enum.StrEnum):
-    REQUESTED = "requested"  # filed, waiting for the item to come back
-    INSPECTING = "inspecting"  # item received, quality inspection under way
-    APPROVED = "approved"  # policy and inspection passed, handed to finance or logistics
-    REJECTED = "rejected"
+    """Where a return or exchange stands; the moves between them are `back_office.states`."""
+
+    AWAITING_INSPECTION = "awaiting_inspection"  # filed; the item is not inspected yet
+    IN_REVIEW = "in_review"  # inspected (pass or fail): on the back office's work list
+    APPROVED = "approved"  # approved; the hand-off to finance or logistics is not acknowledged
+    REJECTED = "rejected"  # the customer is told why, then it closes
+    REFUND_PENDING = "refund_pending"  # return: finance has it and will pay
     REFUNDED = "refunded"  # return: finance paid the refund
-    EXCHANGE_SHIPPED = "exchange_shipped"  # exchange: logistics sent the replacement
-    CLOSED = "closed"
+    REPLACEMENT_PENDING = "replacement_pending"  # exchange: logistics has it and will ship
+    REPLACEMENT_SHIPPED = "replacement_shipped"  # exchange: logistics sent the replacement
+    CLOSED = "closed"  # the customer has been told (or could not be): nothing more to do
+
+
+class RmaReason(enum.StrEnum):
+    """Why the customer returns or exchanges the item (the order system's list)."""
+
+    QUALITY_PROBLEM = "quality_problem"
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+    WRONG_ITEM = "wrong_item"
+    NOT_AS_DESCRIBED = "not_as_described"
+    WRONG_SIZE = "wrong_size"
+    MISSING_PARTS = "missing_parts"
+    NO_LONGER_WANTED = "no_longer_wanted"
+    UNSHIPPED_CANCEL = "unshipped_cancel"  # an order cancelled before it shipped (no review)
 
 
 class CallStatus(enum.StrEnum):
@@ -163,7 +180,11 @@ class OrderItem(Base):
 
 
 class Rma(Base):
+    """A return or exchange request for one order line. The IVR reads its status out; the back
+    office reviews it (`back_office`), and every move is `back_office.states`'s."""
+
     __tablename__ = "rmas"
+    __table_args__ = (Index("ix_rmas_status_updated", "status", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -171,10 +192,21 @@ class Rma(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[RmaKind] = mapped_column(str_enum(RmaKind))
     status: Mapped[RmaStatus] = mapped_column(str_enum(RmaStatus))
-    reason: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")  # an RmaReason's value
+    description: Mapped[str | None] = mapped_column(Text)  # the customer's own words
     sku: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(default=1)
+    order_item_id: Mapped[int | None] = mapped_column(ForeignKey("order_items.id"))
+    opened: Mapped[bool] = mapped_column(default=False)  # the customer opened the item
     refund_amount_fen: Mapped[int | None]
     replacement_sku: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(10), default="api")  # api, csv, ivr, desk, seed
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(40))  # from the review's list
+    decision_notes: Mapped[str | None] = mapped_column(Text)
+    finance_reference: Mapped[str | None] = mapped_column(String(60))  # finance's refund id
+    tracking_number: Mapped[str | None] = mapped_column(String(40))  # the replacement's parcel
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

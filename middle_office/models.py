@@ -1,5 +1,6 @@
-"""Tables of the middle office: order intake, review tasks, and deliveries of decisions to the
-order system. (Outbound tasks and their attempts are the engine's: `outbound.models`.)"""
+"""Tables of the middle office: order intake and review tasks. (Outbound tasks and their
+attempts are the engine's, `outbound.models`; deliveries of decisions are the kernel's,
+`core.webhooks`.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -18,12 +19,6 @@ class ReviewStatus(enum.StrEnum):
     OPEN = "open"
     APPROVED = "approved"
     CANCELLED = "cancelled"
-
-
-class DeliveryStatus(enum.StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 class OrderIntake(Base):
@@ -61,28 +56,3 @@ class ReviewTask(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(200))
 
     order: Mapped[Order] = relationship()
-
-
-class WebhookDelivery(Base):
-    """One decision to tell the order system, sent (signed) until it is acknowledged."""
-
-    __tablename__ = "mo_webhook_deliveries"
-    __table_args__ = (
-        UniqueConstraint("dedupe_key"),
-        Index("ix_mo_webhook_deliveries_status_due", "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(80))  # e.g. review:12:approved
-    event: Mapped[str] = mapped_column(String(40))  # order.approved, order.cancelled
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[DeliveryStatus] = mapped_column(
-        str_enum(DeliveryStatus), default=DeliveryStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime]
-    last_status_code: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None]
-    exported_at: Mapped[datetime | None]

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import webhooks
 from core.audit import record
 from core.errors import DomainError
 from core.models import Order, OrderStatus
 from core.phones import to_e164
-from middle_office import webhooks
+from core.webhooks import WebhookDelivery
 from middle_office.intake import facts_of
-from middle_office.models import OrderIntake, ReviewStatus, ReviewTask, WebhookDelivery
+from middle_office.models import OrderIntake, ReviewStatus, ReviewTask
 from middle_office.rules import missing_info
 from outbound import tasks
 

@@ -48,6 +48,7 @@ LAYERS = Layers(
         "outbound": 3,  # the outbound call engine; its clients register their task kinds
         "queue_callbacks": 4,
         "middle_office": 4,
+        "back_office": 4,  # RMA review, hand-offs to finance and logistics, status calls
         "qc": 4,
         "reports": 5,
         "supervision": 6,  # the floor supervisor's alerts, figures, dispatch and monitoring

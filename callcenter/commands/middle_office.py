@@ -17,8 +17,8 @@ from callcenter.jobs import outbound_tick
 from callcenter.jobs import router as router_jobs
 from callcenter.runtime import runtime
 from core.phones import to_e164
+from core.webhooks import DeliveryStatus, WebhookDelivery
 from middle_office import intake
-from middle_office.models import DeliveryStatus, WebhookDelivery
 from middle_office.policy import ReviewPolicy
 from outbound import tasks
 from outbound.models import DoNotCall

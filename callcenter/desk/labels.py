@@ -44,9 +44,15 @@ ORDER_STATUSES = {
 }
 RMA_KINDS = {"return": "退货 Return", "exchange": "换货 Exchange"}
 RMA_STATUSES = {
-    "requested": "已申请 Requested",
-    "inspecting": "质检中 Inspecting",
+    "awaiting_inspection": "待质检 Awaiting inspection",
+    "in_review": "审核中 In review",
     "approved": "已批准 Approved",
+    "rejected": "未通过 Rejected",
+    "refund_pending": "待退款 Refund pending",
+    "refunded": "已退款 Refunded",
+    "replacement_pending": "待发货 Replacement pending",
+    "replacement_shipped": "已发出 Replacement shipped",
+    "closed": "已完成 Closed",
 }
 
 

@@ -24,7 +24,13 @@ from queues.connect import latest_call_of
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
 
 ORDERS_SHOWN = 5
-OPEN_RMA = (RmaStatus.REQUESTED, RmaStatus.INSPECTING, RmaStatus.APPROVED)
+OPEN_RMA = (
+    RmaStatus.AWAITING_INSPECTION,
+    RmaStatus.IN_REVIEW,
+    RmaStatus.APPROVED,
+    RmaStatus.REFUND_PENDING,
+    RmaStatus.REPLACEMENT_PENDING,
+)
 CALL_STATES = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
 

@@ -17,8 +17,8 @@ import requests
 from sqlalchemy.orm import Session
 
 from callcenter.runtime import Runtime, runtime
+from core import webhooks
 from core.telephony import TelephonyRejected, TelephonyUnavailable
-from middle_office import webhooks
 from outbound import legs
 from outbound.models import AttemptStatus, OutboundAttempt
 from outbound.pacing import DialPacer
@@ -175,19 +175,17 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> webhooks.Sent:
 
 
 def deliver_decision(delivery_id: int) -> None:
-    """Send one decision to the order system. A failure is recorded on the row with its next
-    time (`webhooks.BACKOFF`), and the tick sends it again then: the schedule lives in the
-    database, so it survives a lost job or a Redis restart."""
+    """Send one decision to its target (the order system, finance, logistics). A failure is
+    recorded on the row with its next time (`webhooks.BACKOFF`), and the tick sends it again
+    then: the schedule lives in the database, so it survives a lost job or a Redis restart.
+    An acknowledged delivery is passed to its sender's hook (`webhooks.on_delivered`)."""
     rt = runtime()
-    s = rt.settings
-    if not s.order_webhook_url:
-        return  # decisions leave by `callcenter middle-office export`
     with rt.unit_of_work() as uow:
-        webhooks.deliver(
-            uow.session,
-            delivery_id,
-            url=s.order_webhook_url,
-            secret=s.order_webhook_secret,
-            post=_post,
-            now=rt.clock(),
-        )
+        delivery = uow.session.get(webhooks.WebhookDelivery, delivery_id)
+        endpoint = rt.settings.webhook_endpoint(delivery.target) if delivery else None
+        if endpoint is None:
+            return  # no such delivery, or its target takes a CSV export
+        url, secret = endpoint
+        now = rt.clock()
+        if webhooks.deliver(uow.session, delivery_id, url=url, secret=secret, post=_post, now=now):
+            webhooks.acknowledged(uow.session, delivery_id, now=now)

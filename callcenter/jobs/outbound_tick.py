@@ -1,5 +1,5 @@
 """The outbound engine's periodic safety net (a cron duty): assignment, reconciling lost dials
-and legs, and deliveries of decisions due to the order system."""
+and legs, and deliveries of decisions due to the order system, finance and logistics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from callcenter.jobs.outbound import (
     policy_for,
 )
 from callcenter.runtime import runtime
-from middle_office import webhooks
+from core import webhooks
 from outbound import outcomes, tasks
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ def tick() -> None:
         tasks.assign_unassigned(uow.session)
         repairs = outcomes.reconcile(uow.session, now=now, policy=policy)
         router_jobs.after_commit(uow, rt, repairs.follow)
-        due = webhooks.due(uow.session, now=now) if rt.settings.order_webhook_url else []
+        targets = [t for t in webhooks.TARGETS if rt.settings.webhook_endpoint(t)]
+        due = webhooks.due(uow.session, now=now, targets=targets)
     for attempt_id in repairs.redial:
         rt.enqueue(dial_agent, attempt_id, retries=DIAL_RETRIES)
     for attempt_id in repairs.dial_customers:

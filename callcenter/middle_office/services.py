@@ -16,8 +16,9 @@ from callcenter.runtime import Runtime
 from core import privacy
 from core.db import UnitOfWork
 from core.models import Order
+from core.webhooks import WebhookDelivery
 from middle_office import review
-from middle_office.models import ReviewTask, WebhookDelivery
+from middle_office.models import ReviewTask
 from outbound import attempts, legs, outcomes
 from outbound.errors import TaskNotFound
 from outbound.models import OutboundAttempt, OutboundTask

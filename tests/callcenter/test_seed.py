@@ -361,7 +361,7 @@ def test_rmas_are_plausible(seeded: tuple[Session, SeedSummary]) -> None:
         assert rma.reason
         if rma.kind is RmaKind.RETURN:
             assert rma.replacement_sku is None
-            assert rma.status is not RmaStatus.EXCHANGE_SHIPPED
+            assert rma.status is not RmaStatus.REPLACEMENT_SHIPPED
             if rma.status in {RmaStatus.APPROVED, RmaStatus.REFUNDED}:
                 assert rma.refund_amount_fen is not None
             if rma.refund_amount_fen is not None:

@@ -153,7 +153,7 @@ def vip_call(factory: sessionmaker[Session], agent_id: int, *, answered: bool, e
         ]
         s.add_all(orders)
         s.flush()
-        for number, status in (("R1", RmaStatus.INSPECTING), ("R2", RmaStatus.CLOSED)):
+        for number, status in (("R1", RmaStatus.IN_REVIEW), ("R2", RmaStatus.CLOSED)):
             s.add(
                 Rma(
                     number=number,

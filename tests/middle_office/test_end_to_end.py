@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.runtime import Runtime
+from core import webhooks
 from core.audit import AuditEvent
 from core.models import Order, OrderStatus
-from middle_office import webhooks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from phone_network.parties import Answering
 from queues.models import AgentState, Post

@@ -8,8 +8,8 @@ from datetime import timedelta
 from redis import Redis
 from sqlalchemy.orm import Session
 
-from middle_office import webhooks
-from middle_office.models import DeliveryStatus
+from core import webhooks
+from core.webhooks import DeliveryStatus
 from outbound.pacing import DialPacer
 from tests.conftest import NOW
 

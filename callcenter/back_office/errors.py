@@ -1,0 +1,21 @@
+"""The back office's HTTP errors: the middle office's JSON shape, and the status of each of the
+back office's domain error codes (a code not listed here falls back to the middle office's)."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from callcenter.middle_office.errors import STATUS as MIDDLE_OFFICE_STATUS
+from core.errors import DomainError
+
+STATUS = {
+    **MIDDLE_OFFICE_STATUS,
+    "illegal-move": 409,  # names the RMA's current state (and who decided it)
+    "confirmation-mismatch": 409,
+    "rma-not-found": 404,
+}
+
+
+def domain_error(exc: DomainError) -> tuple[Response, int]:
+    """A refused domain operation as JSON, with the status of its code (400 if unlisted)."""
+    return jsonify(error=exc.as_dict()), STATUS.get(exc.code, 400)
