@@ -13,7 +13,8 @@ from config.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """Build the app. A bad setting or menu file raises here, so start-up stops with the reason."""
+    """Build the app. A bad setting, menu, permission or return policy file raises here, so
+    start-up stops with the reason."""
     if runtime is None:
         settings = settings or Settings.from_env(os.environ)
         runtime = Runtime.build(settings)
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(order_api_bp)
     app.register_blueprint(reports_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
+    runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
     return app

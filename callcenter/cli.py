@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from back_office.policy import PolicyError
 from config.permissions import PermissionsError
 from config.settings import SettingsError
 from ivr_menus.loader import MenuError
@@ -39,6 +40,7 @@ def _register() -> None:
     from callcenter.commands.phone import answer_command, call_command, phone_network_command
     from callcenter.commands.queues import queues_group
     from callcenter.commands.recordings import recordings_group
+    from callcenter.commands.return_policy import return_policy_group
     from callcenter.commands.seed import seed_demo_command
     from callcenter.commands.settings import settings_command
     from callcenter.stack import cron_command, run_command, worker_command
@@ -61,6 +63,7 @@ def _register() -> None:
         routes_command,
         middle_office_group,
         access_group,
+        return_policy_group,
     ):
         cli.add_command(command)
 
@@ -69,6 +72,7 @@ def main() -> None:
     _register()
     try:
         cli.main(prog_name="callcenter")
-    except (SettingsError, MenuError, PermissionsError) as exc:  # raised building the app
+    except (SettingsError, MenuError, PermissionsError, PolicyError) as exc:
+        # Raised building the app: a bad setting, menu, permission or return policy file.
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

@@ -30,6 +30,7 @@ from core.db import UnitOfWork, make_engine, unit_of_work, utcnow
 from core.telephony import Telephony, TwilioGateway, gateway_for
 
 if TYPE_CHECKING:
+    from back_office.policy import ReturnPolicy
     from config.permissions import Permissions
     from ivr_menus.model import MenuSet
     from queues.config import QueueSet
@@ -148,6 +149,14 @@ class Runtime:
 
         known = {p.value for p in Post} | {r.value for r in Role}
         return load_permissions(self.settings.permissions_path, known_posts=known)
+
+    @cached_property
+    def return_policy(self) -> ReturnPolicy:
+        """The return policy (config/return_policy.toml), read once; create_app reads it at
+        start-up, so a bad file stops the app with the file, line and reason."""
+        from back_office.policy import load_policy
+
+        return load_policy(self.settings.return_policy_path)
 
     @cached_property
     def waiting_list(self) -> WaitingList:
