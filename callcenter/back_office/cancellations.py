@@ -13,16 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from back_office import cancellations
-from back_office.cancellations import CancelResult, OrderCancelled, OrderShipped
+from back_office.cancellations import (
+    CancelResult,
+    OrderCancelled,
+    OrderNotFound,
+    OrderShipped,
+)
+from callcenter.desk.screen import current_entry, yuan
 from callcenter.jobs import outbound as jobs
 from callcenter.runtime import Runtime
 from core.db import UnitOfWork
 from core.models import Call, Order
 from ivr_menus.engine import CancelOutcome, OrderInView
 from middle_office import review
+from queues.models import Agent
 
 #: Why a review closes when its order is cancelled this way.
 WITHDRAWN = "cancelled by the customer before shipping (refunded without review)"
@@ -53,6 +61,34 @@ def cancel_order(
         for delivery_id in result.deliveries:
             uow.after_commit(rt.enqueue, jobs.deliver_decision, delivery_id, queue="low")
     return result
+
+
+def cancel_at_desk(
+    uow: UnitOfWork, rt: Runtime, agent: Agent, number: str, *, now: datetime
+) -> CancelResult:
+    """A front-desk agent cancels, from the screen pop, an unshipped order of the caller in
+    hand (ringing, talking or wrapping up): `cancel_order`, audited under the agent. An order
+    that is not that caller's is OrderNotFound, as an unknown one is."""
+    entry = current_entry(uow.session, agent)
+    call = uow.session.get(Call, entry.call_id) if entry is not None else None
+    order = uow.session.scalar(select(Order).where(Order.number == number))
+    if order is None or call is None or order.customer_id != call.customer_id:
+        raise OrderNotFound(f"no order {number} of the caller in hand", order=number)
+    return cancel_order(
+        uow, rt, order.id, actor=agent.login, actor_id=agent.id, source="desk", now=now
+    )
+
+
+def result_view(result: CancelResult) -> dict[str, object]:
+    """What the desk shows of a cancellation (JSON)."""
+    return {
+        "order": result.order,
+        "rma": result.rma,
+        "refund_fen": result.refund_amount_fen,
+        "refund": yuan(result.refund_amount_fen),
+        "changed": result.changed,
+        "cancelled_at": result.cancelled_at.isoformat(),
+    }
 
 
 @dataclass(frozen=True, slots=True)
