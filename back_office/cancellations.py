@@ -95,10 +95,15 @@ class CancelResult:
     changed: bool  # False: cancelled before; this is that cancellation's result
 
 
-def rma_number(order: Order) -> str:
+def rma_number(session: Session, order: Order) -> str:
     """The RMA number of an order's cancellation: digits, so a caller can key it in the IVR's
-    return status, and one per order (a '7' then the order's id)."""
-    return f"7{order.id:09d}"
+    return status, and one per order: a '7' then the order's id, and a digit more in the rare
+    case the order system has used that number already. Read-only."""
+    base = f"7{order.id:09d}"
+    for number in (base, *(f"{base}{n}" for n in range(10))):
+        if session.scalar(select(Rma.id).where(Rma.number == number)) is None:
+            return number
+    raise CancellationError(f"no free RMA number for order {order.number}", order=order.number)
 
 
 def find_order(session: Session, order_number_or_id: str | int) -> Order:
@@ -277,7 +282,7 @@ def _file(
     """The cancellation's return, approved as filed: the whole order, refunded once."""
     items = list(order.items)
     rma = Rma(
-        number=rma_number(order),
+        number=rma_number(session, order),
         order_id=order.id,
         customer_id=order.customer_id,
         kind=RmaKind.RETURN,

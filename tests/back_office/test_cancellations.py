@@ -98,7 +98,7 @@ def test_an_unshipped_order_is_cancelled_and_refunded_once_without_review(
     assert result.changed is True
     assert order.status is OrderStatus.CANCELLED
     rma = session.scalars(select(Rma).where(Rma.order_id == order.id)).one()
-    assert (rma.number, result.rma) == (cancellations.rma_number(order), rma.number)
+    assert rma.number == result.rma == f"7{order.id:09d}"
     assert rma.number.isdigit()  # keyable in the IVR's return status
     assert rma.kind is RmaKind.RETURN
     assert rma.status is RmaStatus.APPROVED  # states.FILED_UNREVIEWED: no review, no inspection
@@ -293,3 +293,53 @@ def test_the_application_layer_closes_the_open_review_and_sends_the_hand_offs_af
         uow, rt, "2611050010", actor="li.na", actor_id=None, source="desk", now=LATER
     )
     assert len(uow._hooks) == len(result.deliveries)  # the repeat queues nothing new
+
+
+def test_an_rma_number_the_order_system_used_already_is_not_reused(
+    session: Session, customer: Customer
+) -> None:
+    order = add_order(session, customer, "2611050011", OrderStatus.APPROVED)
+    other = add_order(session, customer, "2611050012", OrderStatus.DELIVERED)
+    taken = f"7{order.id:09d}"
+    session.add(
+        Rma(
+            number=taken,
+            order_id=other.id,
+            customer_id=customer.id,
+            kind=RmaKind.RETURN,
+            status=RmaStatus.AWAITING_INSPECTION,
+            sku="BAG-01",
+        )
+    )
+    session.flush()
+
+    result = cancel(session, "2611050011")
+
+    assert result.rma == taken + "0"
+
+
+def test_of_two_cancellations_at_once_the_second_gets_the_firsts_result(
+    live_session_factory: sessionmaker[Session],
+) -> None:
+    """The second request read the order before the first committed: its compare-and-set
+    finds the order cancelled, and it answers with the first one's result."""
+    with live_session_factory.begin() as s:
+        buyer = Customer(name="王芳", account_number="60009999")
+        s.add(buyer)
+        s.flush()
+        order_id = add_order(s, buyer, "2611050013", OrderStatus.APPROVED).id
+    slow = live_session_factory()
+    stale = slow.get(Order, order_id)
+    assert stale is not None and stale.status is OrderStatus.APPROVED
+    slow.commit()  # nothing held; the object stays as read (expire_on_commit=False)
+
+    with live_session_factory.begin() as fast:
+        first = cancel(fast, "2611050013")
+
+    second = cancel(slow, "2611050013", now=LATER)
+    slow.commit()
+    slow.close()
+    assert (second.changed, second.rma, second.deliveries) == (False, first.rma, first.deliveries)
+    with live_session_factory() as s:
+        assert count(s, Rma, Rma.order_id == order_id) == 1
+        assert count(s, WebhookDelivery) == 2  # finance's and the order system's, once each
