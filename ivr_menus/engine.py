@@ -3,7 +3,8 @@
 Nothing here touches the database, the clock or HTTP: the caller's state comes in as a
 `Caller` (with `is_open` already decided for the current time), and a `Decision` comes out.
 Lookups of orders and accounts are the caller's job: the engine asks for one with a `Lookup`
-step and is told the result through `after_lookup`.
+step and is told the result through `after_lookup`. Cancelling the order the caller just heard
+is the caller's job too: a `Cancel` step, and the outcome through `after_cancel`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from core.speech import say_amount, say_digits
 from ivr_menus.model import INPUT_KINDS, MenuSet, Node, NodeKind, Option
 from queues.routing import QueueRoute
 
@@ -24,12 +26,27 @@ class UnknownNode(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderInView:
+    """The order the caller last heard read out, as a cancel_order node needs it."""
+
+    number: str
+    status: str  # the order's status (core.models.OrderStatus value)
+    cancellable: bool  # it has not shipped: it may be cancelled and refunded without review
+    refund_fen: int  # what cancelling it refunds (0: nothing was paid)
+
+
+#: Order statuses a cancellation is refused for with "it has shipped: return it instead".
+SHIPPED = frozenset({"shipped", "delivered"})
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
     language: str | None = None  # None until chosen: prompts are then said in every language
     identified: bool = False
     name: str | None = None
     tier: str | None = None
     is_open: bool = True
+    order: OrderInView | None = None  # the order last read out to them on this call
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +97,30 @@ class Lookup:
     attempt: int
 
 
-Step = Ask | Transfer | LeaveMessage | End | Lookup
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The caller confirmed: cancel `order` and call `after_cancel` with the outcome; the
+    caller then goes on to `then` (the confirming option's target)."""
+
+    node_id: str
+    order: str
+    attempt: int
+    then: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """What the cancellation did: `result` is "cancelled" (now or before, by us),
+    "already_cancelled" (some other way), "shipped" (refused: a return instead) or
+    "unavailable" (it could not be done here)."""
+
+    result: str
+    order: str
+    refund_fen: int = 0
+    rma: str | None = None
+
+
+Step = Ask | Transfer | LeaveMessage | End | Lookup | Cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +146,63 @@ def _say_prompt(menus: MenuSet, caller: Caller, node: Node) -> tuple[Utterance, 
         for lang in _languages(menus, caller)
         if lang in node.prompt
     )
+
+
+def _say_per_language(
+    menus: MenuSet, caller: Caller, key: str, order: str, amount_fen: int = 0, **values: str
+) -> tuple[Utterance, ...]:
+    """A catalogue message naming an order (digit by digit) and an amount, in the caller's
+    language or every language."""
+    return tuple(
+        Utterance(
+            menus.message(
+                lang,
+                key,
+                number=say_digits(order, lang),
+                amount=say_amount(amount_fen, lang),
+                **values,
+            ),
+            lang,
+        )
+        for lang in _languages(menus, caller)
+    )
+
+
+def _confirm_prompt(menus: MenuSet, caller: Caller, node: Node) -> tuple[Utterance, ...]:
+    """A cancel_order node's prompt for the order in view: its number and what is refunded."""
+    order = caller.order
+    assert order is not None
+    out = []
+    for lang in _languages(menus, caller):
+        if lang not in node.prompt:
+            continue
+        if order.refund_fen > 0:
+            refund = menus.message(
+                lang, "order_cancel_refund", amount=say_amount(order.refund_fen, lang)
+            )
+        else:
+            refund = menus.message(lang, "order_cancel_nothing_paid")
+        text = node.prompt[lang].format(number=say_digits(order.number, lang), refund=refund)
+        out.append(Utterance(text, lang))
+    return tuple(out)
+
+
+def _cancel_detour(menus: MenuSet, node: Node, caller: Caller) -> tuple[str, tuple[Utterance, ...]]:
+    """Where a cancel_order node sends a caller whose order may not be cancelled, and what
+    they hear first: already cancelled, shipped (a return instead), or not here."""
+    order = caller.order
+    confirm = node.confirmation()
+    if order is None:
+        return _onward(node, node.on_failure), say_message(menus, caller, "not_found_order")
+    if order.status == "cancelled" and confirm is not None:
+        return confirm.target, _say_per_language(
+            menus, caller, "order_cancel_already", order.number
+        )
+    if order.status in SHIPPED:
+        refused = _say_per_language(menus, caller, "order_cancel_refused", order.number)
+        return _onward(node, node.refused), refused
+    unavailable = _say_per_language(menus, caller, "order_cancel_unavailable", order.number)
+    return _onward(node, node.on_failure), unavailable
 
 
 def greeting(menus: MenuSet, caller: Caller) -> tuple[Utterance, ...]:
@@ -153,7 +250,14 @@ def enter(
             before += say_message(menus, caller, "not_identified")
             node_id = _onward(node, node.on_failure)
             continue
-        said = before + _say_prompt(menus, caller, node)
+        if node.kind is NodeKind.CANCEL_ORDER and not (caller.order and caller.order.cancellable):
+            node_id, said = _cancel_detour(menus, node, caller)
+            before += said
+            continue
+        if node.kind is NodeKind.CANCEL_ORDER:
+            said = before + _confirm_prompt(menus, caller, node)
+        else:
+            said = before + _say_prompt(menus, caller, node)
         step: Step
         if node.kind is NodeKind.ENQUEUE:
             assert node.route is not None
@@ -225,10 +329,18 @@ def answer(
     node = _node(menus, node_id)
     attempt = max(1, min(attempt, node.max_attempts))
     nothing = not digits and not (speech and speech.strip())
-    if node.kind is NodeKind.MENU:
+    if node.kind in (NodeKind.MENU, NodeKind.CANCEL_ORDER):
         option = _match(node, digits, speech)
         if option is None:
             return retry(menus, node, caller, attempt, "no_input" if nothing else "invalid")
+        if option.confirm:
+            if caller.order is None:  # nothing in view (a stale URL): say so and go on
+                return enter(menus, node.id, caller)
+            # Whatever the order's status now, the cancellation decides (a repeated webhook
+            # gets the first one's result; an order that shipped meanwhile, the refusal).
+            return Decision(
+                Cancel(node.id, caller.order.number, attempt, option.target), caller.language
+            )
         chosen = replace(caller, language=option.language or caller.language)
         return enter(menus, option.target, chosen)
     if node.kind in INPUT_KINDS:
@@ -262,4 +374,40 @@ def after_lookup(
     if node.kind is NodeKind.IDENTIFY:
         return enter(menus, node.next, caller, before=greeting(menus, caller))
     said = tuple(Utterance(readout[lang], lang) for lang in _languages(menus, caller))
-    return enter(menus, node.next, caller, before=said)
+    onward = node.next
+    if node.cancellable and caller.order is not None and caller.order.cancellable:
+        onward = node.cancellable  # it has not shipped: offer to cancel it
+    return enter(menus, onward, caller, before=said)
+
+
+def after_cancel(
+    menus: MenuSet, cancel: Cancel, caller: Caller, outcome: CancelOutcome
+) -> Decision:
+    """Continue after the cancellation `cancel` asked for: its result said, then the caller
+    goes on (cancelled: the confirming option's target; shipped: the node's `refused` route,
+    a return instead; otherwise its failure route)."""
+    node = _node(menus, cancel.node_id)
+    if outcome.result == "cancelled":
+        key = "order_cancel_done" if outcome.refund_fen > 0 else "order_cancel_done_unpaid"
+        said = tuple(
+            Utterance(
+                menus.message(
+                    lang,
+                    key,
+                    number=say_digits(outcome.order, lang),
+                    amount=say_amount(outcome.refund_fen, lang),
+                    rma=say_digits(outcome.rma, lang) if outcome.rma else "",
+                ),
+                lang,
+            )
+            for lang in _languages(menus, caller)
+        )
+        return enter(menus, cancel.then, caller, before=said)
+    if outcome.result == "already_cancelled":
+        said = _say_per_language(menus, caller, "order_cancel_already", outcome.order)
+        return enter(menus, cancel.then, caller, before=said)
+    if outcome.result == "shipped":
+        said = _say_per_language(menus, caller, "order_cancel_refused", outcome.order)
+        return enter(menus, _onward(node, node.refused), caller, before=said)
+    said = _say_per_language(menus, caller, "order_cancel_unavailable", outcome.order)
+    return enter(menus, _onward(node, node.on_failure), caller, before=said)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections import deque
 from collections.abc import Mapping
@@ -88,15 +89,26 @@ REQUIRED_MESSAGES = frozenset(
         "queue_wait_long",
         "queue_no_agents",
         "queue_comfort",
+        # Cancelling an unshipped order from the order status (cancel_order nodes).
+        "order_cancel_refund",
+        "order_cancel_nothing_paid",
+        "order_cancel_done",
+        "order_cancel_done_unpaid",
+        "order_cancel_already",
+        "order_cancel_refused",
+        "order_cancel_unavailable",
     }
 )
+#: What a cancel_order node's prompt may name: the order (digit by digit), the refund sentence.
+CANCEL_PROMPT_FIELDS = frozenset({"number", "refund"})
 
 _NODE_KEYS = {
     NodeKind.MENU: {"options", "on_failure"},
     NodeKind.HOURS: {"next", "closed"},
     NodeKind.IDENTIFY: {"next", "on_failure"},
-    NodeKind.ORDER_STATUS: {"next", "on_failure"},
+    NodeKind.ORDER_STATUS: {"next", "on_failure", "cancellable"},
     NodeKind.RMA_STATUS: {"next", "on_failure"},
+    NodeKind.CANCEL_ORDER: {"options", "on_failure", "refused"},
     NodeKind.ENQUEUE: {"queue", "skill", "priority"},
     NodeKind.VOICEMAIL: set(),
     NodeKind.HANGUP: set(),
@@ -107,6 +119,7 @@ _REQUIRED_KEYS = {
     NodeKind.IDENTIFY: {"next", "on_failure"},
     NodeKind.ORDER_STATUS: {"next", "on_failure"},
     NodeKind.RMA_STATUS: {"next", "on_failure"},
+    NodeKind.CANCEL_ORDER: {"options", "on_failure", "refused"},
     NodeKind.ENQUEUE: {"queue", "skill"},
 }
 _COMMON_KEYS = {"kind", "prompt", "max_attempts", "timeout"}
@@ -319,6 +332,15 @@ def _node(
         )
 
     options = _options(src, node_id, table.get("options", {}), languages, problems)
+    if kind is NodeKind.CANCEL_ORDER:
+        _check_cancel(src, node_id, prompt, options, problems)
+    else:
+        for option in options:
+            if option.confirm:
+                problems.append(
+                    f"{src.where('node', node_id, 'options', option.key)}: confirm is only "
+                    f"for cancel_order nodes (node {node_id!r})"
+                )
     route = None
     if kind is NodeKind.ENQUEUE and "queue" in table:
         queue = str(table["queue"])
@@ -334,7 +356,7 @@ def _node(
     refs.update(
         {
             table[k]: src.where("node", node_id, k)
-            for k in ("next", "on_failure", "closed")
+            for k in ("next", "on_failure", "closed", "cancellable", "refused")
             if isinstance(table.get(k), str)
         }
     )
@@ -348,6 +370,8 @@ def _node(
         next=table.get("next"),
         on_failure=table.get("on_failure"),
         closed=table.get("closed"),
+        cancellable=table.get("cancellable"),
+        refused=table.get("refused"),
         route=route,
         max_attempts=_int(src, table, "max_attempts", defaults["max_attempts"], problems, node_id),
         timeout=_int(src, table, "timeout", defaults["timeout"], problems, node_id),
@@ -389,18 +413,54 @@ def _options(
         language = spec.get("language")
         if language is not None and language not in languages:
             problems.append(f"{where}: option {key!r} sets unknown language {language!r}")
-        unknown = set(spec) - {"goto", "language", "speech"}
+        unknown = set(spec) - {"goto", "language", "speech", "confirm"}
         if unknown:
             problems.append(
                 f"{where}: unknown key(s) {', '.join(sorted(unknown))} in option {key!r}"
             )
+        confirm = spec.get("confirm", False)
+        if not isinstance(confirm, bool):
+            problems.append(f"{where}: confirm of option {key!r} must be true or false")
+            confirm = False
         speech = spec.get("speech", [])
         options.append(
             Option(
-                key, spec["goto"], language, tuple(str(s).lower() for s in speech if str(s).strip())
+                key,
+                spec["goto"],
+                language,
+                tuple(str(s).lower() for s in speech if str(s).strip()),
+                confirm,
             )
         )
     return tuple(options)
+
+
+def _check_cancel(
+    src: _Source,
+    node_id: str,
+    prompt: Mapping[str, Any],
+    options: tuple[Option, ...],
+    problems: list[str],
+) -> None:
+    """A cancel_order node: exactly one option confirms; its prompt names only {number} and
+    {refund} (filled in for the order the caller just heard)."""
+    confirming = [o.key for o in options if o.confirm]
+    if len(confirming) != 1:
+        problems.append(
+            f"{src.where('node', node_id, 'options')}: cancel_order node {node_id!r} needs "
+            f"exactly one option with confirm = true (found {len(confirming)})"
+        )
+    for lang, text in prompt.items():
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(str(text)) if f is not None}
+        except ValueError as exc:
+            names = {f"malformed: {exc}"}
+        unknown = sorted(names - CANCEL_PROMPT_FIELDS)
+        if unknown:
+            problems.append(
+                f"{src.where('node', node_id, 'prompt', lang)}: the prompt may name only "
+                f"{{number}} and {{refund}}, not {', '.join(unknown)} (node {node_id!r})"
+            )
 
 
 def _check_graph(nodes: Mapping[str, Node], roots: list[str], problems: list[str]) -> None:
@@ -409,7 +469,9 @@ def _check_graph(nodes: Mapping[str, Node], roots: list[str], problems: list[str
             if target not in nodes:
                 where = node.refs.get(target, node.where)
                 problems.append(f"{where}: unknown target {target!r} in node {node.id!r}")
-        if node.kind in INPUT_KINDS | {NodeKind.MENU} and node.max_attempts < 1:
+        if node.kind in INPUT_KINDS | {NodeKind.MENU, NodeKind.CANCEL_ORDER} and (
+            node.max_attempts < 1
+        ):
             problems.append(f"{node.where}: node {node.id!r} needs max_attempts of at least 1")
     seen = set(roots)
     todo = deque(roots)

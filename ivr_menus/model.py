@@ -16,6 +16,7 @@ class NodeKind(enum.StrEnum):
     IDENTIFY = "identify"  # identified by number → next; else key an order/account number
     ORDER_STATUS = "order_status"  # key an order number, hear its status
     RMA_STATUS = "rma_status"  # key a return/exchange number, hear its status
+    CANCEL_ORDER = "cancel_order"  # confirm, then cancel and refund the order just read out
     ENQUEUE = "enqueue"  # wait for an agent in an inbound queue
     VOICEMAIL = "voicemail"  # leave a message
     HANGUP = "hangup"  # say goodbye and end the call
@@ -44,6 +45,7 @@ class Option:
     target: str
     language: str | None = None  # choosing this option sets the caller's language
     speech: tuple[str, ...] = ()  # spoken keywords that choose it, any language
+    confirm: bool = False  # CANCEL_ORDER: this option carries the cancellation out
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Node:
     next: str | None = None  # identify/self-service success; HOURS: when open
     on_failure: str | None = None  # tries used up (menus: no valid choice; input: not found)
     closed: str | None = None  # HOURS: when closed
+    cancellable: str | None = None  # ORDER_STATUS: after an order that may still be cancelled
+    refused: str | None = None  # CANCEL_ORDER: the order has shipped (a return instead)
     route: QueueRoute | None = None
     max_attempts: int = 3
     timeout: int = 6
@@ -64,10 +68,18 @@ class Node:
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)
 
+    def confirmation(self) -> Option | None:
+        """CANCEL_ORDER: the option that confirms (the loader requires exactly one)."""
+        return next((o for o in self.options if o.confirm), None)
+
     def targets(self) -> list[str]:
         """Every node id this node can lead to."""
         found = [o.target for o in self.options]
-        found += [t for t in (self.next, self.on_failure, self.closed) if t]
+        found += [
+            t
+            for t in (self.next, self.on_failure, self.closed, self.cancellable, self.refused)
+            if t
+        ]
         return found
 
 

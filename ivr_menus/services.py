@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,13 +20,17 @@ from sqlalchemy.orm import Session
 from config.hours import BusinessHours
 from core.calls import get_call, log_event, upsert_call
 from core.customers import find_by_phone, find_by_reference, find_order, find_rma
-from core.models import Call, Customer, Language, Tier, Voicemail
+from core.models import Call, CallEvent, Customer, Language, Order, Tier, Voicemail
 from core.phones import mask, to_e164
 from ivr_menus.engine import (
     Caller,
+    Cancel,
+    CancelOutcome,
     Decision,
     Lookup,
+    OrderInView,
     Transfer,
+    after_cancel,
     after_lookup,
     answer,
     enter,
@@ -41,6 +46,20 @@ from queues.routing import QueueRoute, WaitingCaller
 OnEnqueue = Callable[[WaitingCaller], None]
 
 log = logging.getLogger(__name__)
+
+
+class OrderCancellation(Protocol):
+    """Cancelling an unshipped order from the IVR: the back office's (which the IVR may not
+    import), passed in by the boundary like `on_enqueue`. Both run in the webhook's unit of
+    work and flush; `cancel` is idempotent (a repeated webhook gets the first result)."""
+
+    def quote(self, session: Session, order: Order) -> OrderInView:
+        """Whether `order` may be cancelled now, and what it would refund. Read-only."""
+        ...
+
+    def cancel(self, session: Session, order: Order, call: Call, *, now: datetime) -> CancelOutcome:
+        """Cancel and refund `order` for the caller of `call`; the outcome."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +90,7 @@ def _identify(session: Session, call: Call, customer: Customer, how: str, *, now
     )
 
 
-def caller_of(call: Call, *, is_open: bool) -> Caller:
+def caller_of(call: Call, *, is_open: bool, order: OrderInView | None = None) -> Caller:
     """The engine's view of a call."""
     customer = call.customer
     return Caller(
@@ -80,7 +99,25 @@ def caller_of(call: Call, *, is_open: bool) -> Caller:
         name=customer.name if customer else None,
         tier=customer.tier.value if customer else None,
         is_open=is_open,
+        order=order,
     )
+
+
+def order_in_view(session: Session, call: Call) -> Order | None:
+    """The order last read out to the caller on this call (its self-service events), if any
+    and still theirs. Read-only."""
+    if call.customer_id is None:
+        return None
+    events = session.scalars(
+        select(CallEvent)
+        .where(CallEvent.call_id == call.id, CallEvent.kind == "self_service")
+        .order_by(CallEvent.id.desc())
+    )
+    for event in events:
+        data = event.data or {}
+        if data.get("lookup") == NodeKind.ORDER_STATUS.value and data.get("found"):
+            return find_order(session, call.customer_id, str(data.get("reference", "")))
+    return None
 
 
 def _open_call(session: Session, info: CallInfo, *, country_code: str, now: datetime) -> Call:
@@ -150,18 +187,28 @@ def continue_call(
     country_code: str,
     now: datetime,
     on_enqueue: OnEnqueue | None = None,
+    cancellation: OrderCancellation | None = None,
 ) -> Decision:
     """The caller answered at `node_id` (try `attempt`); look up what they keyed and go on.
 
     When the step is a Transfer, the queue entry is recorded and `on_enqueue` gets its caller.
+    With a `cancellation`, the order last read out may be cancelled (cancel_order nodes);
+    without one, such a node tells the caller it cannot be done here.
     """
     call = _open_call(session, info, country_code=country_code, now=now)
-    caller = caller_of(call, is_open=hours.is_open(now))
+    in_view = order_in_view(session, call) if cancellation else None
+    caller = caller_of(
+        call,
+        is_open=hours.is_open(now),
+        order=cancellation.quote(session, in_view) if cancellation and in_view else None,
+    )
     decision = answer(menus, node_id, caller, digits=digits, speech=speech, attempt=attempt)
     if decision.language and decision.language != caller.language:
         caller = replace(caller, language=decision.language)
     if isinstance(decision.step, Lookup):
-        decision = _look_up(session, menus, call, caller, decision.step, now=now)
+        decision = _look_up(session, menus, call, caller, decision.step, cancellation, now=now)
+    if isinstance(decision.step, Cancel):
+        decision = _cancel(session, menus, call, caller, decision.step, cancellation, now=now)
     return _record(
         session,
         call,
@@ -177,7 +224,14 @@ def continue_call(
 
 
 def _look_up(
-    session: Session, menus: MenuSet, call: Call, caller: Caller, lookup: Lookup, *, now: datetime
+    session: Session,
+    menus: MenuSet,
+    call: Call,
+    caller: Caller,
+    lookup: Lookup,
+    cancellation: OrderCancellation | None,
+    *,
+    now: datetime,
 ) -> Decision:
     if lookup.kind is NodeKind.IDENTIFY:
         found = find_by_reference(session, lookup.reference)
@@ -193,6 +247,9 @@ def _look_up(
     if lookup.kind is NodeKind.ORDER_STATUS:
         order = find_order(session, call.customer_id, lookup.reference)
         readout = order_readout(menus, order) if order else None
+        if order is not None:
+            quoted = cancellation.quote(session, order) if cancellation else None
+            caller = replace(caller, order=quoted)
     else:
         rma = find_rma(session, call.customer_id, lookup.reference)
         readout = rma_readout(menus, rma) if rma else None
@@ -206,6 +263,40 @@ def _look_up(
         found=readout is not None,
     )
     return after_lookup(menus, lookup, caller, readout=readout)
+
+
+def _cancel(
+    session: Session,
+    menus: MenuSet,
+    call: Call,
+    caller: Caller,
+    step: Cancel,
+    cancellation: OrderCancellation | None,
+    *,
+    now: datetime,
+) -> Decision:
+    """The caller confirmed cancelling the order in view: the boundary's cancellation does it
+    (idempotent), and the engine says the outcome. Logged once per order on the call."""
+    assert call.customer_id is not None  # an order was in view: the caller is identified
+    order = find_order(session, call.customer_id, step.order)
+    if order is None or cancellation is None:
+        outcome = CancelOutcome("unavailable", step.order)
+    else:
+        outcome = cancellation.cancel(session, order, call, now=now)
+    log_event(
+        session,
+        call,
+        "self_service",
+        now=now,
+        dedupe_key=f"cancel_order:{step.order}",
+        lookup=NodeKind.CANCEL_ORDER.value,
+        reference=step.order,
+        found=order is not None,
+        result=outcome.result,
+        rma=outcome.rma,
+        refund_fen=outcome.refund_fen,
+    )
+    return after_cancel(menus, step, caller, outcome)
 
 
 def _record(

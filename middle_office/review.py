@@ -200,3 +200,46 @@ def decide(
         delivery_id=delivery.id,
     )
     return delivery
+
+
+def withdraw(
+    session: Session,
+    order_id: int,
+    *,
+    reason: str,
+    agent_id: int | None,
+    actor: str,
+    now: datetime,
+) -> ReviewTask | None:
+    """The order was cancelled outside the review (the customer cancelled it before it
+    shipped): its open review closes as cancelled with `reason`, its pending calls are
+    cancelled, and that is audited. No webhook: whoever cancelled the order tells the order
+    system. None when no review was open (idempotent). Flushes."""
+    review = session.scalar(
+        select(ReviewTask).where(
+            ReviewTask.order_id == order_id, ReviewTask.status == ReviewStatus.OPEN
+        )
+    )
+    if review is None:
+        return None
+    review.status = ReviewStatus.CANCELLED
+    review.decided_at = now
+    review.decided_by = agent_id
+    review.decision_reason = reason[:200]
+    tasks.cancel_tasks_for(session, "review", review.id, now=now)
+    order = session.get(Order, order_id)
+    record(
+        session,
+        actor_id=agent_id,
+        actor=actor,
+        action="review.withdrawn",
+        subject_type="order",
+        subject_id=order.number if order else order_id,
+        now=now,
+        review_id=review.id,
+        reason=reason,
+        before=ReviewStatus.OPEN.value,
+        after=review.status.value,
+    )
+    session.flush()
+    return review

@@ -13,6 +13,10 @@ STATUS = {
     "illegal-move": 409,  # names the RMA's current state (and who decided it)
     "confirmation-mismatch": 409,
     "rma-not-found": 404,
+    # Cancelling an unshipped order (back_office.cancellations).
+    "order-shipped": 409,  # it has shipped: request a return (an RMA) instead
+    "order-cancelled": 409,  # cancelled some other way: no refund of ours to repeat
+    "order-not-found": 404,
 }
 
 

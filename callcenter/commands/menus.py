@@ -75,9 +75,13 @@ def tree_lines(menus: MenuSet, language: str) -> list[str]:
         for option in node.options:
             words = f" / “{'、'.join(option.speech[:3])}”" if option.speech else ""
             walk(option.target, f"[{option.key}{words}] ", depth + 1)
-        branches = {NodeKind.HOURS: (("open", node.next), ("closed", node.closed))}.get(
-            node.kind, (("next", node.next), ("on failure", node.on_failure))
-        )
+        branches = [
+            *{NodeKind.HOURS: (("open", node.next), ("closed", node.closed))}.get(
+                node.kind, (("next", node.next), ("on failure", node.on_failure))
+            ),
+            ("cancellable", node.cancellable),
+            ("refused", node.refused),
+        ]
         for name, target in branches:
             if target:
                 walk(target, f"({name}) ", depth + 1)

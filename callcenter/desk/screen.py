@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from back_office.cancellations import CANCELLABLE, SHIPPED, refundable_fen
 from callcenter.desk import labels
 from callcenter.desk.labels import label
 from core.models import Call, CallEvent, Customer, Order, Rma, RmaStatus
@@ -190,6 +191,11 @@ def customer_view(session: Session, customer: Customer | None, *, tz: ZoneInfo) 
                 "status": o.status.value,
                 "status_label": label(labels.ORDER_STATUSES, o.status.value),
                 "date": _local(o.placed_at, tz).strftime("%Y-%m-%d"),
+                # Cancel and refund without review (back_office.cancellations), or not: shipped
+                # orders are returned instead.
+                "cancellable": o.status in CANCELLABLE,
+                "shipped": o.status in SHIPPED,
+                "refund": yuan(refundable_fen(session, o)) if o.status in CANCELLABLE else None,
             }
             for o in orders
         ],

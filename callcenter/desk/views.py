@@ -26,7 +26,10 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
+from back_office.cancellations import CancellationError
 from callcenter import access
+from callcenter.back_office import cancellations
+from callcenter.back_office.errors import domain_error
 from callcenter.desk import actions, auth
 from callcenter.desk.forms import Invalid, LoginForm, PostForm, StateForm, WrapUpForm
 from callcenter.desk.screen import desk_view
@@ -65,6 +68,7 @@ def _guard() -> Response | tuple[Response, int] | None:
 
 access.require(bp, "desk.use", public=PUBLIC)  # after _guard: signed in
 access.require(bp, "desk.switch_post", "switch_post")
+access.require(bp, "orders.cancel_unshipped", "cancel_order")
 
 
 @bp.errorhandler(Invalid)
@@ -76,6 +80,11 @@ def _invalid(exc: Invalid) -> tuple[Response, int]:
 @bp.errorhandler(actions.DeskError)
 def _refused(exc: DomainError) -> tuple[Response, int]:
     return jsonify(error=exc.as_dict()), 409
+
+
+@bp.errorhandler(CancellationError)
+def _not_cancelled(exc: CancellationError) -> tuple[Response, int]:
+    return domain_error(exc)  # a shipped order: 409 naming the return instead
 
 
 @bp.errorhandler(TelephonyUnavailable)
@@ -223,6 +232,15 @@ def wrap_up() -> Response:
     return _state_response(rt)
 
 
+@bp.post("/api/orders/<number>/cancel")
+def cancel_order(number: str) -> Response:
+    rt = runtime()
+    with rt.unit_of_work() as uow:
+        agent = _agent(uow.session)
+        result = cancellations.cancel_at_desk(uow, rt, agent, number[:20], now=rt.clock())
+    return jsonify(cancellations.result_view(result))
+
+
 @bp.get("/api/token")
 def token() -> Response:
     rt = runtime()
@@ -279,6 +297,9 @@ def _state_response(rt: Runtime) -> Response:
         )
         view["monitored"] = monitoring_of(
             db, agent.id, visible=bool(rt.settings.supervisor_monitor_visible)
+        )
+        view["may_cancel_orders"] = rt.permissions.allows(
+            "orders.cancel_unshipped", agent.held_posts()
         )
     return jsonify(view)
 

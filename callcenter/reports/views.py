@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from callcenter import access
+from callcenter.reports import back_office as rma
 from callcenter.runtime import runtime
 from reports import metrics
 from reports.queries import Kind, ReportRequest, report
@@ -24,6 +25,9 @@ from reports.queries import Kind, ReportRequest, report
 bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")
 access.require(bp, "reports.read")
 KINDS = "any(queues, agents, teams)"
+BACK_OFFICE = f"any({', '.join(rma.KINDS)})"
+#: The back office's tables on the page: the week ending on the day shown.
+PAGE_DAYS = 7
 
 
 class BadRequest(ValueError):
@@ -31,7 +35,8 @@ class BadRequest(ValueError):
 
 
 @bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest) -> tuple[Response, int]:
+@bp.errorhandler(rma.BadRequest)
+def bad_request(exc: ValueError) -> tuple[Response, int]:
     return jsonify(error={"code": "bad-request", "message": str(exc), "details": {}}), 400
 
 
@@ -39,7 +44,11 @@ def bad_request(exc: BadRequest) -> tuple[Response, int]:
 def index() -> str:
     ask = parse(request.args, Kind.QUEUES)
     tables = {kind: rows_for(ReportRequest(kind, ask.day, ask.minutes)) for kind in Kind}
-    return render_template("reports/index.html", ask=ask, tables=tables, columns=COLUMNS)
+    week = rma.parse(request.args.to_dict() | {"days": str(PAGE_DAYS)})
+    back = {kind: rma.rows_for(kind, week) for kind in rma.KINDS}
+    return render_template(
+        "reports/index.html", ask=ask, tables=tables, columns=COLUMNS, back=back, week=week
+    )
 
 
 @bp.get(f"/api/<{KINDS}:kind>")
@@ -54,6 +63,20 @@ def api(kind: str) -> Response:
 def export(kind: str) -> Response:
     ask = parse(request.args, Kind(kind))
     return as_csv(ask, rows_for(ask))
+
+
+@bp.get(f"/api/back_office/<{BACK_OFFICE}:kind>")
+def back_office_api(kind: str) -> Response:
+    ask = rma.parse(request.args)
+    if request.args.get("format") == "csv":
+        return rma.as_csv(kind, ask, rma.rows_for(kind, ask))
+    return jsonify(rma.meta(kind, ask) | {"rows": rma.rows_for(kind, ask)})
+
+
+@bp.get(f"/api/back_office/<{BACK_OFFICE}:kind>.csv")
+def back_office_export(kind: str) -> Response:
+    ask = rma.parse(request.args)
+    return rma.as_csv(kind, ask, rma.rows_for(kind, ask))
 
 
 # --- helpers of the views ------------------------------------------------------------------

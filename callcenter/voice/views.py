@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from callcenter.back_office.cancellations import PhoneCancellation
 from callcenter.runtime import runtime
 from callcenter.twilio_http import (
     CallStatusForm,
@@ -84,6 +85,7 @@ def gather(node_id: str) -> Response:
             attempt=attempt,
             digits=form.digits,
             speech=form.speech_result,
+            cancellation=PhoneCancellation(uow, rt),
             **services.call_flow(uow, rt, now=rt.clock()),
         )
     return twiml(render_step(decision.step, rt.menus, _urls()))

@@ -39,20 +39,20 @@ def broken_menus(tmp_path: Path) -> Path:
 
 def test_menus_check_passes_on_the_shipped_menus(tmp_path: Path) -> None:
     code, out = run(tmp_path, "menus", "check")
-    assert code == 0 and out.startswith("menus OK: 15 nodes, entry 'language', languages zh, en")
+    assert code == 0 and out.startswith("menus OK: 18 nodes, entry 'language', languages zh, en")
 
 
 def test_menus_check_names_file_line_and_reason(tmp_path: Path) -> None:
     folder = broken_menus(tmp_path)
     code, out = run(tmp_path, "menus", "check", str(folder))
     assert code == 1
-    assert f"{folder}/hotline.toml:55: unknown target 'mian' in node 'order_done'" in out
+    assert f"{folder}/hotline.toml:56: unknown target 'mian' in node 'order_done'" in out
 
 
 def test_bad_menu_file_stops_start_up(tmp_path: Path) -> None:
     from callcenter.app import create_app
 
-    with pytest.raises(MenuError, match=r"hotline\.toml:55: unknown target 'mian'"):
+    with pytest.raises(MenuError, match=r"hotline\.toml:56: unknown target 'mian'"):
         create_app(Settings(instance_path=tmp_path, menus_path=broken_menus(tmp_path)))
 
 

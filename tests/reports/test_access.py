@@ -40,7 +40,10 @@ def test_every_route_is_listed(app: Flask) -> None:
     for kind in ("queues", "agents", "teams"):
         assert f"/reports/api/{kind}" in urls
         assert f"/reports/api/{kind}.csv" in urls
-    assert len(urls) == 7
+    for kind in ("days", "agents"):  # the back office's
+        assert f"/reports/api/back_office/{kind}" in urls
+        assert f"/reports/api/back_office/{kind}.csv" in urls
+    assert len(urls) == 11
 
 
 def test_signed_out_requests_are_refused(app: Flask) -> None:

@@ -85,7 +85,7 @@
       var tr = document.createElement('tr');
       cells(item).forEach(function (cell) {
         var td = document.createElement('td');
-        td.textContent = cell[0];
+        if (cell[0] instanceof Node) { td.appendChild(cell[0]); } else { td.textContent = cell[0]; }
         if (cell[1]) td.className = cell[1];
         tr.appendChild(td);
       });
@@ -152,8 +152,12 @@
       li.append(at, ' ', key, ' ', to);
       ivr.appendChild(li);
     });
+    var mayCancel = !!(last && last.may_cancel_orders);
+    document.querySelectorAll('.order-action').forEach(function (th) { show(th, mayCancel); });
     rows($('orders'), c.orders || [], function (o) {
-      return [[o.number, 'mono'], [o.amount, 'num'], [o.status_label], [o.date, 'mono']];
+      var cells = [[o.number, 'mono'], [o.amount, 'num'], [o.status_label], [o.date, 'mono']];
+      if (mayCancel) cells.push([orderAction(o), 'order-action']);
+      return cells;
     }, c.known ? '无订单 No orders' : '未识别客户 Caller not identified');
     rows($('rmas'), c.open_rmas || [], function (r) {
       return [[r.number, 'mono'], [r.kind_label], [r.status_label], [r.order_number, 'mono']];
@@ -161,7 +165,9 @@
 
     var form = $('wrap-up');
     var needsWrapUp = call.phase === 'wrap_up' && !call.wrapped_up;
-    if (entryShown !== call.entry_id) { form.reset(); entryShown = call.entry_id; }
+    if (entryShown !== call.entry_id) {
+      form.reset(); entryShown = call.entry_id; show($('cancel-result'), false);
+    }
     show(form, needsWrapUp);
   }
 
@@ -186,6 +192,42 @@
     api('GET', '/state').then(render).catch(function (err) {
       if (err.message !== 'signed out') showError(err.message);
     }).then(function () { window.setTimeout(poll, 1000); });
+  }
+
+  // Cancel and refund an order that has not shipped (no review); a shipped one is returned.
+  function orderAction(order) {
+    if (order.cancellable) {
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'danger cancel-order';
+      button.dataset.order = order.number;
+      button.textContent = '取消并退款 Cancel and refund';
+      button.addEventListener('click', function () { cancelOrder(order); });
+      return button;
+    }
+    var hint = document.createElement('span');
+    hint.className = 'muted';
+    hint.textContent = order.shipped ? '已发货：请改为申请退货 Shipped: request a return instead' : '';
+    return hint;
+  }
+
+  function cancelOrder(order) {
+    var question = '取消订单 ' + order.number + ' 并退款 ' + order.refund + '？此操作不经审核，不能撤销。\n' +
+      'Cancel order ' + order.number + ' and refund ' + order.refund + '? There is no review and no undo.';
+    if (!window.confirm(question)) return;
+    var banner = $('cancel-result');
+    showError(null);
+    api('POST', '/orders/' + encodeURIComponent(order.number) + '/cancel', {}).then(function (done) {
+      var rma = done.rma ? '，退款单 RMA ' + done.rma : '';
+      setText(banner, '订单 ' + done.order + ' 已取消，退款 ' + done.refund + ' 已交财务' + rma +
+        ' · Order ' + done.order + ' cancelled; refund ' + done.refund + ' handed to finance.');
+      show(banner, true);
+    }).catch(function (err) {
+      var text = err.code === 'order-shipped'
+        ? '订单已发货，不能取消：请改为申请退货 The order has shipped: request a return instead'
+        : err.message;
+      showError(text);
+    });
   }
 
   // --- actions ---------------------------------------------------------------------------
