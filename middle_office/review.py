@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import webhooks
 from core.audit import record
+from core.db import rowcount
 from core.errors import DomainError
 from core.models import Order, OrderStatus
 from core.phones import to_e164
@@ -32,6 +33,10 @@ EDITABLE = {
     "postal_code": 12,
     "invoice_title": 120,
 }
+
+
+#: The order's statuses a review may decide from (not cancelled, shipped or delivered).
+UNDECIDED = (OrderStatus.PENDING_REVIEW, OrderStatus.APPROVED)
 
 
 class ReviewError(DomainError):
@@ -162,7 +167,20 @@ def decide(
     review.decided_at = now
     review.decided_by = agent_id
     review.decision_reason = reason or None
-    order.status = OrderStatus.APPROVED if approve else OrderStatus.CANCELLED
+    # Compare-and-set: an order cancelled meanwhile (the caller cancelled it unshipped, from
+    # the IVR or the front desk) is not approved over the cancellation.
+    new_status = OrderStatus.APPROVED if approve else OrderStatus.CANCELLED
+    changed = rowcount(
+        session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status.in_(UNDECIDED))
+            .values(status=new_status)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.refresh(order)
+    if changed != 1:
+        raise ReviewClosed(f"order {order.number} is {order.status.value} now", review_id=review_id)
     tasks.cancel_tasks_for(session, "review", review.id, now=now)
     event = "order.approved" if approve else "order.cancelled"
     payload = {

@@ -343,3 +343,36 @@ def test_of_two_cancellations_at_once_the_second_gets_the_firsts_result(
     with live_session_factory() as s:
         assert count(s, Rma, Rma.order_id == order_id) == 1
         assert count(s, WebhookDelivery) == 2  # finance's and the order system's, once each
+
+
+def test_a_review_decided_after_the_order_was_cancelled_meanwhile_changes_nothing(
+    session: Session, customer: Customer
+) -> None:
+    """The middle office decides over a stale read: the order was cancelled by the caller
+    (another transaction) between the agent opening the review and approving it. The
+    approval's compare-and-set on the order's status refuses, so the cancellation stands."""
+    from sqlalchemy import update
+
+    from middle_office import review as middle_review
+
+    order = add_order(session, customer, "2611050020", OrderStatus.PENDING_REVIEW)
+    order.recipient_name, order.recipient_phone = "李娜", "+8613800138000"
+    order.province, order.city, order.address = "浙江省", "杭州市", "文三路259号"
+    review = ReviewTask(order_id=order.id, reasons=["over_amount"], created_at=NOW)
+    session.add(review)
+    session.flush()
+    # The cancellation, as another transaction commits it: only the row changes, not the
+    # session's loaded order.
+    session.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(status=OrderStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+
+    with pytest.raises(middle_review.ReviewClosed, match="cancelled"):
+        middle_review.decide(
+            session, review.id, approve=True, reason="", agent_id=None, actor="huang.li", now=NOW
+        )
+    assert order.status is OrderStatus.CANCELLED
+    assert count(session, WebhookDelivery, WebhookDelivery.event == "order.approved") == 0
