@@ -42,6 +42,7 @@ from callcenter.voice.twiml import (
     render_message,
     whisper_for,
 )
+from core.calls import StatusUpdate, get_call
 from core.db import UnitOfWork
 from core.errors import DomainError
 from ivr_menus import services as ivr
@@ -138,6 +139,7 @@ def customer_status() -> tuple[str, int]:
         services.customer_leg_status(
             uow, rt, attempt_id, form.call_sid, form.call_status.value, now=rt.clock()
         )
+        _put_through_status(uow, rt, form, now=rt.clock())
     return "", 204
 
 
@@ -182,6 +184,24 @@ def notice_menu() -> Response:
     with rt.unit_of_work() as uow:
         reply = _notice_reply(uow, rt, attempt_id, form, now=rt.clock())
     return twiml(reply)
+
+
+def _put_through_status(
+    uow: UnitOfWork, rt: Runtime, form: CallStatusForm, *, now: datetime
+) -> None:
+    """A customer put through from a notice to a queue is also the inbound flow's caller (a
+    call it knows): the status goes to it too, so its end frees an agent left waiting and
+    closes the call (`callcenter.voice.services.call_status`)."""
+    if get_call(uow.session, form.call_sid) is None:
+        return
+    update = StatusUpdate(
+        form.call_sid,
+        form.call_status,
+        form.timestamp or now,
+        form.sequence_number,
+        form.call_duration,
+    )
+    voice_services.call_status(uow, rt, update, now=now)
 
 
 def _notice_language(menus: MenuSet, session: Session, attempt_id: int) -> str:
