@@ -86,6 +86,18 @@ def due(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
     )
 
 
+def is_due(session: Session, task_id: int, *, now: datetime) -> bool:
+    """Whether the task may be claimed now (pending, automated, due). Read-only: a job asks
+    before it waits for a dial token, so a copy of a job already done spends none."""
+    task = session.get(OutboundTask, task_id)
+    return (
+        task is not None
+        and task.status is TaskStatus.PENDING
+        and kind_of(task.kind).automated
+        and task.next_attempt_at <= now
+    )
+
+
 def claim_dial(session: Session, task_id: int, *, now: datetime, policy: Policy) -> Dial | None:
     """Claim an automated task's next call (step 1 above); the dial to make after the commit,
     or None: not pending (taken by another job), not automated, not due, on the do-not-call

@@ -164,6 +164,10 @@ def dial_automated(task_id: int) -> None:
     the CallSid. A second run finds the task claimed and dials nothing."""
     rt = runtime()
     policy = policy_for(rt)
+    with rt.unit_of_work() as uow:
+        due = automated.is_due(uow.session, task_id, now=rt.clock())
+    if not due:
+        return  # dialled already (the tick enqueues a due task until it is claimed)
     _pace(rt)
     with rt.unit_of_work() as uow:
         dial = automated.claim_dial(uow.session, task_id, now=rt.clock(), policy=policy)

@@ -17,21 +17,23 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from back_office import handoffs
+from back_office import handoffs, notices, states
 from callcenter.jobs import outbound as jobs
-from callcenter.jobs import outbound_tick
+from callcenter.jobs import outbound_tick, reconcile
 from callcenter.runtime import Runtime
 from core import webhooks
 from core.models import Call, CallStatus, Language, Rma, RmaKind, RmaStatus, Tier
 from core.speech import say_amount, say_digits
 from outbound import tasks
-from outbound.models import OutboundAttempt, OutboundTask, TaskStatus
+from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
+from outbound.policy import Policy
 from phone_network.calls import Call as NetworkCall
 from phone_network.parties import Answering
 from queues.models import AgentState, Post, QueuedCall
 from tests.back_office.test_notices import approved_rma
 from tests.builders import add_agent
 from tests.centre import HOTLINE, Centre, running_centre
+from tests.queues.test_reconcile_end_to_end import drop
 
 pytestmark = pytest.mark.slow
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
@@ -299,3 +301,44 @@ def test_pressing_0_puts_the_customer_through_to_a_back_office_agent_at_their_ti
     with c.factory() as s:  # the inbound flow knows the call, and saw it end
         row = s.scalar(select(Call).where(Call.sid == leg.sid))
         assert row is not None and row.status is CallStatus.COMPLETED and row.vip
+
+
+def test_a_notice_whose_final_callback_was_lost_is_repaired_and_the_rma_closed(
+    live_session_factory: sessionmaker[Session],
+    make_runtime: Callable[..., Runtime],
+    redis: object,
+) -> None:
+    """The customer heard the notice, but the leg's 'completed' callback never came: the
+    attempt stays connected until the reconciliation duty, past MAX_CALL_S, asks the
+    network's REST API and applies it through the webhook's own service."""
+    customer = "+8613766667777"
+    with running_centre(
+        live_session_factory, make_runtime, start=START, outbound_cps=5, max_call_s=120
+    ) as c:
+        c.network.add_endpoint(customer, Answering(after=1, talk=None, script=("wait",)))
+        lost = drop(c, ("/twilio/outbound/customer/status", {"CallStatus": "completed"}))
+        with c.factory.begin() as s:
+            rma = approved_rma(s, "R2026112306", recipient_phone=customer, now=c.clock.now())
+            states.move(s, rma, "refunded", now=c.clock.now(), finance_reference="FIN-6")
+            task = notices.plan_notice(s, rma, now=c.clock.now(), policy=Policy())
+            assert task is not None
+            rma_id, task_id = rma.id, task.id
+        tick_outbound(c)
+        c.wait_for(lambda: lost.dropped == 1, timeout=60)
+        attempt = last_attempt(c, task_id)
+        assert attempt is not None and attempt.status is AttemptStatus.CONNECTED
+        assert attempt.outcome == "reached_resolved"  # heard: it reached the menu
+        assert rma_row(c, rma_id).status is RmaStatus.REFUNDED  # stranded unrepaired
+        due = attempt.customer_claimed_at.timestamp() + 121  # type: ignore[union-attr]
+        with c.timer():
+            c.wait_for(lambda: c.clock.now().timestamp() >= due, timeout=30)
+        with c.app.app_context():
+            reconcile.tick()
+        attempt = last_attempt(c, task_id)
+        assert attempt is not None and attempt.status is AttemptStatus.ENDED
+        assert attempt.customer_status == "completed"
+        assert notice_task(c, rma_id).status is TaskStatus.DONE  # type: ignore[union-attr]
+        assert rma_row(c, rma_id).status is RmaStatus.CLOSED
+        with c.app.app_context():
+            reconcile.tick()  # another turn changes nothing
+        assert last_attempt(c, task_id).id == attempt.id  # type: ignore[union-attr]
