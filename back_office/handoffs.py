@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from back_office import states
+from back_office import notices, states
 from core import webhooks
 from core.audit import record
 from core.errors import DomainError
 from core.models import Order, Rma, RmaKind, RmaStatus
 from core.webhooks import WebhookDelivery
+from outbound.policy import Policy
 
 TARGET = {RmaKind.RETURN: "finance", RmaKind.EXCHANGE: "logistics"}
 EVENT = {RmaKind.RETURN: "rma.refund_requested", RmaKind.EXCHANGE: "rma.replacement_requested"}
@@ -135,10 +136,18 @@ def find(session: Session, number: str) -> Rma:
 
 
 def confirm_refunded(
-    session: Session, number: str, *, reference: str, now: datetime, actor: str = "finance"
+    session: Session,
+    number: str,
+    *,
+    reference: str,
+    now: datetime,
+    actor: str = "finance",
+    policy: Policy | None = None,
 ) -> Confirmed:
-    """Finance paid the refund of return `number` (its own `reference`). Idempotent: the same
-    confirmation again returns changed=False; another reference is a ConfirmationMismatch."""
+    """Finance paid the refund of return `number` (its own `reference`); the customer's
+    notice call is planned (`notices.plan_notice`, the engine's `policy`). Idempotent: the
+    same confirmation again returns changed=False; another reference is a
+    ConfirmationMismatch."""
     rma = find(session, number)
     if rma.finance_reference is not None:
         if rma.finance_reference != reference:
@@ -150,14 +159,21 @@ def confirm_refunded(
         return Confirmed(rma.number, rma.status.value, False)
     before = states.move(session, rma, "refunded", now=now, finance_reference=reference)
     _audit(session, rma, "rma.refunded", actor, now, before, reference=reference)
+    notices.plan_notice(session, rma, now=now, policy=policy or Policy())
     return Confirmed(rma.number, rma.status.value, True)
 
 
 def confirm_shipped(
-    session: Session, number: str, *, tracking: str, now: datetime, actor: str = "logistics"
+    session: Session,
+    number: str,
+    *,
+    tracking: str,
+    now: datetime,
+    actor: str = "logistics",
+    policy: Policy | None = None,
 ) -> Confirmed:
-    """Logistics shipped the replacement of exchange `number` (parcel `tracking`). Idempotent
-    like `confirm_refunded`."""
+    """Logistics shipped the replacement of exchange `number` (parcel `tracking`); the
+    customer's notice call is planned. Idempotent like `confirm_refunded`."""
     rma = find(session, number)
     if rma.tracking_number is not None:
         if rma.tracking_number != tracking:
@@ -169,6 +185,7 @@ def confirm_shipped(
         return Confirmed(rma.number, rma.status.value, False)
     before = states.move(session, rma, "shipped", now=now, tracking_number=tracking)
     _audit(session, rma, "rma.replacement_shipped", actor, now, before, tracking=tracking)
+    notices.plan_notice(session, rma, now=now, policy=policy or Policy())
     return Confirmed(rma.number, rma.status.value, True)
 
 

@@ -251,6 +251,12 @@ class Settings:
     outbound_ring_timeout_s: int = _setting(
         "OUTBOUND_RING_TIMEOUT_S", "Seconds an outbound call to a customer rings", default=30
     )
+    outbound_machine_detection: bool = _setting(
+        "OUTBOUND_MACHINE_DETECTION",
+        "true: automated outbound calls (RMA notices) ask Twilio to detect answering machines, "
+        "which get a short message instead of the menu",
+        default=True,
+    )
     order_api_token: str = _setting(
         "ORDER_API_TOKEN",
         "Bearer token the order system sends to /api/orders; empty refuses every request",

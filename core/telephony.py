@@ -98,6 +98,7 @@ class Telephony(Protocol):
         timeout_s: int | None = None,
         record: bool = False,
         recording_status_callback: str | None = None,
+        machine_detection: str | None = None,
     ) -> PlacedCall: ...
 
     def redirect_call(self, call_sid: str, url: str) -> None: ...
@@ -168,12 +169,17 @@ class TwilioGateway:
         timeout_s: int | None = None,
         record: bool = False,
         recording_status_callback: str | None = None,
+        machine_detection: str | None = None,
     ) -> PlacedCall:
         """Create an outbound call (REST `POST /Calls`). Not idempotent: callers claim first.
 
         With `record`, the call is recorded dual-channel from its answer (channel 1: this
         leg, channel 2: what it hears), and the recording's status is posted to
-        `recording_status_callback`.
+        `recording_status_callback`. With `machine_detection` (`Enable`, or
+        `DetectMessageEnd` to leave a message after the beep), Twilio tells who answered in
+        the `url` request's `AnsweredBy`: `human`, `machine_start` (Enable),
+        `machine_end_beep`, `machine_end_silence`, `machine_end_other` (DetectMessageEnd),
+        `fax` or `unknown`.
         """
         options: dict[str, Any] = {"to": to, "from_": from_}
         if url:
@@ -188,6 +194,8 @@ class TwilioGateway:
             )
         if timeout_s:
             options["timeout"] = timeout_s
+        if machine_detection:
+            options["machine_detection"] = machine_detection
         if record:
             options.update(record=True, recording_channels="dual")
             if recording_status_callback:

@@ -56,6 +56,8 @@ def start_attempt(
         raise TaskNotFound(f"no outbound task {task_id}", task_id=task_id)
     if task.status is not TaskStatus.PENDING:
         raise TaskNotOpen(f"task {task_id} is {task.status.value}", status=task.status.value)
+    if kind_of(task.kind).automated:
+        raise NotYourTask(f"task {task_id} is an automated call", task_id=task_id)
     if not kind_of(task.kind).routed and task.agent_id not in (None, agent_id):
         raise NotYourTask(f"task {task_id} is assigned to another agent", task_id=task_id)
     if on_do_not_call(session, task.to_number):

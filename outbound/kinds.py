@@ -8,6 +8,7 @@ every client, so each process knows every kind before it handles a task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -70,6 +71,21 @@ class NoSubject:
 
 
 @dataclass(frozen=True, slots=True)
+class Line:
+    """One sentence of an automated call: a message key of the catalogue (messages.toml) and
+    its values, already in the call's language (numbers as digits, amounts in words). The
+    boundary renders it with the menus, so the engine needs no catalogue of its own."""
+
+    key: str
+    values: tuple[tuple[str, str], ...] = ()
+
+
+#: What an automated call says: (session, task, language, machine) → its sentences; `machine`
+#: asks for the short message an answering machine gets (no menu follows it).
+Script = Callable[[Session, OutboundTask, str, bool], list[Line]]
+
+
+@dataclass(frozen=True, slots=True)
 class TaskKind:
     name: str
     subject_type: str
@@ -81,6 +97,16 @@ class TaskKind:
     label: str
     greeting: str = "outbound_greeting"  # what the customer hears first (messages.toml)
     subject: Subject = field(default_factory=NoSubject)
+    #: Dialled by the engine itself when due, with no agent (`outbound.automated`): the
+    #: customer hears `script`, then may press 1 to hear it again or 0 to be put through to
+    #: `queue` (served with the `skill` of the task, at the customer's tier).
+    automated: bool = False
+    script: Script | None = None
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.automated and (self.routed or self.script is None):
+            raise ValueError(f"automated kind {self.name!r} needs a script and is not routed")
 
 
 #: Every registered kind by name.

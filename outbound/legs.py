@@ -190,11 +190,16 @@ def customer_leg_ended(
     session: Session, attempt_id: int, status: str, *, now: datetime, policy: Policy
 ) -> str | None:
     """The customer's leg ended. Unanswered (no-answer, busy, failed): the attempt ends with
-    that outcome and the task is rescheduled; returns the agent's leg to hang up. Idempotent."""
+    that outcome and the task is rescheduled; returns the agent's leg to hang up. An
+    automated call's leg ends its attempt whatever the status (`_automated_leg_ended`).
+    Idempotent."""
     attempt = session.get(OutboundAttempt, attempt_id)
     if attempt is None:
         return None
     attempt.customer_status = attempt.customer_status or status
+    if attempt.agent_id is None and kind_of(attempt.task.kind).automated:
+        _automated_leg_ended(session, attempt, status, now=now, policy=policy)
+        return None
     outcome = NOT_ANSWERED.get(status)
     if outcome is None or not move_attempt(
         session,
@@ -210,6 +215,40 @@ def customer_leg_ended(
     reschedule(session, attempt.task, outcome, now=now, policy=policy)
     audit_attempt(session, attempt, "outbound.attempt_ended", now, outcome=outcome.value)
     return attempt.agent_call_sid
+
+
+def _automated_leg_ended(
+    session: Session, attempt: OutboundAttempt, status: str, *, now: datetime, policy: Policy
+) -> None:
+    """An automated call's only leg ended (`outbound.automated`): unanswered → its outcome;
+    answered → what was reached (heard to the end, a machine), else hung up early. The task
+    is rescheduled or closed. Idempotent: a repeated final callback changes nothing."""
+    before = attempt.status
+    if before is AttemptStatus.DIALING_CUSTOMER and status in NOT_ANSWERED:
+        outcome = NOT_ANSWERED[status]
+    elif before is AttemptStatus.DIALING_CUSTOMER and status == "canceled":
+        outcome = Outcome.NO_ANSWER
+    elif before in (AttemptStatus.DIALING_CUSTOMER, AttemptStatus.CONNECTED) and status in (
+        "completed",
+        "canceled",
+    ):
+        outcome = Outcome(attempt.outcome) if attempt.outcome else Outcome.HUNG_UP_EARLY
+    else:
+        session.flush()
+        return
+    if not move_attempt(
+        session,
+        attempt.id,
+        before,
+        status=AttemptStatus.ENDED,
+        ended_at=now,
+        outcome=outcome.value,
+    ):
+        session.flush()
+        return
+    session.refresh(attempt)
+    reschedule(session, attempt.task, outcome, now=now, policy=policy)
+    audit_attempt(session, attempt, "outbound.attempt_ended", now, outcome=outcome.value)
 
 
 def agent_leg_ended(

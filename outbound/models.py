@@ -50,6 +50,9 @@ class Outcome(enum.StrEnum):
     # The engine's own, not offered to agents:
     AGENT_UNREACHABLE = "agent_unreachable"  # the agent's leg did not answer: not counted
     DIAL_UNCONFIRMED = "dial_unconfirmed"  # a dial whose CallSid never came back (reconciled)
+    # Automated calls (no agent, `outbound.automated`):
+    REACHED_MACHINE = "reached_machine"  # an answering machine took the short message: closes
+    HUNG_UP_EARLY = "hung_up_early"  # a person answered but left before the end: retried
 
 
 class OutboundTask(Base):
@@ -93,7 +96,8 @@ class OutboundTask(Base):
 
 
 class OutboundAttempt(Base):
-    """One try: the agent's leg, then the customer's, in the conference `mo-attempt-<id>`."""
+    """One try: the agent's leg, then the customer's, in the conference `mo-attempt-<id>`; for
+    an automated kind, the customer's leg alone (no agent, `agent_id` None)."""
 
     __tablename__ = "mo_outbound_attempts"
     # Attempts under way, found by status (the tick's reconcile, the wallboard) and by agent

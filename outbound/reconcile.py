@@ -12,7 +12,8 @@ outbound webhooks' own services, so a callback that arrives late changes nothing
 - the customer's leg ringing past its ring timeout (`CUSTOMER_RINGING`);
 - the customer's leg ended (its callback came) while the attempt is still under way: the
   conference ended with it, so the agent's leg's own end was lost (`CUSTOMER_ENDED`);
-- an attempt under way for longer than `max_call_s` (`PAST_MAX_CALL`);
+- an attempt under way for longer than `max_call_s` (`PAST_MAX_CALL`), an automated call's
+  (`outbound.automated`, its customer's leg alone) included;
 - an attempt that has ended while its agent is still reserved or on call for it: its
   agent's leg's final callback was lost after the attempt ended, e.g. when the customer did
   not answer and the agent's leg was hung up (`AGENT_LEFT`).
@@ -113,10 +114,16 @@ def stale_attempts(
     ).all()
     for a in customer_ended:
         add(a, Why.CUSTOMER_ENDED, agent=True, customer=False)
+    cutoff = now - timedelta(seconds=max_call_s)
     too_long = session.scalars(
         select(OutboundAttempt).where(
             OutboundAttempt.status.in_(UNDER_WAY),
-            OutboundAttempt.agent_claimed_at <= now - timedelta(seconds=max_call_s),
+            (OutboundAttempt.agent_claimed_at <= cutoff)
+            | (  # an automated call: its customer's leg is its only one
+                OutboundAttempt.agent_id.is_(None)
+                & OutboundAttempt.customer_call_sid.is_not(None)
+                & (OutboundAttempt.customer_claimed_at <= cutoff)
+            ),
         )
     ).all()
     for a in too_long:

@@ -87,13 +87,14 @@ def schedule_after(
 ) -> Next:
     """What follows an attempt's outcome (pure). `attempts` counts this one if it was counted.
 
-    Resolved → done; wrong number or refused → failed. Unanswered, busy or still missing
-    information → again after backoff[attempts - 1] (the last wait repeats), moved to the
-    next calling hours, until `max_attempts` counted attempts → failed. An attempt that never
-    reached the customer's phone (agent unreachable, unconfirmed dial) is retried a minute
-    later without counting.
+    Resolved, or an answering machine that took an automated call's message → done; wrong
+    number or refused → failed. Unanswered, busy, still missing information, or an automated
+    call hung up before its end → again after backoff[attempts - 1] (the last wait repeats),
+    moved to the next calling hours, until `max_attempts` counted attempts → failed. An
+    attempt that never reached the customer's phone (agent unreachable, unconfirmed dial) is
+    retried a minute later without counting.
     """
-    if outcome is Outcome.REACHED_RESOLVED:
+    if outcome in (Outcome.REACHED_RESOLVED, Outcome.REACHED_MACHINE):
         return Next(TaskStatus.DONE, None)
     if outcome in (Outcome.WRONG_NUMBER, Outcome.REFUSED):
         return Next(TaskStatus.FAILED, None)

@@ -36,14 +36,16 @@ def create_task(
     customer_id: int | None = None,
     priority: int = 0,
     queued_at: datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> OutboundTask:
-    """Create (once per kind and subject) a task to phone `to_number`, assigned if possible.
+    """Create (once per kind and subject, or per `dedupe_key` when given) a task to phone
+    `to_number`, assigned if possible (never for routed or automated kinds).
 
-    Idempotent: the same kind and subject return the existing task. A number on the
+    Idempotent: the same kind and subject (key) return the existing task. A number on the
     do-not-call list gives a `blocked` task that is never dialled. Flushes.
     """
     spec = kind_of(kind)
-    key = f"{kind}:{subject_id}"
+    key = dedupe_key or f"{kind}:{subject_id}"
     found = session.scalar(select(OutboundTask).where(OutboundTask.dedupe_key == key))
     if found is not None:
         return found
@@ -69,7 +71,7 @@ def create_task(
     session.flush()
     if on_do_not_call(session, to_number):
         close(session, task, TaskStatus.BLOCKED, now)
-    elif not spec.routed:
+    elif not spec.routed and not spec.automated:
         assign(session, task)
     record(
         session,
@@ -200,7 +202,7 @@ def assign(session: Session, task: OutboundTask) -> int | None:
 
 def assign_unassigned(session: Session) -> int:
     """Assign every pending task that has no agent yet (agents who joined since); how many."""
-    listed = [k.name for k in KINDS.values() if not k.routed]
+    listed = [k.name for k in KINDS.values() if not k.routed and not k.automated]
     tasks = session.scalars(
         select(OutboundTask)
         .where(

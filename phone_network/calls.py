@@ -55,6 +55,7 @@ class NewCall:
     record: bool = False
     recording_channels: int = 1
     recording: RecordingOptions = RecordingOptions()
+    machine_detection: str | None = None  # Enable or DetectMessageEnd (answering machines)
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,7 +193,9 @@ def register_endpoint(address: str) -> Response:
             mode=str(body.get("mode", "answer")), after=float(body.get("after", 1.0)),
             talk=None if body.get("talk", 30.0) is None else float(body.get("talk", 30.0)),
             script=tuple(str(s) for s in body.get("script", ())),
-            max_hold=float(body.get("max_hold", 3600.0)))
+            max_hold=float(body.get("max_hold", 3600.0)),
+            machine=bool(body.get("machine", False)),
+            greeting=float(body.get("greeting", 5.0)))
     except (TypeError, ValueError) as exc:
         raise ControlError(400, "bad-endpoint", str(exc)) from None
     network().add_endpoint(address, answering)

@@ -200,8 +200,11 @@ class PhoneNetwork:
         def outbound(ex: Executor) -> None:
             update = self._ring_alone(ex.leg, answering, order.timeout)
             ex.leg.answer()
+            extra: dict[str, str] = {}
+            if order.machine_detection is not None:
+                extra["AnsweredBy"] = self._detect(ex.leg, answering, order.machine_detection)
             source = Source.of(update) if update else Source(order.url, order.method, order.twiml)
-            ex.run(Next(source))
+            ex.run(Next(source, extra))
 
         return self._launch(call, outbound)
 
@@ -542,6 +545,19 @@ class PhoneNetwork:
         if not (answers or answered):
             raise LegEnded("party", "busy" if mode == "reject" or group.rejected else "no-answer")
         return update
+
+    @staticmethod
+    def _detect(leg: Leg, answering: Answering, detection: str) -> str:
+        """Answering-machine detection on an answered leg: Twilio's AnsweredBy. Waiting for
+        the end of a machine's message (DetectMessageEnd) takes its greeting's length."""
+        found = answering.answered_by(detection)
+        if answering.machine:
+            leg.emit("machine-greeting", f"{answering.greeting:g}")
+            if detection == "DetectMessageEnd":
+                leg.sleep(answering.greeting)
+                leg.emit("beep")
+        leg.emit("answered-by", found)
+        return found
 
     def _run(self, leg: Leg, program: Program) -> None:
         ex = Executor(leg, self, VERBS)

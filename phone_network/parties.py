@@ -309,7 +309,9 @@ class Answering:
     someone answers or rejects it through the network, or the dialler's timeout runs out). An
     answering endpoint picks up after `after` seconds (manual: ignored) and hangs up `talk`
     seconds into a conversation (None: stays until the other side hangs up); `script` is what
-    it does if TwiML asks it.
+    it does if TwiML asks it. A `machine` is an answering machine: its greeting lasts
+    `greeting` seconds before the beep, and a call placed with machine detection is told so
+    (`AnsweredBy`); it never presses a key.
     """
 
     mode: str = "answer"
@@ -317,19 +319,33 @@ class Answering:
     talk: float | None = 30.0
     script: tuple[str, ...] = ()
     max_hold: float = 3600.0
+    machine: bool = False
+    greeting: float = 5.0
 
     def __post_init__(self) -> None:
         if self.mode not in ANSWERING_MODES:
             raise ValueError(f"unknown answering mode {self.mode!r}")
         for line in self.script:
             parse_action(line)
+        if self.machine and self.script:
+            raise ValueError("an answering machine has no script")
+        if self.greeting < 0:
+            raise ValueError("greeting must not be negative")
 
     def party(self) -> ScriptedCaller:
         return ScriptedCaller(self.script, max_hold=self.max_hold, talk_for=self.talk)
 
+    def answered_by(self, detection: str) -> str:
+        """Twilio's AnsweredBy for a call to this endpoint placed with MachineDetection
+        `detection` (Enable: known at the greeting's start; DetectMessageEnd: at the beep)."""
+        if not self.machine:
+            return "human"
+        return "machine_end_beep" if detection == "DetectMessageEnd" else "machine_start"
+
     def to_json(self) -> dict[str, object]:
         return {"mode": self.mode, "after": self.after, "talk": self.talk,
-                "script": list(self.script), "max_hold": self.max_hold}
+                "script": list(self.script), "max_hold": self.max_hold,
+                "machine": self.machine, "greeting": self.greeting}
 
 
 class InteractiveCaller:

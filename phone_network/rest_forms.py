@@ -11,6 +11,8 @@ from phone_network.conferences import ParticipantChanges
 from phone_network.twiml import Conference, RecordingOptions, StatusCallback
 
 Form = MultiDict[str, str]
+#: Twilio's answering-machine detection modes (REST `POST /Calls` MachineDetection).
+MACHINE_DETECTION = frozenset({"Enable", "DetectMessageEnd"})
 
 
 class BadRequest(ValueError):
@@ -75,6 +77,9 @@ def new_call(form: Form) -> NewCall:
     if target is None and twiml is None:
         raise BadRequest(21205, "Url parameter is required (or Twiml).")
     fallback = url(form, "FallbackUrl")
+    detection = text(form, "MachineDetection")
+    if detection is not None and detection not in MACHINE_DETECTION:
+        raise BadRequest(21208, "MachineDetection must be Enable or DetectMessageEnd.")
     channels = form.get("RecordingChannels", "mono")
     if channels not in ("mono", "dual"):
         raise BadRequest(21208, "RecordingChannels must be mono or dual.")
@@ -88,7 +93,8 @@ def new_call(form: Form) -> NewCall:
         recording_channels=2 if channels == "dual" else 1,
         recording=RecordingOptions(
             url(form, "RecordingStatusCallback"), method(form, "RecordingStatusCallbackMethod"),
-            events(form, "RecordingStatusCallbackEvent", frozenset({"completed"}))))
+            events(form, "RecordingStatusCallbackEvent", frozenset({"completed"}))),
+        machine_detection=None if form.get("SendDigits") else detection)
 
 
 def new_participant(form: Form, conference_name: str) -> NewParticipant:

@@ -63,6 +63,8 @@ def describe(event: Event) -> str | None:
         "error": lambda: "(application error)",
         "reject": lambda: f"(call rejected: {arg(0)})",
         "hangup": lambda: f"(call ended: {ENDED_BY.get(arg(0), arg(0))})",
+        "machine-greeting": lambda: f"(an answering machine's greeting, {arg(0)} s)",
+        "answered-by": lambda: f"(answering-machine detection: {arg(0)})",
     }
     line = lines.get(event.kind)
     return line() if line is not None else None

@@ -98,8 +98,15 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     ),
     DemoAgent("huang.li", "黄丽", (MIDDLE,), {"orders": 4}, (ZH,), "middle"),
     DemoAgent("zhou.qiang", "周强", (MIDDLE, FRONT), {"orders": 3, "general": 3}, (ZH,), "middle"),
-    DemoAgent("wu.fang", "吴芳", (BACK,), {"aftersales": 4}, (ZH,), "back"),
-    DemoAgent("xu.tao", "徐涛", (BACK,), {"aftersales": 3, "complaints": 2}, (ZH, EN), "back"),
+    DemoAgent("wu.fang", "吴芳", (BACK,), {"aftersales": 4, "returns": 4}, (ZH,), "back"),
+    DemoAgent(
+        "xu.tao",
+        "徐涛",
+        (BACK,),
+        {"aftersales": 3, "complaints": 2, "returns": 3},
+        (ZH, EN),
+        "back",
+    ),
     # Staff beyond the desk: a floor supervisor and a team lead (who also take calls), QC
     # staff and the centre's manager.
     DemoAgent(

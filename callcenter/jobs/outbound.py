@@ -2,10 +2,12 @@
 
 - `dial_agent(attempt_id)`: paced; claim, commit, dial the agent's leg, record its CallSid.
 - `dial_customer(attempt_id)`: after the agent answered; the same pattern for the customer.
+- `dial_automated(task_id)`: an automated kind's due task (an RMA notice), no agent: the same
+  pattern, the customer's leg alone, with answering-machine detection when the setting is on.
 - `deliver_decision(delivery_id)`: the signed webhook to the order system (RQ retries).
-- `tick()`: every few seconds (`callcenter cron`): assign new tasks, reconcile lost dials,
-  re-send due webhooks. (Queue callbacks are started by the inbound router when it reaches
-  them in line: `callcenter.jobs.router`.)
+- `tick()`: every few seconds (`callcenter cron`): assign new tasks, dial due automated ones,
+  reconcile lost dials, re-send due webhooks. (Queue callbacks are started by the inbound
+  router when it reaches them in line: `callcenter.jobs.router`.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from callcenter.runtime import Runtime, runtime
 from core import webhooks
 from core.telephony import TelephonyRejected, TelephonyUnavailable
-from outbound import legs
+from outbound import automated, legs
 from outbound.models import AttemptStatus, OutboundAttempt
 from outbound.pacing import DialPacer
 from outbound.policy import Policy
@@ -58,6 +60,12 @@ class OutboundUrls:
 
     def done(self, attempt_id: int) -> str:
         return f"{self.base}/done?attempt={attempt_id}"
+
+    def notice(self, attempt_id: int) -> str:
+        return f"{self.base}/notice?attempt={attempt_id}"
+
+    def notice_menu(self, attempt_id: int) -> str:
+        return f"{self.base}/notice/menu?attempt={attempt_id}"
 
 
 def urls_for(rt: Runtime) -> OutboundUrls:
@@ -148,6 +156,46 @@ def dial_customer(attempt_id: int) -> None:
         return
     with rt.unit_of_work() as uow:
         legs.record_customer_call(uow.session, attempt_id, placed.sid)
+
+
+def dial_automated(task_id: int) -> None:
+    """Call the customer of a due automated task (`outbound.automated`): paced; claim and
+    commit, dial (answering-machine detection when OUTBOUND_MACHINE_DETECTION is on), record
+    the CallSid. A second run finds the task claimed and dials nothing."""
+    rt = runtime()
+    policy = policy_for(rt)
+    with rt.unit_of_work() as uow:
+        due = automated.is_due(uow.session, task_id, now=rt.clock())
+    if not due:
+        return  # dialled already (the tick enqueues a due task until it is claimed)
+    _pace(rt)
+    with rt.unit_of_work() as uow:
+        dial = automated.claim_dial(uow.session, task_id, now=rt.clock(), policy=policy)
+    if dial is None:
+        return  # claimed before, not due, blocked, or outside calling hours
+    urls = urls_for(rt)
+    try:
+        placed = rt.telephony.place_call(
+            to=dial.to,
+            from_=rt.settings.hotline_number,
+            url=urls.notice(dial.attempt_id),
+            status_callback=urls.customer_status(dial.attempt_id),
+            status_events=("initiated", "ringing", "answered", "completed"),
+            timeout_s=rt.settings.outbound_ring_timeout_s,
+            machine_detection=(
+                "DetectMessageEnd" if rt.settings.outbound_machine_detection else None
+            ),
+        )
+    except (TelephonyUnavailable, TelephonyRejected) as exc:
+        # The claim counted the attempt; a failed dial is an unanswered one, not a redial.
+        log.warning("could not dial the customer of task %s: %s", task_id, exc)
+        with rt.unit_of_work() as uow:
+            legs.customer_leg_ended(
+                uow.session, dial.attempt_id, "failed", now=rt.clock(), policy=policy
+            )
+        return
+    with rt.unit_of_work() as uow:
+        legs.record_customer_call(uow.session, dial.attempt_id, placed.sid)
 
 
 def _agent_leg(session: Session, attempt_id: int) -> str | None:

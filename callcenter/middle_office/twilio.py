@@ -6,9 +6,16 @@
 /twilio/outbound/customer/join      the customer enters the agent's conference
 /twilio/outbound/customer/status    the customer's leg rang, answered, or ended
 /twilio/outbound/recording          the recording of the call
+/twilio/outbound/notice             an automated call answered: the notice (a machine: the
+                                    short message), then the menu
+/twilio/outbound/notice/menu        the menu's key: 1 again, 0 the kind's queue, none goodbye
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.orm import Session
@@ -17,22 +24,38 @@ from twilio.twiml.voice_response import VoiceResponse
 from callcenter.jobs import outbound as jobs
 from callcenter.middle_office import services
 from callcenter.middle_office.errors import domain_error
-from callcenter.runtime import runtime
+from callcenter.runtime import Runtime, runtime
 from callcenter.twilio_http import (
     CallStatusForm,
+    GatherForm,
     MalformedWebhook,
     RecordingForm,
     VoiceForm,
     twiml,
     verify_signature,
 )
-from callcenter.voice.twiml import join_as_agent, render_message, whisper_for
+from callcenter.voice import services as voice_services
+from callcenter.voice.twiml import (
+    VoiceUrls,
+    join_as_agent,
+    render_enqueue,
+    render_message,
+    whisper_for,
+)
+from core.calls import StatusUpdate, get_call
+from core.db import UnitOfWork
 from core.errors import DomainError
 from ivr_menus import services as ivr
 from ivr_menus.model import MenuSet
-from outbound import attempts, kinds, legs
+from outbound import attempts, automated, kinds, legs
+from outbound.automated import Answer
+from outbound.kinds import Line
 from outbound.models import OutboundAttempt
 from queue_callbacks import entries as callbacks
+from queues import services as queue_services
+
+#: How long the notice's menu waits for a key (seconds).
+NOTICE_MENU_TIMEOUT_S = 6
 
 bp = Blueprint("outbound_calls", __name__, url_prefix="/twilio/outbound")
 bp.register_error_handler(DomainError, domain_error)
@@ -116,6 +139,7 @@ def customer_status() -> tuple[str, int]:
         services.customer_leg_status(
             uow, rt, attempt_id, form.call_sid, form.call_status.value, now=rt.clock()
         )
+        _put_through_status(uow, rt, form, now=rt.clock())
     return "", 204
 
 
@@ -126,6 +150,121 @@ def recording() -> tuple[str, int]:
     with rt.unit_of_work() as uow:
         services.file_recording(uow, rt, _attempt_id(), form.status_update(), now=rt.clock())
     return "", 204
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeForm(VoiceForm):
+    """The answer request of an automated call: who answered (machine detection), if asked."""
+
+    answered_by: str | None
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> NoticeForm:
+        return cls(**cls._common(form), answered_by=(form.get("AnsweredBy") or "")[:32] or None)
+
+
+@bp.post("/notice")
+def notice() -> Response:
+    rt, form, attempt_id = runtime(), NoticeForm.from_form(request.form), _attempt_id()
+    with rt.unit_of_work() as uow:
+        who = automated.answered(
+            uow.session, attempt_id, form.call_sid, answered_by=form.answered_by, now=rt.clock()
+        )
+        language = _notice_language(rt.menus, uow.session, attempt_id)
+        lines = automated.script_of(
+            uow.session, attempt_id, language, machine=who is Answer.MACHINE
+        )
+    menu_url = jobs.urls_for(rt).notice_menu(attempt_id)
+    return twiml(render_notice(rt.menus, language, lines, who, menu_url))
+
+
+@bp.post("/notice/menu")
+def notice_menu() -> Response:
+    rt, form, attempt_id = runtime(), GatherForm.from_form(request.form), _attempt_id()
+    with rt.unit_of_work() as uow:
+        reply = _notice_reply(uow, rt, attempt_id, form, now=rt.clock())
+    return twiml(reply)
+
+
+def _put_through_status(
+    uow: UnitOfWork, rt: Runtime, form: CallStatusForm, *, now: datetime
+) -> None:
+    """A customer put through from a notice to a queue is also the inbound flow's caller (a
+    call it knows): the status goes to it too, so its end frees an agent left waiting and
+    closes the call (`callcenter.voice.services.call_status`)."""
+    if get_call(uow.session, form.call_sid) is None:
+        return
+    update = StatusUpdate(
+        form.call_sid,
+        form.call_status,
+        form.timestamp or now,
+        form.sequence_number,
+        form.call_duration,
+    )
+    voice_services.call_status(uow, rt, update, now=now)
+
+
+def _notice_language(menus: MenuSet, session: Session, attempt_id: int) -> str:
+    attempt = session.get(OutboundAttempt, attempt_id)
+    return _spoken(menus, attempt.task.language if attempt else menus.default_language)
+
+
+def _notice_reply(
+    uow: UnitOfWork, rt: Runtime, attempt_id: int, form: GatherForm, *, now: datetime
+) -> VoiceResponse:
+    """The notice's menu (the notice was heard to the end: `automated.heard`): 1 says it
+    again, 0 puts the customer in the kind's queue at their tier (on the waiting list and
+    routed after the commit), anything else or nothing says goodbye."""
+    session, menus = uow.session, rt.menus
+    live = automated.heard(session, attempt_id, now=now)
+    language = _notice_language(menus, session, attempt_id)
+    if live and form.digits == "1":
+        lines = automated.script_of(session, attempt_id, language, machine=False)
+        menu_url = jobs.urls_for(rt).notice_menu(attempt_id)
+        return render_notice(menus, language, lines, Answer.PERSON, menu_url)
+    if live and form.digits == "0":
+        entry = automated.put_through(
+            session,
+            attempt_id,
+            form.call_sid,
+            from_number=form.from_number,
+            to_number=form.to_number,
+            now=now,
+        )
+        if entry is not None:
+            voice_services.join_waiting_list(uow, rt, queue_services.waiting_caller(entry))
+            urls = VoiceUrls(rt.settings.public_base_url.rstrip("/") + "/twilio/voice")
+            return render_enqueue(menus, language, urls, entry.queue, "notice_transfer")
+    return render_message(menus, language, "notice_goodbye", hangup=True)
+
+
+def render_notice(
+    menus: MenuSet, language: str, lines: list[Line], who: Answer, menu_url: str
+) -> VoiceResponse:
+    """An automated call's TwiML. A person: the notice said in full (before the <Gather>, so
+    no key cuts it short), then the menu, whose action is requested even with no key. An
+    answering machine: the short message, then hang up. Nobody (a fax, a call no longer
+    under way): hang up."""
+    r = VoiceResponse()
+    if who is Answer.NOBODY:
+        r.hangup()
+        return r
+    voice = menus.voices[language].language
+    for line in lines:
+        r.say(menus.message(language, line.key, **dict(line.values)), language=voice)
+    if who is Answer.MACHINE:
+        r.hangup()
+        return r
+    gather = r.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=NOTICE_MENU_TIMEOUT_S,
+        action=menu_url,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    gather.say(menus.message(language, "notice_menu"), language=voice)
+    return r
 
 
 def _whisper(

@@ -77,6 +77,7 @@ def test_shipped_queue_file_has_the_yintai_queues() -> None:
         "complaints",
         "vip",
         "english",
+        "returns",
     }
     vip, general = queues["vip"], queues["general"]
     assert vip.service_level.answer_within_s == 10
