@@ -19,7 +19,8 @@ Read-only queries turn rows into plain records; pure functions turn records into
   refunds), integer fen, and the same in yuan as text ("458.00"): never a float.
 - **notice_calls / notice_calls_reached_first**: outbound tasks of the kind `rma_notice`
   created in the period, and those whose first attempt's outcome is a reached one
-  (`reached…`). Day rows only: an automated notice has no agent.
+  (`reached_resolved`; an answering machine's `reached_machine` is not). Day rows only: an
+  automated notice has no agent.
 """
 
 from __future__ import annotations
@@ -139,8 +140,13 @@ def yuan_text(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+#: A notice call's outcomes that mean the customer heard it in person (an answering machine's
+#: `reached_machine` took the short message: the call is over, but the customer was not reached).
+REACHED = frozenset({"reached_resolved", "reached_missing_info"})
+
+
 def is_reached(outcome: str | None) -> bool:
-    return bool(outcome) and str(outcome).startswith("reached")
+    return outcome in REACHED
 
 
 def figures(

@@ -96,6 +96,7 @@ def known_rows(session_factory: sessionmaker[Session]) -> dict[str, int]:
             ("rma_notice", ["reached_resolved"]),  # reached on the first attempt
             ("rma_notice", ["no_answer", "reached_resolved"]),  # on the second
             ("rma_notice", []),  # not called yet
+            ("rma_notice", ["reached_machine"]),  # a machine took the message: not reached
             ("order_review", ["reached_resolved"]),  # another kind: not counted
         ]
         for i, (kind, outcomes) in enumerate(notices):
@@ -152,7 +153,7 @@ def test_the_day_row_counts_each_figure_from_known_rows(
         "decision_p90_s": 61200.0,  # the 6th of 6 (nearest rank ⌈5.4⌉)
         "refunds_fen": 62_800,  # R1 10,000 + R4 5,000 + R6 45,800 + R8 2,000 (not R5: rejected)
         "refunds_cny": "628.00",
-        "notice_calls": 3,
+        "notice_calls": 4,
         "notice_calls_reached_first": 1,
     }
     assert rows[("2026-11-23", "all")]["received"] == 1  # R8
