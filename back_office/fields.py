@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from core.errors import DomainError
+
 Errors = dict[str, str]
 
 TRUE = frozenset({"1", "true", "yes", "y", "pass", "passed"})
@@ -86,3 +88,23 @@ def unknown(raw: Mapping[str, Any], known: tuple[str, ...], errors: Errors) -> N
     """Name every field that is not one of `known` (a typo must not be silently dropped)."""
     for name in sorted(str(k) for k in set(raw) - set(known)):
         errors[name[:40]] = "unknown field"
+
+
+class InvalidFields(DomainError):
+    """A request with bad fields; `details.fields` names each one (HTTP 422)."""
+
+    code = "invalid-fields"
+
+
+def one_text(raw: Any, name: str, limit: int) -> str:
+    """The one required text field `name` of a small request (a confirmation's reference or
+    tracking number); raises InvalidFields naming it, or any other field sent (pure)."""
+    if not isinstance(raw, dict):
+        raise InvalidFields("the body must be a JSON object", fields={"": "not an object"})
+    errors: Errors = {}
+    value = text(raw, name, errors, limit, required=True)
+    unknown(raw, (name,), errors)
+    if errors:
+        raise InvalidFields(f"{len(errors)} bad field(s)", fields=errors)
+    assert value is not None
+    return value
