@@ -13,6 +13,9 @@ STATUS = {
     "illegal-move": 409,  # names the RMA's current state (and who decided it)
     "confirmation-mismatch": 409,
     "rma-not-found": 404,
+    "invalid-rma": 422,  # names each bad field; nothing stored
+    "invalid-inspection": 422,
+    "invalid-catalogue": 422,
 }
 
 

@@ -37,8 +37,18 @@ PUBLIC = frozenset(
 )
 #: Twilio's webhooks: no session, a valid X-Twilio-Signature instead (403 without one).
 WEBHOOK_BLUEPRINTS = ("voice.", "outbound_calls.")
-#: The order system's API: a bearer token instead of a session (401 without one).
-MACHINE_APIS = frozenset({"order_api.orders"})
+#: The partner systems' APIs (orders, RMAs, inspections, the catalogue, finance's and
+#: logistics' confirmations): a bearer token instead of a session (401 without one).
+MACHINE_APIS = frozenset(
+    {
+        "order_api.orders",
+        "rma_api.rmas",
+        "rma_api.inspection",
+        "rma_api.catalogue_items",
+        "rma_api.refunded",
+        "rma_api.shipped",
+    }
+)
 #: Prometheus' scrape: loopback or CALLCENTER_METRICS_TOKEN, no session (403 from elsewhere).
 SCRAPES = frozenset({"metrics.metrics"})
 #: Routes whose success is a redirect to the sign-in page.
