@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from back_office import catalogue, handoffs, review, status_calls
@@ -159,14 +159,17 @@ def _row(
 
 
 def earlier_rmas(session: Session, rma: Rma) -> list[Rma]:
-    """The customer's other RMAs filed before this one, newest first (at most EARLIER_SHOWN)."""
+    """The customer's other RMAs filed before this one (the same time: filed first), newest
+    first (at most EARLIER_SHOWN)."""
     return list(
         session.scalars(
             select(Rma)
             .where(
                 Rma.customer_id == rma.customer_id,
-                Rma.id != rma.id,
-                Rma.created_at <= rma.created_at,
+                or_(
+                    Rma.created_at < rma.created_at,
+                    and_(Rma.created_at == rma.created_at, Rma.id < rma.id),
+                ),
             )
             .order_by(Rma.created_at.desc(), Rma.id.desc())
             .limit(EARLIER_SHOWN)
