@@ -33,6 +33,7 @@ def _register() -> None:
 
     from callcenter.commands.access import access_group
     from callcenter.commands.agents import agents_group
+    from callcenter.commands.back_office import rma_group
     from callcenter.commands.db import db_group
     from callcenter.commands.menus import menus_group
     from callcenter.commands.middle_office import middle_office_group
@@ -61,6 +62,7 @@ def _register() -> None:
         routes_command,
         middle_office_group,
         access_group,
+        rma_group,
     ):
         cli.add_command(command)
 
