@@ -164,15 +164,9 @@ def checklist(facts: RmaFacts, policy: ReturnPolicy, *, now: datetime) -> list[C
     _require_aware("requested_at", facts.requested_at)
     rules = policy.rules_for(facts.category)
     reason_class = policy.reasons.get(facts.reason)
-    asked_at = facts.requested_at or now
-    delivered = facts.delivered_at is not None and facts.delivered_at <= now
     return [
         _delivered(facts, now=now),
-        _within_window(facts, policy, rules, reason_class, asked_at)
-        if delivered
-        else _unknown(
-            Rule.WITHIN_WINDOW, "the window counts from delivery, which has not happened"
-        ),
+        _within_window(facts, policy, rules, reason_class, now=now),
         _category_returnable(facts, rules, reason_class),
         _opened_allowed(facts, rules, reason_class),
         _inspection_passed(facts),
@@ -217,11 +211,16 @@ def _within_window(
     policy: ReturnPolicy,
     rules: CategoryRules,
     reason_class: ReasonClass | None,
-    asked_at: datetime,
+    *,
+    now: datetime,
 ) -> Check:
+    if facts.delivered_at is None or facts.delivered_at > now:
+        return _unknown(
+            Rule.WITHIN_WINDOW, "the window counts from delivery, which has not happened"
+        )
     if reason_class is None:
         return _unknown(Rule.WITHIN_WINDOW, f"no window for reason {facts.reason!r}")
-    assert facts.delivered_at is not None  # checklist judges the window only once delivered
+    asked_at = facts.requested_at or now
     days = rules.window_days(reason_class)
     delivered_on = _local_day(facts.delivered_at, policy)
     last_day = delivered_on + timedelta(days=days)

@@ -499,3 +499,21 @@ def test_a_duplicate_key_is_named(tmp_path: Path) -> None:
 def test_an_unreadable_file_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read the file"):
         load_policy(tmp_path / "absent.toml")
+
+
+def test_a_reason_repeated_in_one_list_is_named_at_its_second_line(tmp_path: Path) -> None:
+    text = GOOD.replace('    "missing_parts",\n', '    "missing_parts",\n    "wrong_item",\n')
+    assert problems_of(tmp_path, text) == [
+        "12: reason 'wrong_item' is listed twice (first at line 9)"
+    ]
+
+
+def test_a_reason_class_that_is_not_a_list_of_names_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'no_reason = ["no_longer_wanted", "wrong_size"]', 'no_reason = "no_longer_wanted"'
+    )
+    assert problems_of(tmp_path, text) == [
+        "4: reason 'wrong_size' is not listed: put it under no_reason or quality",
+        "4: reason 'no_longer_wanted' is not listed: put it under no_reason or quality",
+        "5: no_reason must be a list of reason names",
+    ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,28 @@ def test_the_runtime_reads_the_policy_once(tmp_path: Path) -> None:
     rt = app.extensions["callcenter"]
     assert rt.return_policy is rt.return_policy
     assert rt.return_policy.path == DEFAULT_RETURN_POLICY
+
+
+def test_the_console_command_exits_2_with_every_problem_when_the_app_cannot_start(
+    tmp_path: Path,
+) -> None:
+    """`callcenter <command that needs the app>` stops as for a bad menu file, exit code 2."""
+    path = broken_policy(tmp_path)
+    env = {
+        **os.environ,
+        "CALLCENTER_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CALLCENTER_RETURN_POLICY_PATH": str(path),
+    }
+    done = subprocess.run(  # noqa: S603  (our own console script, fixed arguments)
+        [str(Path(sys.executable).parent / "callcenter"), "routes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: invalid return policy file:\n")
+    assert f"  {path}:{line_of(path, 'quality_days = -30')}: quality_days must not be negative" in (
+        done.stderr
+    )
