@@ -55,6 +55,7 @@ def _labels() -> dict[str, Any]:
         "kinds": RMA_KINDS,
         "statuses": RMA_STATUSES,
         "rules": services.RULE_LABELS,
+        "reasons": services.REASON_LABELS,
         "reject_reasons": services.REJECT_LABELS,
         "outcomes": [o.value for o in outcomes.AGENT_OUTCOMES],
         "csrf": auth.csrf_token(),

@@ -32,6 +32,17 @@ REJECT_LABELS = {
     "missing_parts": "配件缺失 Missing parts",
     "other": "其他 Other",
 }
+#: Why the customer returns or exchanges the item (`core.models.RmaReason`), as the page says.
+REASON_LABELS = {
+    "quality_problem": "质量问题 Quality problem",
+    "damaged_in_transit": "运输损坏 Damaged in transit",
+    "wrong_item": "发错商品 Wrong item",
+    "not_as_described": "与描述不符 Not as described",
+    "wrong_size": "尺码不合适 Wrong size",
+    "missing_parts": "配件缺失 Missing parts",
+    "no_longer_wanted": "不想要了 No longer wanted",
+    "unshipped_cancel": "未发货取消 Unshipped order cancelled",
+}
 #: The policy checklist's rules as the page names them.
 RULE_LABELS = {
     "delivered": "已签收 Delivered",
