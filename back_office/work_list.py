@@ -123,7 +123,11 @@ def _row(
     now: datetime,
     policy: ReturnPolicy,
 ) -> ReviewRow:
-    checks = review.checklist_of(session, rma, policy=policy, now=now)
+    # An approval confirmed the returned SKU; until then it is the agent's to confirm.
+    approved = rma.decided_at is not None and rma.decision_reason not in review.REJECT_REASONS
+    checks = review.checklist_of(
+        session, rma, policy=policy, now=now, sku_confirmed=True if approved else None
+    )
     line = review.line_of(session, rma)
     is_return = rma.kind is RmaKind.RETURN
     return ReviewRow(

@@ -131,6 +131,8 @@ def test_an_approved_rma_is_pending_hand_off_until_acknowledged(
         policy=POLICY,
     )
     assert rows(session) == []
+    decided = work_list.row_of(session, rma, now=NOW, deadline_s=DEADLINE_S, policy=POLICY)
+    assert [c.met for c in decided.checklist if c.rule == "sku_matches"] == [True]  # confirmed
     [pending] = work_list.pending_handoffs(session)
     assert (pending.rma.number, pending.target, pending.delivery) == (
         rma.number,
