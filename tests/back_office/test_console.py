@@ -19,9 +19,12 @@ from callcenter.jobs.outbound import deliver_decision
 from callcenter.runtime import Runtime
 from core.models import Rma, RmaStatus
 from outbound.models import OutboundTask
+from queues.models import Actor, AgentState
 from queues.passwords import hash_password
+from queues.presence import change_state
 from tests.back_office.reviewing import back_office_agent, in_review, stock_catalogue
 from tests.builders import add_agent
+from tests.conftest import NOW
 from tests.middle_office.conftest import RecordingTelephony
 
 PASSWORD = "correct horse battery"
@@ -218,3 +221,29 @@ def test_a_page_for_an_unknown_rma_is_not_found(rt: Runtime, rmas: dict[str, int
     assert (
         client.get("/back/rmas/999999", headers={"Accept": "application/json"}).status_code == 404
     )
+
+
+def test_a_status_call_is_worked_from_the_page_by_click_to_call(
+    make_runtime: Callable[..., Runtime],
+    session_factory: sessionmaker[Session],
+    redis: object,
+    rmas: dict[str, int],
+) -> None:
+    telephony = RecordingTelephony()
+    rt = make_runtime(session_factory, telephony=telephony, jobs_async=False, outbound_cps=50)
+    client = signed_in(rt, "wu.fang")
+    url = f"/back/rmas/{rmas['return']}"
+    csrf = token(client.get(url).get_data(as_text=True))
+    client.post(f"{url}/call", data={"csrf_token": csrf, "why": "照片不清楚"})
+    with session_factory() as s:
+        task = s.scalars(select(OutboundTask)).one()
+    refused = client.post(f"/back/tasks/{task.id}/call", data={"csrf_token": csrf})
+    assert refused.status_code == 303 and telephony.placed == []  # not available yet
+    assert "set yourself available" in client.get("/back/").get_data(as_text=True)
+    with session_factory.begin() as s:
+        change_state(
+            s, rmas["wu.fang"], AgentState.AVAILABLE, reason=None, actor=Actor.AGENT, now=NOW
+        )
+    assert client.post(f"/back/tasks/{task.id}/call", data={"csrf_token": csrf}).status_code == 303
+    assert "正在呼叫 Calling task" in client.get("/back/").get_data(as_text=True)
+    assert [p["to"] for p in telephony.placed] == ["client:agent_wu_fang"]
