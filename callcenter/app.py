@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
 
     from callcenter.access import check_declared
+    from callcenter.back_office.api import bp as rma_api_bp
+    from callcenter.back_office.console import bp as back_office_bp
     from callcenter.desk.views import bp as desk_bp
     from callcenter.health import bp as health_bp
     from callcenter.media import bp as media_bp
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(middle_office_bp)
     app.register_blueprint(outbound_calls_bp)
     app.register_blueprint(order_api_bp)
+    app.register_blueprint(rma_api_bp)
+    app.register_blueprint(back_office_bp)
     app.register_blueprint(reports_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)

@@ -34,6 +34,7 @@ def _register() -> None:
 
     from callcenter.commands.access import access_group
     from callcenter.commands.agents import agents_group
+    from callcenter.commands.back_office import rma_group
     from callcenter.commands.db import db_group
     from callcenter.commands.menus import menus_group
     from callcenter.commands.middle_office import middle_office_group
@@ -64,6 +65,7 @@ def _register() -> None:
         middle_office_group,
         access_group,
         return_policy_group,
+        rma_group,
     ):
         cli.add_command(command)
 

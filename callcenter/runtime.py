@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import back_office.handoffs  # noqa: F401  (registers the hand-offs' acknowledgement hook)
 import back_office.notices  # noqa: F401  (registers the RMA notice's task kind)
+import back_office.status_calls  # noqa: F401  (registers the RMA status call's task kind)
 import middle_office.review_calls  # noqa: F401  (registers the order review's task kind)
 import queue_callbacks.entries  # noqa: F401  (registers the queue callback's task kind)
 from config.hours import BusinessHours

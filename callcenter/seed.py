@@ -2,10 +2,12 @@
 
 `seed_demo` fills an empty database with about forty customers of a Yintai-style luxury
 department store, their orders (every status, including the three kinds of special order the
-middle office reviews) and their return/exchange requests (every RMA status, for the back
-office). A handful of well-known customers have fixed values, exported below, so the README,
-the tests and a demo caller can name them; everyone else comes from `random.Random(seed)`, so
-the same `seed` and `now` always give the same rows.
+middle office reviews), their return/exchange requests (every RMA status, for the back office,
+each on its order line with a reason code and, once past "awaiting inspection", the warehouse's
+inspection) and the catalogue of every product sold (category and stock). A handful of
+well-known customers have fixed values, exported below, so the README, the tests and a demo
+caller can name them; everyone else comes from `random.Random(seed)`, so the same `seed` and
+`now` always give the same rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from back_office import catalogue
+from back_office.models import CatalogueItem, Inspection
 from core.models import (
     Customer,
     CustomerPhone,
@@ -28,6 +32,7 @@ from core.models import (
     PaymentType,
     Rma,
     RmaKind,
+    RmaReason,
     RmaStatus,
     Tier,
 )
@@ -51,6 +56,7 @@ __all__ = [
     "DEMO_NEW_NAME",
     "DEMO_NEW_ORDER",
     "DEMO_NEW_PHONE",
+    "DEMO_OUT_OF_STOCK_SKUS",
     "DEMO_RETURNING_ACCOUNT",
     "DEMO_RETURNING_DELIVERED_ORDER",
     "DEMO_RETURNING_INCOMPLETE_ORDER",
@@ -64,6 +70,7 @@ __all__ = [
     "DEMO_VIP_PHONE",
     "DEMO_VIP_RMA",
     "DEMO_VIP_SHIPPED_ORDER",
+    "POLICY_CATEGORY",
     "DemoCustomer",
     "SeedSummary",
     "seed_demo",
@@ -111,6 +118,10 @@ DEMO_DUPLICATE_PHONE = "+8615900159000"
 DEMO_DUPLICATE_ACCOUNT = "60000005"
 DEMO_DUPLICATE_ORDERS = ("2000000051", "2000000052")
 DEMO_DUPLICATE_DELIVERED_ORDER = "2000000053"
+
+# Sold out in the demo catalogue (every other SKU is in stock): an exchange to one of these is
+# refused at review and offered as a return instead.
+DEMO_OUT_OF_STOCK_SKUS = ("SHO-505101-39", "SHO-505118-37", "WAT-202530", "MEN-707118-50")
 
 # The middle office reviews orders above this amount (DOMAIN.md: 2,000 CNY); the data set is
 # built around it, the review rules themselves live elsewhere.
@@ -181,6 +192,8 @@ class SeedSummary:
     items: int
     rmas: int
     created: bool
+    inspections: int = 0
+    catalogue: int = 0  # catalogue items created (those already there are kept)
 
     def describe(self) -> str:
         """One line for a CLI or a log."""
@@ -188,7 +201,8 @@ class SeedSummary:
             return "Demo data already present; nothing created."
         return (
             f"Created {self.customers} customers, {self.phones} phone numbers, "
-            f"{self.orders} orders with {self.items} items, and {self.rmas} RMA requests."
+            f"{self.orders} orders with {self.items} items, {self.rmas} RMA requests with "
+            f"{self.inspections} inspections, and {self.catalogue} catalogue items."
         )
 
 
@@ -218,6 +232,12 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> SeedSumma
     for rows in (builder.customers, builder.phones, builder.orders, builder.items, builder.rmas):
         session.add_all(rows)
     session.flush()
+    inspections = builder.link_rmas()
+    session.add_all(inspections)
+    known = set(session.scalars(select(CatalogueItem.sku)))
+    missing = [i for i in catalogue_items() if i.sku not in known]
+    stocked = catalogue.upsert_items(session, missing, now=builder.now)
+    session.flush()
     return SeedSummary(
         customers=len(builder.customers),
         phones=len(builder.phones),
@@ -225,6 +245,8 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> SeedSumma
         items=len(builder.items),
         rmas=len(builder.rmas),
         created=True,
+        inspections=len(inspections),
+        catalogue=stocked.created,
     )
 
 
@@ -286,6 +308,44 @@ _CATALOGUE: tuple[_Product, ...] = (
     ),
 )
 _BY_SKU = {p.sku: p for p in _CATALOGUE}
+
+#: The return policy's category of each kind of goods (config/return_policy.toml): bags and
+#: watches have no category of their own there, so the policy's default applies to them.
+POLICY_CATEGORY = {
+    "bag": "bags",
+    "watch": "watches",
+    "cosmetics": "cosmetics",
+    "scarf": "apparel",
+    "shoes": "shoes",
+    "jewellery": "jewellery",
+    "menswear": "apparel",
+}
+
+
+def catalogue_items() -> list[catalogue.ItemIn]:
+    """Every SKU the demo sells (each size of a sized product), its policy category and a
+    stock that is deterministic: none for DEMO_OUT_OF_STOCK_SKUS, 2 to 11 for the others."""
+    items = []
+    for product in _CATALOGUE:
+        for size in product.sizes or ("",):
+            sku = f"{product.sku}-{size}" if size else product.sku
+            stock = 0 if sku in DEMO_OUT_OF_STOCK_SKUS else 2 + len(items) % 10
+            name = f"{product.name} {size}码" if size else product.name
+            items.append(catalogue.ItemIn(sku, name, POLICY_CATEGORY[product.category], stock))
+    return items
+
+
+#: The reason code of each kind of complaint the demo customers make (its words are kept as
+#: the RMA's description); whether the customer opened the item follows from it.
+_REASON_OF = {
+    "质量问题": RmaReason.QUALITY_PROBLEM,
+    "运输损坏": RmaReason.DAMAGED_IN_TRANSIT,
+    "尺码不合适": RmaReason.WRONG_SIZE,
+    "七天无理由退货": RmaReason.NO_LONGER_WANTED,
+    "商品与描述不符": RmaReason.NOT_AS_DESCRIBED,
+}
+_OPENED = frozenset({RmaReason.QUALITY_PROBLEM, RmaReason.WRONG_SIZE, RmaReason.NOT_AS_DESCRIBED})
+_FAILED_NOTES = "吊牌已拆，商品有明显使用痕迹，不符合退换条件"
 
 # What goes wrong with each kind of goods: (quality problem, damage in transit, not as shown).
 _FAULTS: dict[str, tuple[str, str, str]] = {
@@ -956,6 +1016,11 @@ class _Builder:
         refund_fen: int | None = None,
         replacement_sku: str | None = None,
     ) -> None:
+        """An RMA for one of `order`'s lines; `reason` is the customer's words, whose opening
+        phrase gives the reason code. Refunded and shipped ones carry finance's reference or
+        the parcel's tracking number, made from the RMA's number."""
+        code = _REASON_OF[reason.split("：")[0]]
+        done = status in {RmaStatus.REFUNDED, RmaStatus.REPLACEMENT_SHIPPED, RmaStatus.CLOSED}
         self.rmas.append(
             Rma(
                 number=number,
@@ -963,14 +1028,51 @@ class _Builder:
                 customer=order.customer,
                 kind=kind,
                 status=status,
-                reason=reason,
+                reason=code.value,
+                description=reason,
                 sku=sku,
+                quantity=1,
+                opened=code in _OPENED,
                 refund_amount_fen=refund_fen,
                 replacement_sku=replacement_sku,
+                source="seed",
+                finance_reference=f"FIN{number}" if done and kind is RmaKind.RETURN else None,
+                tracking_number=f"SF30{number}" if done and kind is RmaKind.EXCHANGE else None,
                 created_at=created_at,
                 updated_at=updated_at,
             )
         )
+
+    def link_rmas(self) -> list[Inspection]:
+        """Once the rows have ids: each RMA's order line, and the inspection of every RMA past
+        awaiting inspection (failed for a rejected one, and for every other one in review, so
+        the work list shows both; passed otherwise), made when it entered review."""
+        inspections = []
+        in_review = 0
+        for rma in self.rmas:
+            rma.order_item_id = next(i.id for i in rma.order.items if i.sku == rma.sku)
+            if rma.status is RmaStatus.AWAITING_INSPECTION:
+                continue
+            if rma.status is RmaStatus.IN_REVIEW:
+                in_review += 1
+                at = rma.updated_at
+            else:
+                at = rma.created_at + (rma.updated_at - rma.created_at) / 3
+            failed = rma.status is RmaStatus.REJECTED or (
+                rma.status is RmaStatus.IN_REVIEW and in_review % 2 == 0
+            )
+            inspections.append(
+                Inspection(
+                    rma_id=rma.id,
+                    passed=not failed,
+                    notes=_FAILED_NOTES if failed else "外观完好，配件齐全",
+                    inspector="仓库-质检组",
+                    inspected_at=at.replace(microsecond=0),
+                    source="seed",
+                    recorded_at=at.replace(microsecond=0),
+                )
+            )
+        return inspections
 
     # --- random pieces ---
 

@@ -17,6 +17,14 @@ STATUS = {
     "order-shipped": 409,  # it has shipped: request a return (an RMA) instead
     "order-cancelled": 409,  # cancelled some other way: no refund of ours to repeat
     "order-not-found": 404,
+    "invalid-rma": 422,  # names each bad field; nothing stored
+    "invalid-inspection": 422,
+    "invalid-catalogue": 422,
+    "invalid-decision": 422,  # the review's form: names each bad field; nothing changed
+    "not-approvable": 409,  # names every rule of the checklist not met
+    "out-of-stock": 409,  # the exchange's replacement: offers convert_to_return
+    "wrong-kind": 409,
+    "nobody-to-call": 409,
 }
 
 

@@ -13,11 +13,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from callcenter.commands.base import require_live_redis
+from callcenter.commands.exports import export_deliveries
 from callcenter.jobs import outbound_tick
 from callcenter.jobs import router as router_jobs
 from callcenter.runtime import runtime
 from core.phones import to_e164
-from core.webhooks import DeliveryStatus, WebhookDelivery
 from middle_office import intake
 from middle_office.policy import ReviewPolicy
 from outbound import tasks
@@ -127,36 +127,10 @@ def dnc_list() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 def export_command(path: Path) -> None:
-    rt = runtime()
-    with rt.unit_of_work() as uow:
-        rows = uow.session.scalars(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.status != DeliveryStatus.DELIVERED,
-                WebhookDelivery.exported_at.is_(None),
-            )
-            .order_by(WebhookDelivery.id)
-        ).all()
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(
-                ["delivery", "event", "order", "status", "reason", "decided_at", "data"]
-            )
-            for d in rows:
-                p = d.payload
-                writer.writerow(
-                    [
-                        d.id,
-                        d.event,
-                        p.get("order"),
-                        p.get("status"),
-                        p.get("reason"),
-                        p.get("decided_at"),
-                        json.dumps(p, ensure_ascii=False),
-                    ]
-                )
-                d.exported_at = rt.clock()
-    click.echo(f"{len(rows)} decision(s) written to {path}")
+    written = export_deliveries(
+        runtime(), path, target="order_system", columns=("order", "status", "reason", "decided_at")
+    )
+    click.echo(f"{written} decision(s) written to {path}")
 
 
 @middle_office_group.command("tick", help="Run the outbound engine's periodic work once.")

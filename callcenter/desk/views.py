@@ -154,6 +154,7 @@ STAFF_PAGES = (
     ("/reports/", "报表 Reports", "reports.read"),
     ("/recordings/", "录音 Recordings", "recordings.replay"),
     ("/middle/", "中台工单 Work list", "middle.work"),
+    ("/back/", "后台退换货 RMA review", "back.work"),
 )
 
 

@@ -37,8 +37,18 @@ PUBLIC = frozenset(
 )
 #: Twilio's webhooks: no session, a valid X-Twilio-Signature instead (403 without one).
 WEBHOOK_BLUEPRINTS = ("voice.", "outbound_calls.")
-#: The order system's API: a bearer token instead of a session (401 without one).
-MACHINE_APIS = frozenset({"order_api.orders"})
+#: The partner systems' APIs (orders, RMAs, inspections, the catalogue, finance's and
+#: logistics' confirmations): a bearer token instead of a session (401 without one).
+MACHINE_APIS = frozenset(
+    {
+        "order_api.orders",
+        "rma_api.rmas",
+        "rma_api.inspection",
+        "rma_api.catalogue_items",
+        "rma_api.refunded",
+        "rma_api.shipped",
+    }
+)
 #: Prometheus' scrape: loopback or CALLCENTER_METRICS_TOKEN, no session (403 from elsewhere).
 SCRAPES = frozenset({"metrics.metrics"})
 #: Routes whose success is a redirect to the sign-in page.
@@ -224,3 +234,14 @@ def test_the_app_refuses_to_start_when_a_route_names_an_unknown_permission(app: 
     app.register_blueprint(bp)
     with pytest.raises(ValueError, match=r"matrix_probe\.probe: 'probe\.nothing'"):
         access.check_declared(app, table())
+
+
+def test_the_back_office_console_is_for_its_agents_their_team_leads_and_the_manager(
+    app: Flask, client_of: Callable[[str], FlaskClient]
+) -> None:
+    back = [(e, m, u) for e, m, u in staff_requests(app) if e.startswith("back_office.")]
+    assert {e for e, _, _ in back} >= {"back_office.work_list", "back_office.approve"}
+    for post in POSTS:
+        reached = [not refused(call(client_of(post), m, u)) for _, m, u in back]
+        expected = post in {"back_office", "team_lead", "manager"}
+        assert reached == [expected] * len(back), post

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import core.models  # noqa: F401  (registers the tables on Base.metadata)
+from back_office import intake
+from back_office.models import CatalogueItem, Inspection
 from callcenter.seed import (
     DEMO_CUSTOMERS,
     DEMO_DUPLICATE_ORDERS,
@@ -20,6 +22,7 @@ from callcenter.seed import (
     DEMO_HIGH_VALUE_THRESHOLD_FEN,
     DEMO_NEW_ACCOUNT,
     DEMO_NEW_PHONE,
+    DEMO_OUT_OF_STOCK_SKUS,
     DEMO_RETURNING_ACCOUNT,
     DEMO_RETURNING_INCOMPLETE_ORDER,
     DEMO_RETURNING_PHONE,
@@ -29,6 +32,7 @@ from callcenter.seed import (
     DEMO_VIP_PHONE,
     DEMO_VIP_RMA,
     DEMO_VIP_SHIPPED_ORDER,
+    POLICY_CATEGORY,
     SeedSummary,
     seed_demo,
 )
@@ -43,6 +47,7 @@ from core.models import (
     PaymentType,
     Rma,
     RmaKind,
+    RmaReason,
     RmaStatus,
     Tier,
 )
@@ -51,7 +56,7 @@ NOW = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 CN_MOBILE = re.compile(r"^\+861[35789]\d{9}$")
 CN_LANDLINE = re.compile(r"^\+86(10|2\d|[3-9]\d\d)[2-8]\d{7}$")
-TABLES = (Customer, CustomerPhone, Order, OrderItem, Rma)
+TABLES = (Customer, CustomerPhone, Order, OrderItem, Rma, Inspection, CatalogueItem)
 
 SessionFactory = Callable[[], Session]
 
@@ -90,7 +95,10 @@ def rows(session: Session) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the seeded tables as plain tuples, in id order."""
     return {
         model.__tablename__: [
-            tuple(row) for row in session.execute(select(model.__table__).order_by(model.id))
+            tuple(row)
+            for row in session.execute(
+                select(model.__table__).order_by(*model.__table__.primary_key.columns)
+            )
         ]
         for model in TABLES
     }
@@ -126,6 +134,8 @@ def test_summary_counts_match_the_rows_created(seeded: tuple[Session, SeedSummar
         items=counts[OrderItem],
         rmas=counts[Rma],
         created=True,
+        inspections=counts[Inspection],
+        catalogue=counts[CatalogueItem],
     )
     assert summary.customers == 40
     assert summary.customers < summary.phones < 2 * summary.customers
@@ -371,3 +381,69 @@ def test_rmas_are_plausible(seeded: tuple[Session, SeedSummary]) -> None:
             assert rma.refund_amount_fen is None
             assert rma.status is not RmaStatus.REFUNDED
             assert rma.replacement_sku.split("-")[:2] == rma.sku.split("-")[:2]
+
+
+def test_rmas_name_their_order_line_and_a_reason_code(seeded: tuple[Session, SeedSummary]) -> None:
+    session, _ = seeded
+    held: Counter[int] = Counter()
+    for rma in session.scalars(select(Rma)):
+        line = session.get(OrderItem, rma.order_item_id)
+        assert line is not None and line.order_id == rma.order_id, rma.number
+        assert line.sku == rma.sku
+        assert rma.reason in intake.REASONS, rma.reason
+        assert rma.description and not rma.description.startswith(rma.reason)
+        assert rma.opened == (rma.reason != RmaReason.NO_LONGER_WANTED.value
+                              and rma.reason != RmaReason.DAMAGED_IN_TRANSIT.value)  # fmt: skip
+        if intake.holds_quantity(rma):
+            held[line.id] += rma.quantity
+        if rma.status in {RmaStatus.REFUNDED, RmaStatus.CLOSED} and rma.kind is RmaKind.RETURN:
+            assert rma.finance_reference, rma.number
+        if rma.status in {RmaStatus.REPLACEMENT_SHIPPED, RmaStatus.CLOSED}:
+            assert (rma.tracking_number is not None) == (rma.kind is RmaKind.EXCHANGE)
+    for line_id, quantity in held.items():
+        line = session.get(OrderItem, line_id)
+        assert line is not None and quantity <= line.quantity
+    assert {r.reason for r in session.scalars(select(Rma))} >= {
+        RmaReason.QUALITY_PROBLEM.value,
+        RmaReason.WRONG_SIZE.value,
+    }
+
+
+def test_every_rma_past_awaiting_inspection_was_inspected(
+    seeded: tuple[Session, SeedSummary],
+) -> None:
+    session, _ = seeded
+    inspected = {i.rma_id: i for i in session.scalars(select(Inspection))}
+    results: Counter[tuple[RmaStatus, bool]] = Counter()
+    for rma in session.scalars(select(Rma)):
+        found = inspected.get(rma.id)
+        if rma.status is RmaStatus.AWAITING_INSPECTION:
+            assert found is None, rma.number
+            continue
+        assert found is not None, rma.number
+        assert rma.created_at <= found.inspected_at <= rma.updated_at
+        results[rma.status, found.passed] += 1
+    assert results[RmaStatus.IN_REVIEW, True] >= 1
+    assert results[RmaStatus.IN_REVIEW, False] >= 1
+    assert results[RmaStatus.REJECTED, True] == 0
+
+
+def test_the_catalogue_holds_every_sku_sold_or_offered(seeded: tuple[Session, SeedSummary]) -> None:
+    session, _ = seeded
+    items = {c.sku: c for c in session.scalars(select(CatalogueItem))}
+    sold = set(session.scalars(select(OrderItem.sku)))
+    offered = {s for s in session.scalars(select(Rma.replacement_sku)) if s}
+    assert sold | offered <= set(items)
+    assert {c.category for c in items.values()} == set(POLICY_CATEGORY.values())
+    assert {s for s, c in items.items() if c.stock == 0} == set(DEMO_OUT_OF_STOCK_SKUS)
+    assert all(c.stock >= 2 for s, c in items.items() if s not in DEMO_OUT_OF_STOCK_SKUS)
+
+
+def test_an_existing_catalogue_item_is_kept(new_session: SessionFactory) -> None:
+    session = new_session()
+    session.add(CatalogueItem(sku="BAG-101201", name="自有", category="bags", stock=99,
+                              updated_at=NOW))  # fmt: skip
+    session.flush()
+    summary = seed_demo(session, now=NOW)
+    assert session.get(CatalogueItem, "BAG-101201").stock == 99  # type: ignore[union-attr]
+    assert summary.catalogue == session.scalar(select(func.count(CatalogueItem.sku))) - 1

@@ -350,7 +350,9 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
         "/reports/",
         "/recordings/",
         "/middle/",
+        "/back/",
     ]
+    assert hrefs(account((Post.BACK_OFFICE,), ())) == ["/back/"]
 
 
 def test_an_outbound_call_rings_and_talks_on_the_desk(desk: Desk) -> None:
