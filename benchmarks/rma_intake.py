@@ -1,7 +1,7 @@
 """RMA intake through the API and the CSV import, as ratios against a plain insert of the same
 rows measured in the same run.
 
-    .venv/bin/python benchmarks/back_office.py [--rows N] [--concurrency C] [--quick]
+    .venv/bin/python benchmarks/rma_intake.py [--rows N] [--concurrency C] [--quick]
 
 The database is migrated and holds N delivered orders (one line each) per target, made with
 bulk Core inserts before anything is timed; each target files one RMA on each of its own
