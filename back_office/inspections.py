@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from back_office import fields, states
@@ -83,8 +84,32 @@ def record_inspection(
     result moves the RMA `inspected` (awaiting_inspection → in_review); a different one replaces
     it while the RMA is in review; once decided, a different one raises IllegalMove (409).
     UnknownRma (404) for an unknown number. Every change is audited with before and after.
+    Two first results at once: the one that commits second finds the other's at its insert (a
+    savepoint catches the unique constraint) and is judged again against it.
     """
+    try:
+        return _record(session, number, result, source=source, now=now, actor=actor)
+    except _Raced:
+        return _record(session, number, result, source=source, now=now, actor=actor, again=True)
+
+
+class _Raced(Exception):
+    """Another transaction committed the RMA's first inspection first."""
+
+
+def _record(
+    session: Session,
+    number: str,
+    result: InspectionIn,
+    *,
+    source: str,
+    now: datetime,
+    actor: str,
+    again: bool = False,
+) -> Recorded:
     rma = find(session, number)
+    if again:  # the other transaction moved it meanwhile: read its state afresh
+        session.refresh(rma)
     found = session.scalar(select(Inspection).where(Inspection.rma_id == rma.id))
     if found is not None and _same(found, result):
         return Recorded(rma.number, rma.status.value, "unchanged", found.passed)
@@ -94,14 +119,18 @@ def record_inspection(
     outcome = "created" if found is None else "replaced"
     if found is None:
         found = Inspection(rma_id=rma.id)
-        session.add(found)
     found.passed = result.passed
     found.notes = result.notes
     found.inspector = result.inspector
     found.inspected_at = result.inspected_at or now
     found.source = source
     found.recorded_at = now
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(found)
+            session.flush()
+    except IntegrityError as exc:
+        raise _Raced from exc
     if rma.status is RmaStatus.AWAITING_INSPECTION:
         states.move(session, rma, "inspected", now=now)
     record(

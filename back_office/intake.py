@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from back_office import fields, states
@@ -132,7 +133,22 @@ def ingest(session: Session, data: RmaIn, *, source: str, now: datetime) -> Inge
     compare-and-set, so a decision made meanwhile wins). Raises InvalidRma naming every field
     the database contradicts (unknown order, an order not delivered, a SKU not on it, more than
     is left of the line); nothing is stored then. Creates and updates are audited.
+
+    Two requests filing the same new number at once: the one that commits second finds the
+    other's RMA at its insert (a savepoint catches the unique constraint) and is judged again
+    against it, so it answers `unchanged` or `updated` instead of failing.
     """
+    try:
+        return _ingest(session, data, source=source, now=now)
+    except _Raced:
+        return _ingest(session, data, source=source, now=now)
+
+
+class _Raced(Exception):
+    """Another transaction committed the same new RMA number first."""
+
+
+def _ingest(session: Session, data: RmaIn, *, source: str, now: datetime) -> IngestResult:
     fingerprint = data.fingerprint()
     intake = session.scalar(select(RmaIntake).where(RmaIntake.number == data.number))
     rma = session.scalar(select(Rma).where(Rma.number == data.number))
@@ -157,9 +173,13 @@ def ingest(session: Session, data: RmaIn, *, source: str, now: datetime) -> Inge
     if rma is None:
         outcome, before = "created", None
         rma = Rma(number=data.number, status=states.FILED, created_at=data.requested_at or now)
-        session.add(rma)
         _assign(rma, values, now)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(rma)
+                session.flush()
+        except IntegrityError as exc:
+            raise _Raced from exc
     else:
         outcome, before = "updated", snapshot(rma)
         _update(session, rma, values, now)

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from back_office import inspections, states
 from back_office.models import Inspection
@@ -117,3 +117,28 @@ def test_an_unknown_rma_is_refused(session: Session) -> None:
     with pytest.raises(states.UnknownRma):
         inspect(session, "R-9999")
     assert session.scalar(select(func.count()).select_from(Inspection)) == 0
+
+
+def test_two_first_inspections_at_once_both_succeed(
+    live_session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """The second to commit meets the first's inspection at its insert and replaces it."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race cannot happen")
+    with live_session_factory.begin() as s:
+        ingest(s, rma("R-0001", add_order(s).number))
+    fired: list[inspections.Recorded] = []
+    with live_session_factory() as first, live_session_factory() as second:
+
+        @event.listens_for(second, "before_flush")
+        def _first_commits_meanwhile(*_: object) -> None:
+            if not fired:
+                fired.append(inspect(first))
+                first.commit()
+
+        result = inspect(second, passed=False)
+        second.commit()
+    assert [r.outcome for r in fired] == ["created"]
+    assert (result.outcome, result.status, result.passed) == ("replaced", "in_review", False)
+    with live_session_factory() as s:
+        assert s.scalars(select(Inspection)).one().passed is False

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from back_office import intake, states
 from back_office.models import RmaIntake
@@ -280,3 +280,28 @@ def test_an_update_racing_a_decision_loses(session: Session, order: Order) -> No
         ingest(session, rma("R-0001", order.number, quantity=2))
     assert caught.value.details["status"] == "approved"
     assert (found.status, found.quantity) == (RmaStatus.APPROVED, 1)
+
+
+def test_two_requests_filing_one_new_rma_at_once_both_succeed(
+    live_session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """The second to commit meets the first's RMA at its insert and answers unchanged."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race cannot happen")
+    with live_session_factory.begin() as s:
+        number = add_order(s).number
+    fired: list[intake.IngestResult] = []
+    with live_session_factory() as first, live_session_factory() as second:
+
+        @event.listens_for(second, "before_flush")
+        def _first_commits_meanwhile(*_: object) -> None:
+            if not fired:
+                fired.append(ingest(first, rma("R-0001", number)))
+                first.commit()
+
+        result = ingest(second, rma("R-0001", number))
+        second.commit()
+    assert [r.outcome for r in fired] == ["created"]
+    assert (result.outcome, result.rma_id) == ("unchanged", fired[0].rma_id)
+    with live_session_factory() as s:
+        assert (count(s, Rma), count(s, RmaIntake), count(s, AuditEvent)) == (1, 1, 1)
