@@ -1021,6 +1021,7 @@ class _Builder:
         the parcel's tracking number, made from the RMA's number."""
         code = _REASON_OF[reason.split("：")[0]]
         done = status in {RmaStatus.REFUNDED, RmaStatus.REPLACEMENT_SHIPPED, RmaStatus.CLOSED}
+        decided = status not in {RmaStatus.AWAITING_INSPECTION, RmaStatus.IN_REVIEW}
         self.rmas.append(
             Rma(
                 number=number,
@@ -1038,6 +1039,8 @@ class _Builder:
                 source="seed",
                 finance_reference=f"FIN{number}" if done and kind is RmaKind.RETURN else None,
                 tracking_number=f"SF30{number}" if done and kind is RmaKind.EXCHANGE else None,
+                # Decided two thirds of the way from filing to its last change.
+                decided_at=created_at + (updated_at - created_at) * 2 / 3 if decided else None,
                 created_at=created_at,
                 updated_at=updated_at,
             )

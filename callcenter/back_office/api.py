@@ -22,6 +22,7 @@ from callcenter.back_office.errors import domain_error
 from callcenter.middle_office.errors import error
 from callcenter.runtime import runtime
 from core.errors import DomainError
+from outbound.policy import Policy
 
 bp = Blueprint("rma_api", __name__)
 bp.register_error_handler(DomainError, domain_error)
@@ -77,8 +78,9 @@ def catalogue_items() -> tuple[Response, int]:
 def refunded(number: str) -> tuple[Response, int]:
     rt = runtime()
     reference = fields.one_text(request.get_json(silent=True), "reference", 60)
+    policy = Policy.from_settings(rt.settings)
     with rt.unit_of_work() as uow:
-        done = partners.confirm(uow, number, reference=reference, now=rt.clock())
+        done = partners.confirm(uow, number, reference=reference, now=rt.clock(), policy=policy)
     return jsonify(asdict(done)), 200
 
 
@@ -86,6 +88,7 @@ def refunded(number: str) -> tuple[Response, int]:
 def shipped(number: str) -> tuple[Response, int]:
     rt = runtime()
     tracking = fields.one_text(request.get_json(silent=True), "tracking", 40)
+    policy = Policy.from_settings(rt.settings)
     with rt.unit_of_work() as uow:
-        done = partners.confirm(uow, number, tracking=tracking, now=rt.clock())
+        done = partners.confirm(uow, number, tracking=tracking, now=rt.clock(), policy=policy)
     return jsonify(asdict(done)), 200

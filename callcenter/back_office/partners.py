@@ -8,6 +8,7 @@ from datetime import datetime
 
 from back_office import catalogue, handoffs, inspections, intake
 from core.db import UnitOfWork
+from outbound.policy import Policy
 
 
 def file_rma(uow: UnitOfWork, data: intake.RmaIn, *, now: datetime) -> intake.IngestResult:
@@ -36,11 +37,15 @@ def confirm(
     reference: str | None = None,
     tracking: str | None = None,
     now: datetime,
+    policy: Policy,
 ) -> handoffs.Confirmed:
     """Finance's refund (`reference`) or logistics' shipment (`tracking`) of RMA `number`
     (`handoffs.confirm_refunded` / `confirm_shipped`; the same confirmation twice changes
-    nothing, a contradicting one is refused)."""
+    nothing, a contradicting one is refused). The customer's notice call follows the
+    engine's calling `policy` (attempts, backoff, hours)."""
     if reference is not None:
-        return handoffs.confirm_refunded(uow.session, number, reference=reference, now=now)
+        return handoffs.confirm_refunded(
+            uow.session, number, reference=reference, now=now, policy=policy
+        )
     assert tracking is not None
-    return handoffs.confirm_shipped(uow.session, number, tracking=tracking, now=now)
+    return handoffs.confirm_shipped(uow.session, number, tracking=tracking, now=now, policy=policy)
