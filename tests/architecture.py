@@ -49,6 +49,7 @@ LAYERS = Layers(
         "queue_callbacks": 4,
         "middle_office": 4,
         "back_office": 4,  # RMA review, hand-offs to finance and logistics, status calls
+        "work_orders": 4,  # work orders, their SLA clocks, departments, callbacks, complaints
         "qc": 4,
         "reports": 5,
         "supervision": 6,  # the floor supervisor's alerts, figures, dispatch and monitoring

@@ -1,0 +1,10 @@
+"""Work orders: one per contact, routed to departments by keyword rules, with SLA clocks,
+escalation, the callback that closes them, complaints, and first-contact resolution.
+`docs/WORK_ORDERS.md` tells the whole story.
+
+Modules, each importing only those above it in this list:
+
+    models     tables: work orders, their timeline of events, the calls linked to them
+    timeline   opening a work order (once per client key) and writing its timeline
+    states     the state machine, written down once, and `move` (compare-and-set)
+"""
