@@ -115,10 +115,7 @@ def _named(session: Session, exc: states.IllegalMove, rma: Rma) -> states.Illega
 def _may(session: Session, rma: Rma, event: str, kind: RmaKind | None = None) -> None:
     """Refuse early (before any validation) what the state machine would refuse at the end."""
     if states.target(event, rma.kind, rma.status) is None:
-        try:
-            states.move(session, rma, event, now=rma.updated_at)  # raises; changes nothing
-        except states.IllegalMove as exc:
-            raise _named(session, exc, rma) from None
+        raise _named(session, states.refusal(rma, event), rma)
     if kind is not None and rma.kind is not kind:
         raise WrongKind(
             f"RMA {rma.number} is {rma.kind.value}, not {kind.value}",

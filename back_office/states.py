@@ -92,7 +92,8 @@ def allowed(kind: RmaKind, current: RmaStatus) -> list[str]:
     return [event for event in MOVES if target(event, kind, current) is not None]
 
 
-def _refused(rma: Rma, event: str) -> IllegalMove:
+def refusal(rma: Rma, event: str) -> IllegalMove:
+    """The IllegalMove of `event` on `rma` as it is now (to raise)."""
     return IllegalMove(
         f"RMA {rma.number} is {rma.status.value}: it cannot be {event}",
         rma=rma.number,
@@ -112,7 +113,7 @@ def move(session: Session, rma: Rma, event: str, *, now: datetime, **values: Any
     before = rma.status
     to = target(event, rma.kind, before)
     if to is None:
-        raise _refused(rma, event)
+        raise refusal(rma, event)
     moved = rowcount(
         session.execute(
             update(Rma)
@@ -123,5 +124,5 @@ def move(session: Session, rma: Rma, event: str, *, now: datetime, **values: Any
     )
     session.refresh(rma)
     if moved != 1:
-        raise _refused(rma, event)
+        raise refusal(rma, event)
     return before
