@@ -11,6 +11,7 @@ work order so that a repeat finds the same RMA), then links it to the work order
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -213,3 +214,60 @@ def as_json(wo: WorkOrder, complaint: Complaint | None) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def close_step(
+    uow: UnitOfWork,
+    rt: Runtime,
+    work_order_id: int,
+    form: dict[str, Any],
+    by: Author,
+    now: datetime,
+) -> Complaint:
+    """`close` as a step of the page (the complaint after it)."""
+    close(uow, rt, work_order_id, by, now)
+    return complaints.load(uow.session, work_order_id)
+
+
+#: A step of the page: (uow, runtime, work order id, form, author, now) → the complaint.
+Step = Callable[[UnitOfWork, Runtime, int, dict[str, Any], Author, datetime], Complaint]
+#: The steps a front-desk agent records (a remedy is decided apart: `decide`).
+STEPS: dict[str, Step] = {
+    "receive": lambda uow, rt, wo, form, by, now: receive(uow, wo, form, by, now),
+    "classify": lambda uow, rt, wo, form, by, now: classify(uow, wo, form, by, now),
+    "carry_out": lambda uow, rt, wo, form, by, now: carry_out(uow, wo, form, by, now),
+    "close": close_step,
+    "follow_up": lambda uow, rt, wo, form, by, now: follow_up(uow, wo, form, by, now),
+}
+
+#: What the page says when a step is done.
+DONE = {
+    "receive": "已受理 Complaint received",
+    "classify": "已定级 Severity set",
+    "decide": "已确定补救 Remedy decided",
+    "carry_out": "已执行补救 Remedy carried out",
+    "close": "已结案，已安排回访 Closed; the follow-up call is planned",
+    "follow_up": "已记录回访 Follow-up recorded",
+}
+
+SEVERITY_LABELS = {
+    "low": "低 Low",
+    "medium": "中 Medium",
+    "high": "高 High",
+    "critical": "紧急 Critical",
+}
+REMEDY_LABELS = {
+    "apology": "致歉 Apology",
+    "coupon": "优惠券 Coupon",
+    "refund": "退款 Refund (RMA)",
+    "replacement": "换货 Replacement (RMA)",
+}
+STAGE_LABELS = {
+    "received": "已受理 Received",
+    "classified": "已定级 Classified",
+    "decided": "已定补救 Remedy decided",
+    "carried_out": "已执行 Carried out",
+    "closed": "已结案 Closed",
+    "followed_up": "已回访 Followed up",
+    "reopened": "重新打开 Reopened",
+}
