@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -236,3 +237,34 @@ def test_the_fcr_report_is_served_as_json_and_csv(
         lines = text.splitlines()
         assert lines[0] == ",".join(fcr.COLUMNS["agents"])
         assert lines[3] == "zhao.min,3,2,0,2,66.7,2"
+
+
+def test_the_wallboard_shows_the_last_seven_days_fcr(session: Session) -> None:
+    """Asked on Tue 24 at 20:00: Wed 18 to Tue 24 holds #5 #6 #7 #8 #9 #10 #11 = 7 contacts.
+    Not FCR: #8 (passed on) and #9 (C came back, #10): 5 of 7 = 71.43 → 71.4 %.
+    li.na #6 #9: 1/2 = 50.0; wang.wei #5 #10: 2/2 = 100.0; zhao.min #7 #8 #11: 2/3 = 66.7."""
+    from supervision.figures import fcr_figures
+
+    script_the_week(session)
+
+    shown = fcr_figures(
+        session, now=REPORT_NOW, timezone="Asia/Shanghai", window=fcr.DEFAULT_WINDOW
+    )
+
+    assert shown == {
+        "centre": 71.4,
+        "agents": {"li.na": 50.0, "wang.wei": 100.0, "zhao.min": 66.7},
+    }
+
+
+def test_the_wallboard_snapshot_carries_the_fcr(session: Session, app: Flask) -> None:
+    """The centre's figure in the totals and each agent's beside their AHT (none signed in
+    here: the agents' rows list only those present)."""
+    from callcenter.supervisor import board
+
+    script_the_week(session)
+    session.commit()
+
+    snap = board.compute(app.extensions["callcenter"])
+
+    assert snap["totals"]["fcr_7d"] == 71.4
