@@ -145,6 +145,8 @@ def test_beyond_the_top_reasons_the_rest_is_other() -> None:
 
 def test_shares_of_nothing_and_the_periods() -> None:
     assert cr.shares({}) == {}
+    # Rounding each third alone would give 99.9; the tenth left goes to the first by name.
+    assert cr.shares({"a": 1, "b": 1, "c": 1}) == {"a": 33.4, "b": 33.3, "c": 33.3}
     assert cr.period_days(date(2026, 11, 18), "week") == (date(2026, 11, 16), date(2026, 11, 22))
     assert cr.period_days(date(2026, 2, 10), "month") == (date(2026, 2, 1), date(2026, 2, 28))
     with pytest.raises(ValueError, match="period"):
