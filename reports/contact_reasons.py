@@ -160,7 +160,15 @@ def load_records(
 ) -> list[ContactRecord]:
     """The handled calls answered from `start` to `end` (a team's only, if given). Read-only."""
     query = (
-        select(QueuedCall, Agent.login, Agent.team, WorkOrder.id, WorkOrder.category)
+        select(
+            QueuedCall.id,
+            QueuedCall.queue,
+            QueuedCall.disposition,
+            Agent.login,
+            Agent.team,
+            WorkOrder.id,
+            WorkOrder.category,
+        )
         .join(Agent, Agent.id == QueuedCall.agent_id)
         .outerjoin(
             WorkOrderCall,
@@ -183,17 +191,17 @@ def load_records(
     )
     seen: set[int] = set()
     records = []
-    for entry, login, agent_team, wo_id, category in found:
-        if entry.id in seen:
+    for entry_id, queue, disposition, login, agent_team, wo_id, category in found:
+        if entry_id in seen:
             continue  # a call with two work orders opened on it counts once (the first)
-        seen.add(entry.id)
+        seen.add(entry_id)
         records.append(
             ContactRecord(
-                entry_id=entry.id,
+                entry_id=entry_id,
                 agent=login,
                 team=agent_team or "",
-                queue=entry.queue,
-                disposition=entry.disposition or UNRECORDED,
+                queue=queue,
+                disposition=disposition or UNRECORDED,
                 category=category or NO_WORK_ORDER,
                 has_work_order=wo_id is not None,
                 escalated=wo_id in escalated,

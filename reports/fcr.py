@@ -160,7 +160,16 @@ def load_contacts(session: Session, start: datetime, end: datetime) -> list[Cont
         select(WorkOrderCall.work_order_id).where(WorkOrderCall.role == "opened").scalar_subquery()
     )
     found = session.execute(
-        select(WorkOrder, Agent.login)
+        select(
+            WorkOrder.id,
+            WorkOrder.created_at,
+            WorkOrder.customer_id,
+            WorkOrder.order_id,
+            WorkOrder.category,
+            Agent.login,
+            WorkOrder.owner_team,
+            WorkOrder.resolved_on_contact,
+        )
         .outerjoin(Agent, Agent.id == WorkOrder.owner_id)
         .where(
             WorkOrder.created_at >= start,
@@ -169,17 +178,8 @@ def load_contacts(session: Session, start: datetime, end: datetime) -> list[Cont
         )
     ).all()
     return [
-        Contact(
-            work_order_id=wo.id,
-            at=_utc(wo.created_at),
-            customer_id=wo.customer_id,
-            order_id=wo.order_id,
-            category=wo.category,
-            agent=login or "",
-            team=wo.owner_team,
-            resolved_on_contact=wo.resolved_on_contact,
-        )
-        for wo, login in found
+        Contact(wo_id, _utc(at), customer, order, category, login or "", team, resolved)
+        for wo_id, at, customer, order, category, login, team, resolved in found
     ]
 
 
