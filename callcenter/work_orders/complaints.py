@@ -188,7 +188,19 @@ def page(session: Session, work_order_id: int) -> dict[str, Any]:
     task = None
     if complaint is not None and complaint.follow_up_task_id is not None:
         task = session.get(OutboundTask, complaint.follow_up_task_id)
-    return {"wo": wo, "complaint": complaint, "rma": rma, "events": events, "task": task}
+    steps = (
+        [step for step, starts in complaints.STEPS.items() if complaint.stage in starts]
+        if complaint is not None
+        else ["receive"]
+    )
+    return {
+        "wo": wo,
+        "complaint": complaint,
+        "rma": rma,
+        "events": events,
+        "task": task,
+        "steps": steps,
+    }
 
 
 def as_json(wo: WorkOrder, complaint: Complaint | None) -> dict[str, Any]:
