@@ -322,6 +322,18 @@ class Settings:
         "Seconds a return or exchange may wait for review once inspected, before it is late",
         default=86400,
     )
+    complaint_follow_up_days: int = _setting(
+        "COMPLAINT_FOLLOW_UP_DAYS",
+        "Days after a complaint closes before its follow-up call asks the customer about their "
+        "satisfaction",
+        default=3,
+    )
+    fcr_window_days: int = _setting(
+        "FCR_WINDOW_DAYS",
+        "Days within which another contact about the same order or category means a contact "
+        "was not resolved at first contact (docs/METRICS.md)",
+        default=7,
+    )
     return_policy_path: Path = _setting(
         "RETURN_POLICY_PATH",
         "The return policy (TOML): windows per category, non-returnable categories",
@@ -540,6 +552,10 @@ class Settings:
                 raise bad(name, "must be at least 1")
         if self.rma_review_deadline_s < 1:
             raise bad("RMA_REVIEW_DEADLINE_S", "must be at least 1")
+        if not 0 <= self.complaint_follow_up_days <= 90:
+            raise bad("COMPLAINT_FOLLOW_UP_DAYS", "must be from 0 to 90")
+        if not 1 <= self.fcr_window_days <= 60:
+            raise bad("FCR_WINDOW_DAYS", "must be from 1 to 60")
         for target in ("order", "finance", "logistics"):
             url = getattr(self, f"{target}_webhook_url")
             name = f"{target.upper()}_WEBHOOK_URL"

@@ -22,12 +22,16 @@ from outbound import kinds
 from outbound.models import OPEN_ATTEMPT, OutboundAttempt
 from queues.config import QueueSet
 from queues.models import Agent, AgentState, QueuedCall, QueuedCallStatus
+from reports import fcr
+from reports.back_office import local_period
 from reports.metrics import Entry, QueueFigures, queue_figures
 from reports.queries import load_entries
 
 S = QueuedCallStatus
 RECENT = timedelta(minutes=30)
 WAITING_LIST_LIMIT = 50  # callers listed for dispatch (the longest waits)
+#: First-contact resolution on the wallboard: the last 7 local days, today included.
+FCR_DAYS = 7
 
 
 def day_start(now: datetime, timezone: str) -> datetime:
@@ -183,9 +187,17 @@ def _seconds(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, round((now - since).total_seconds()))
 
 
-def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str) -> dict[str, Any]:
+def snapshot(
+    session: Session,
+    queues: QueueSet,
+    *,
+    now: datetime,
+    timezone: str,
+    fcr_window: timedelta = fcr.DEFAULT_WINDOW,
+) -> dict[str, Any]:
     """Everything the wallboard shows, as plain JSON data (read-only)."""
     live = queue_live(session, queues, now=now, timezone=timezone)
+    first_contact = fcr_figures(session, now=now, timezone=timezone, window=fcr_window)
     agents = list(
         session.scalars(
             select(Agent)
@@ -271,6 +283,7 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
                 "call": call,
                 "handled": count,
                 "aht_s": aht,
+                "fcr_7d": first_contact["agents"].get(a.login),
                 "skills": a.skill_levels(),
             }
         )
@@ -279,7 +292,24 @@ def snapshot(session: Session, queues: QueueSet, *, now: datetime, timezone: str
         "queues": rows,
         "agents": agent_rows,
         "waiting": waiting_callers(session, now=now),
-        "totals": _totals(live),
+        "totals": _totals(live) | {"fcr_7d": first_contact["centre"]},
+    }
+
+
+def fcr_figures(
+    session: Session, *, now: datetime, timezone: str, window: timedelta
+) -> dict[str, Any]:
+    """First-contact resolution (`reports.fcr`, docs/METRICS.md) over the last `FCR_DAYS`
+    local days, today included: the centre's percentage and each agent's (read-only)."""
+    tz = ZoneInfo(timezone)
+    last = now.astimezone(tz).date()
+    period = local_period(last - timedelta(days=FCR_DAYS - 1), last, tz)
+    contacts = fcr.load_contacts(session, period.start, min(period.end + window, now))
+    centre = fcr.rows("centre", contacts, contacts, period=period, now=now, window=window)
+    agents = fcr.rows("agents", contacts, contacts, period=period, now=now, window=window)
+    return {
+        "centre": centre[0]["fcr_percent"] if centre else None,
+        "agents": {row["agent"]: row["fcr_percent"] for row in agents},
     }
 
 

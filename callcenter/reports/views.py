@@ -18,6 +18,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from callcenter import access
 from callcenter.reports import back_office as rma
+from callcenter.reports import contacts
 from callcenter.runtime import runtime
 from reports import metrics
 from reports.queries import Kind, ReportRequest, report
@@ -26,6 +27,8 @@ bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="temp
 access.require(bp, "reports.read")
 KINDS = "any(queues, agents, teams)"
 BACK_OFFICE = f"any({', '.join(rma.KINDS)})"
+FCR = f"any({', '.join(contacts.FCR_KINDS)})"
+REASONS = f"any({', '.join(contacts.REASON_KINDS)})"
 #: The back office's tables on the page: the week ending on the day shown.
 PAGE_DAYS = 7
 
@@ -36,6 +39,7 @@ class BadRequest(ValueError):
 
 @bp.errorhandler(BadRequest)
 @bp.errorhandler(rma.BadRequest)
+@bp.errorhandler(contacts.BadRequest)
 def bad_request(exc: ValueError) -> tuple[Response, int]:
     return jsonify(error={"code": "bad-request", "message": str(exc), "details": {}}), 400
 
@@ -46,8 +50,9 @@ def index() -> str:
     tables = {kind: rows_for(ReportRequest(kind, ask.day, ask.minutes)) for kind in Kind}
     week = rma.parse(request.args.to_dict() | {"days": str(PAGE_DAYS)})
     back = {kind: rma.rows_for(kind, week) for kind in rma.KINDS}
+    more = contacts.page_tables(request.args)
     return render_template(
-        "reports/index.html", ask=ask, tables=tables, columns=COLUMNS, back=back, week=week
+        "reports/index.html", ask=ask, tables=tables, columns=COLUMNS, back=back, week=week, **more
     )
 
 
@@ -77,6 +82,32 @@ def back_office_api(kind: str) -> Response:
 def back_office_export(kind: str) -> Response:
     ask = rma.parse(request.args)
     return rma.as_csv(kind, ask, rma.rows_for(kind, ask))
+
+
+@bp.get(f"/api/fcr/<{FCR}:kind>")
+def fcr_api(kind: str) -> Response:
+    ask = contacts.fcr_ask(request.args)
+    if request.args.get("format") == "csv":
+        return contacts.fcr_csv(kind, ask)
+    return jsonify(contacts.fcr_meta(kind, ask) | {"rows": contacts.fcr_rows(kind, ask)})
+
+
+@bp.get(f"/api/fcr/<{FCR}:kind>.csv")
+def fcr_export(kind: str) -> Response:
+    return contacts.fcr_csv(kind, contacts.fcr_ask(request.args))
+
+
+@bp.get(f"/api/contact_reasons/<{REASONS}:kind>")
+def reasons_api(kind: str) -> Response:
+    ask = contacts.reasons_ask(request.args)
+    if request.args.get("format") == "csv":
+        return contacts.reasons_csv(kind, ask)
+    return jsonify(contacts.reasons_meta(kind, ask) | {"rows": contacts.reasons_rows(kind, ask)})
+
+
+@bp.get(f"/api/contact_reasons/<{REASONS}:kind>.csv")
+def reasons_export(kind: str) -> Response:
+    return contacts.reasons_csv(kind, contacts.reasons_ask(request.args))
 
 
 # --- helpers of the views ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from callcenter.runtime import Runtime
@@ -27,7 +28,13 @@ def compute(rt: Runtime) -> dict[str, Any]:
     """The full snapshot (figures, alerts, support groups, monitorings, chart history)."""
     now = rt.clock()
     with rt.session_factory() as session:
-        snap = figures.snapshot(session, rt.queues, now=now, timezone=rt.settings.timezone)
+        snap = figures.snapshot(
+            session,
+            rt.queues,
+            now=now,
+            timezone=rt.settings.timezone,
+            fcr_window=timedelta(days=rt.settings.fcr_window_days),
+        )
         snap["alerts"] = alerts.shown(session)
         snap["support"] = support.open_pulls(session)
         snap["monitorings"] = monitor.active(session)

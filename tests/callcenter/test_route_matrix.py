@@ -245,3 +245,27 @@ def test_the_back_office_console_is_for_its_agents_their_team_leads_and_the_mana
         reached = [not refused(call(client_of(post), m, u)) for _, m, u in back]
         expected = post in {"back_office", "team_lead", "manager"}
         assert reached == [expected] * len(back), post
+
+
+def test_complaints_are_recorded_by_the_front_desk_and_remedies_decided_by_leads(
+    app: Flask, client_of: Callable[[str], FlaskClient]
+) -> None:
+    """Reading: front desk, team leads, supervisors, the manager; recording the steps: front
+    desk, team leads, the manager; deciding a remedy: team leads and the manager."""
+    routes = [(e, m, u) for e, m, u in staff_requests(app) if e.startswith("complaints.")]
+    assert {e for e, _, _ in routes} == {
+        "complaints.complaints",
+        "complaints.complaint",
+        "complaints.step",
+        "complaints.decide",
+    }
+    may = {
+        "complaints.complaints": {"front_desk", "team_lead", "supervisor", "manager"},
+        "complaints.complaint": {"front_desk", "team_lead", "supervisor", "manager"},
+        "complaints.step": {"front_desk", "team_lead", "manager"},
+        "complaints.decide": {"team_lead", "manager"},
+    }
+    for post in POSTS:
+        for endpoint, method, url in routes:
+            reached = not refused(call(client_of(post), method, url))
+            assert reached == (post in may[endpoint]), (post, endpoint)

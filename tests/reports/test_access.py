@@ -43,7 +43,13 @@ def test_every_route_is_listed(app: Flask) -> None:
     for kind in ("days", "agents"):  # the back office's
         assert f"/reports/api/back_office/{kind}" in urls
         assert f"/reports/api/back_office/{kind}.csv" in urls
-    assert len(urls) == 11
+    for kind in ("centre", "agents", "teams", "categories"):  # first-contact resolution
+        assert f"/reports/api/fcr/{kind}" in urls
+        assert f"/reports/api/fcr/{kind}.csv" in urls
+    for kind in ("categories", "dispositions", "agents", "teams", "queues"):  # contact reasons
+        assert f"/reports/api/contact_reasons/{kind}" in urls
+        assert f"/reports/api/contact_reasons/{kind}.csv" in urls
+    assert len(urls) == 29
 
 
 def test_signed_out_requests_are_refused(app: Flask) -> None:

@@ -163,6 +163,7 @@
         el("td", { class: `state-${a.state}` }, a.state + (a.reason ? ` (${a.reason})` : "")),
         el("td", { class: "num" }, secs(a.in_state_s)), el("td", {}, call),
         el("td", { class: "num" }, a.handled), el("td", { class: "num" }, secs(a.aht_s)),
+        el("td", { class: "num" }, pct(a.fcr_7d)),
         el("td", {}, ...actions));
     }));
   }
@@ -182,6 +183,7 @@
     last = snap;
     document.getElementById("total-waiting").textContent = snap.totals.waiting;
     document.getElementById("total-sl").textContent = pct(snap.totals.sl_30m);
+    document.getElementById("total-fcr").textContent = pct(snap.totals.fcr_7d);
     const updated = document.getElementById("updated");
     updated.textContent = `updated ${snap.at.slice(11, 19)} UTC`;
     updated.dataset.at = snap.at;
