@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from core.db import rowcount
 from core.errors import DomainError
-from core.models import CallEvent
+from core.models import Call, CallEvent
 from work_orders.knowledge_models import Article, ArticleVersion
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
@@ -400,6 +400,11 @@ def ivr_path(session: Session, call_id: int) -> list[str]:
     return list(nodes)
 
 
+def call_id_of(session: Session, call_sid: str) -> int | None:
+    """The id of the call Twilio knows as `call_sid`; None if there is none. Read-only."""
+    return session.scalar(select(Call.id).where(Call.sid == call_sid))
+
+
 def suggest(
     session: Session,
     *,
@@ -420,12 +425,32 @@ def suggest(
         if article.category in categories:
             rank = list(categories).index(article.category)
             reasons.append(f"rules:{article.category}")
-        depth = -1
-        for node in article.ivr_nodes or []:
-            if node in wanted_nodes:
-                depth = max(depth, list(ivr_nodes).index(node))
-                reasons.append(f"ivr:{node}")
+        matched = sorted(
+            (list(ivr_nodes).index(n) for n in article.ivr_nodes or [] if n in wanted_nodes),
+            reverse=True,
+        )
+        reasons += [f"ivr:{ivr_nodes[i]}" for i in matched]  # the deepest node first
+        depth = matched[0] if matched else -1
         if reasons:
             key = (-len({r.partition(":")[0] for r in reasons}), -depth, rank, article.slug)
             ranked.append((key, Suggestion(article, tuple(reasons))))
     return [s for _, s in sorted(ranked, key=lambda pair: pair[0])[:limit]]
+
+
+def as_json(article: Article, version: ArticleVersion) -> dict[str, Any]:
+    """An article at one version as the JSON API gives it (pure)."""
+    return {
+        "slug": article.slug,
+        "version": version.version,
+        "current_version": article.current_version,
+        "category": version.category,
+        "title": {"zh": version.title_zh, "en": version.title_en},
+        "answer": {"zh": version.answer_zh, "en": version.answer_en},
+        "wording": {"zh": version.wording_zh, "en": version.wording_en},
+        "policy_links": list(version.policy_links),
+        "ivr_nodes": list(version.ivr_nodes),
+        "keywords": version.keywords,
+        "author": version.author,
+        "at": version.at.isoformat(),
+        "note": version.note,
+    }

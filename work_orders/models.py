@@ -32,9 +32,10 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_status_department", "status", "department"),
         Index("ix_work_orders_customer_created", "customer_id", "created_at"),
-        # Search (work_orders.search): a status or department filter, newest (id) first.
+        # Search (work_orders.search): a status, department or team filter, newest (id) first.
         Index("ix_work_orders_status_id", "status", "id"),
         Index("ix_work_orders_department_id", "department", "id"),
+        Index("ix_work_orders_owner_team_id", "owner_team", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

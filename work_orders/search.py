@@ -7,15 +7,16 @@ department, a page at a time, newest first; and the same rows for a CSV export.
   (full-width digits and letters are folded first), a status must be one of the state
   machine's. A bad field raises `InvalidSearch` (HTTP 422) naming each; an empty form finds
   everything. All filters given must hold (AND).
-- **Scope.** `team` limits the rows to one department's work orders: a department user sees
-  only their own group's (config/permissions.toml grants them `work_orders.search` with scope
-  "team"), whatever the form says.
+- **Scope.** `team` limits the rows to the work orders that concern one team: passed to it
+  as a department (`department`) or owned by its agents (`owner_team`). A department user sees
+  only their own group's, and a team lead exporting with a "team" grant only their agents'
+  (config/permissions.toml), whatever the form says.
 - **Paging** is keyset on the id, newest first: a page is `id < after`, `after` being the
   last id of the page before (`Page.next_after`). Rows opened while someone pages do not shift
   the pages they are reading, and no row is skipped or shown twice.
-- **Indexes** (migration 0017): (status, id) and (department, id) serve a status or department
-  filter in id order; number, order_id, rma_id and customer_id already have one, and a phone
-  goes through customer_phones.e164 (unique).
+- **Indexes** (migration 0017): (status, id), (department, id) and (owner_team, id) serve a
+  status, department or team filter in id order; number, order_id, rma_id and customer_id
+  already have one, and a phone goes through customer_phones.e164 (unique).
 
 Read-only: nothing here writes.
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import DomainError
@@ -141,7 +142,7 @@ def parse_paging(form: Mapping[str, Any]) -> tuple[int | None, int]:
 
 
 def query(filters: Filters, *, team: str | None = None) -> Select[WorkOrder]:
-    """The SELECT of the work orders `filters` find (in `team`'s department only, if given),
+    """The SELECT of the work orders `filters` find (only those concerning `team`, if given),
     newest first (pure: builds, does not run)."""
     stmt = select(WorkOrder)
     if filters.number:
@@ -160,7 +161,7 @@ def query(filters: Filters, *, team: str | None = None) -> Select[WorkOrder]:
     if filters.department:
         stmt = stmt.where(WorkOrder.department == filters.department)
     if team is not None:
-        stmt = stmt.where(WorkOrder.department == team)
+        stmt = stmt.where(or_(WorkOrder.department == team, WorkOrder.owner_team == team))
     return stmt.order_by(WorkOrder.id.desc())
 
 

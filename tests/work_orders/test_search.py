@@ -31,6 +31,7 @@ def open_one(
     order: Order | None = None,
     rma: Rma | None = None,
     department: str = "aftersales-a",
+    owner_team: str = "front-a",
 ) -> WorkOrder:
     return timeline.open_work_order(
         session,
@@ -44,6 +45,7 @@ def open_one(
         order_id=order.id if order else None,
         rma_id=rma.id if rma else None,
         department=department,
+        owner_team=owner_team,
     ).work_order
 
 
@@ -72,7 +74,7 @@ def orders(session: Session, make_customer: Callable[..., Customer]) -> dict[str
     made = {
         "wang-order": open_one(session, 1, customer=wang, order=order),
         "wang-rma": open_one(session, 2, customer=wang, rma=rma),
-        "li": open_one(session, 3, customer=li, department="logistics"),
+        "li": open_one(session, 3, customer=li, department="logistics", owner_team="front-b"),
         "nobody": open_one(session, 4),
         "passed": open_one(session, 5, department="finance"),
     }
@@ -133,11 +135,13 @@ def test_by_status_and_department_and_together(
     assert find(session, phone="13800138000", rma="80000001") == numbers(orders, "wang-rma")
 
 
-def test_a_department_user_sees_only_their_own_group(
+def test_a_team_sees_only_what_concerns_it_its_department_or_its_agents(
     session: Session, orders: dict[str, WorkOrder]
 ) -> None:
-    assert find(session, team="logistics") == numbers(orders, "li")
+    assert find(session, team="logistics") == numbers(orders, "li")  # a department
     assert find(session, team="logistics", department="finance") == []
+    assert find(session, team="front-b") == numbers(orders, "li")  # a front-desk team
+    assert len(find(session, team="front-a")) == 4
 
 
 def test_bad_fields_are_each_named_and_nothing_is_searched() -> None:

@@ -77,10 +77,12 @@ def upgrade() -> None:
     with op.batch_alter_table("work_orders", schema=None) as batch_op:
         batch_op.create_index("ix_work_orders_status_id", ["status", "id"], unique=False)
         batch_op.create_index("ix_work_orders_department_id", ["department", "id"], unique=False)
+        batch_op.create_index("ix_work_orders_owner_team_id", ["owner_team", "id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_work_orders_owner_team_id")
         batch_op.drop_index("ix_work_orders_department_id")
         batch_op.drop_index("ix_work_orders_status_id")
     op.drop_table("kb_article_versions")
