@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ivr_menus.model import MenuSet
     from queues.config import QueueSet
     from queues.waiting import WaitingList
+    from work_orders.rules import WorkOrderRules
     from work_orders.sla_policy import SlaPolicies
     from work_orders.sweep import Sla
 
@@ -165,10 +166,12 @@ class Runtime:
     @cached_property
     def sla_policies(self) -> SlaPolicies:
         """The work orders' SLA policies (config/sla.toml), read once; create_app reads them
-        at start-up, so a bad file stops the app with the file, line and reason."""
+        at start-up, so a bad file stops the app with the file, line and reason; its
+        categories must be the work-order rules' (config/work_orders.toml)."""
         from work_orders.sla_policy import load_sla_policies
 
-        return load_sla_policies(self.settings.sla_policy_path)
+        known = self.work_order_rules.categories
+        return load_sla_policies(self.settings.sla_policy_path, known_categories=known)
 
     @property
     def sla(self) -> Sla:
@@ -176,6 +179,15 @@ class Runtime:
         from work_orders.sweep import Sla
 
         return Sla(self.sla_policies, self.hours)
+
+    @cached_property
+    def work_order_rules(self) -> WorkOrderRules:
+        """Work order categories, departments and keyword rules (config/work_orders.toml), read
+        once; create_app reads them at start-up, so a bad file stops the app with the file,
+        line and reason."""
+        from work_orders.rules import load_rules
+
+        return load_rules(self.settings.work_order_rules_path)
 
     @cached_property
     def waiting_list(self) -> WaitingList:

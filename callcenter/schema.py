@@ -14,6 +14,7 @@ import outbound.models  # noqa: F401  (outbound tasks, attempts, the do-not-call
 import queues.models  # noqa: F401  (agents, their skills and presence log, queue entries)
 import recordings.models  # noqa: F401  (recordings and their processing state)
 import supervision.models  # noqa: F401  (alerts, support pulls, monitoring)
+import work_orders.knowledge_models  # noqa: F401  (the knowledge base: articles, versions)
 import work_orders.models  # noqa: F401  (work orders, their timeline, linked calls)
 from core.db import Base
 

@@ -40,6 +40,9 @@ class WorkOrder(Base):
         Index("ix_work_orders_customer_created", "customer_id", "created_at"),
         Index("ix_work_orders_next_check_at", "next_check_at"),
         Index("ix_work_orders_escalated_at", "escalated_at"),
+        # Search (work_orders.search): a status or department filter, newest (id) first.
+        Index("ix_work_orders_status_id", "status", "id"),
+        Index("ix_work_orders_department_id", "department", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""`callcenter sla check`: check the work orders' SLA policy file before it is installed."""
+"""`callcenter work-orders sla-check`: check the work orders' SLA policy file before it is
+installed (its categories against the configured work-order rules)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ from pathlib import Path
 import click
 
 from callcenter.commands.base import load_settings
+from work_orders.rules import RulesError, load_rules
 from work_orders.sla_policy import SlaPolicy, SlaPolicyError, load_sla_policies
-
-
-@click.group("sla", help="Check the work orders' SLA policies (targets, hours, warnings).")
-def sla_group() -> None:
-    pass
 
 
 def _describe(policy: SlaPolicy) -> str:
@@ -24,14 +21,21 @@ def _describe(policy: SlaPolicy) -> str:
     )
 
 
-@sla_group.command(
-    "check",
-    help="Validate the SLA policy file (default: the configured one); exit 1 on problems.",
+@click.command(
+    "sla-check",
+    help="Validate the SLA policy file (default: the configured one) against the configured "
+    "categories; exit 1 on problems.",
 )
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def sla_check(path: Path | None) -> None:
+    settings = load_settings()
     try:
-        policies = load_sla_policies(path or load_settings().sla_policy_path)
+        known = load_rules(settings.work_order_rules_path).categories
+    except RulesError as exc:
+        click.echo(f"the work-order rules file is wrong too; categories not checked:\n{exc}")
+        known = None
+    try:
+        policies = load_sla_policies(path or settings.sla_policy_path, known_categories=known)
     except SlaPolicyError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.commands.sla import sla_group
+from callcenter.commands.sla import sla_check
 from config.hours import BusinessHours, parse_hours
 from config.settings import DEFAULT_SLA_POLICY
 from work_orders.sla import ClockState, Event, clocks, next_check, open_spans
@@ -359,10 +359,10 @@ def test_a_file_that_is_not_toml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_the_check_command_prints_the_policies_or_every_problem(tmp_path: Path) -> None:
-    """`callcenter sla check [PATH]`: exit 0 with a summary, exit 1 with the problems."""
+    """`callcenter work-orders sla-check [PATH]`: exit 0 with a summary, 1 with the problems."""
     runner = CliRunner()
-    good = runner.invoke(sla_group, ["check", str(DEFAULT_SLA_POLICY)])
-    bad = runner.invoke(sla_group, ["check", str(write(tmp_path, "[default]\nhours = 3\n"))])
+    good = runner.invoke(sla_check, [str(DEFAULT_SLA_POLICY)])
+    bad = runner.invoke(sla_check, [str(write(tmp_path, "[default]\nhours = 3\n"))])
 
     assert good.exit_code == 0, good.output
     assert "complaint: first feedback 1 h, resolution 24 h, all hours" in good.output
