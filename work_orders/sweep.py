@@ -22,11 +22,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.hours import BusinessHours
-from core.db import rowcount
 from work_orders import timeline
 from work_orders.models import WorkOrder, WorkOrderEvent
 from work_orders.sla import Clocks, ClockState, EventLike, clocks, next_check
@@ -90,36 +89,47 @@ def refresh_clocks(
         return None
     events = events_of(session, [work_order.id])[work_order.id]
     found = clocks_of(work_order, events, sla, now=now)
-    _write_snapshot(session, work_order, found, now=now, expected=None)
+    _write_snapshots(session, [(work_order, found, None)], now=now, compare=False)
     return found
 
 
-def _write_snapshot(
+SNAPSHOT = ("feedback_due_at", "resolution_due_at", "sla_state", "next_check_at", "clocks_at")
+
+
+def _write_snapshots(
     session: Session,
-    work_order: WorkOrder,
-    found: Clocks,
+    found: list[tuple[WorkOrder, Clocks, datetime | None]],
     *,
     now: datetime,
-    expected: datetime | None,
-) -> bool:
-    """Store the snapshot; with `expected`, only if `next_check_at` still holds it (another
-    transaction that added an event since has the last word). True if written."""
-    query = update(WorkOrder).where(WorkOrder.id == work_order.id)
-    if expected is not None:
-        query = query.where(WorkOrder.next_check_at == expected)
-    written = rowcount(
-        session.execute(
-            query.values(
-                feedback_due_at=found.feedback.due_at,
-                resolution_due_at=found.resolution.due_at,
-                sla_state=found.state.value,
-                next_check_at=next_check(found),
-                clocks_at=now,
-            ).execution_options(synchronize_session=False)
-        )
+    compare: bool,
+) -> None:
+    """Store the snapshots in one statement (executemany). With `compare`, a row is written
+    only if its `next_check_at` still holds the value read (the third item): a transaction
+    that added an event since has the last word. The objects' snapshot attributes are expired
+    (read again on use)."""
+    if not found:
+        return
+    table = WorkOrder.__table__
+    query = update(table).where(table.c.id == bindparam("wo_id"))
+    if compare:
+        query = query.where(table.c.next_check_at == bindparam("expected"))
+    session.execute(
+        query.values({name: bindparam(name) for name in SNAPSHOT}),
+        [
+            {
+                "wo_id": work_order.id,
+                "expected": expected,
+                "feedback_due_at": clocks_.feedback.due_at,
+                "resolution_due_at": clocks_.resolution.due_at,
+                "sla_state": clocks_.state.value,
+                "next_check_at": next_check(clocks_),
+                "clocks_at": now,
+            }
+            for work_order, clocks_, expected in found
+        ],
     )
-    session.refresh(work_order)
-    return written == 1
+    for work_order, _, _ in found:
+        session.expire(work_order, list(SNAPSHOT))
 
 
 def sweep(session: Session, sla: Sla, *, now: datetime, batch: int = BATCH) -> SweepRun:
@@ -136,6 +146,7 @@ def sweep(session: Session, sla: Sla, *, now: datetime, batch: int = BATCH) -> S
         )
     )
     timelines = events_of(session, [w.id for w in due])
+    snapshots: list[tuple[WorkOrder, Clocks, datetime | None]] = []
     for work_order in due:
         run.checked += 1
         expected = work_order.next_check_at
@@ -145,7 +156,8 @@ def sweep(session: Session, sla: Sla, *, now: datetime, batch: int = BATCH) -> S
         if added:
             events = events + added
             found = clocks_of(work_order, events, sla, now=now)
-        _write_snapshot(session, work_order, found, now=now, expected=expected)
+        snapshots.append((work_order, found, expected))
+    _write_snapshots(session, snapshots, now=now, compare=True)
     return run
 
 
