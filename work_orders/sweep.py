@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.hours import BusinessHours
@@ -109,7 +110,7 @@ def _write_snapshots(
     (read again on use)."""
     if not found:
         return
-    table = WorkOrder.__table__
+    table = cast(Table, WorkOrder.__table__)
     query = update(table).where(table.c.id == bindparam("wo_id"))
     if compare:
         query = query.where(table.c.next_check_at == bindparam("expected"))
