@@ -1,12 +1,14 @@
-"""Finding work orders: by number, the customer's phone, order number, RMA number, status and
-department, a page at a time, newest first; and the same rows for a CSV export.
+"""Finding work orders: by number, the customer's phone, order number, RMA number, status,
+department and breach state, a page at a time, newest first; and the same rows for a CSV
+export.
 
 - **Filters** come from a form or query string (`parse_filters`), each checked: a phone is
   normalised to E.164 with `core.phones.to_e164` (so 138-0013-8000, 013800138000 and
   +86 138 0013 8000 find the same customer), a number, order or RMA number is matched exactly
   (full-width digits and letters are folded first), a status must be one of the state
-  machine's. A bad field raises `InvalidSearch` (HTTP 422) naming each; an empty form finds
-  everything. All filters given must hold (AND).
+  machine's, a breach state one of `BREACH` (warning and breached: the SLA snapshot's
+  `sla_state`; escalated or not: `escalated_at`). A bad field raises `InvalidSearch` (HTTP
+  422) naming each; an empty form finds everything. All filters given must hold (AND).
 - **Scope.** `team` limits the rows to the work orders that concern one team: passed to it
   as a department (`department`) or owned by its agents (`owner_team`). A department user sees
   only their own group's, and a team lead exporting with a "team" grant only their agents'
@@ -14,8 +16,9 @@ department, a page at a time, newest first; and the same rows for a CSV export.
 - **Paging** is keyset on the id, newest first: a page is `id < after`, `after` being the
   last id of the page before (`Page.next_after`). Rows opened while someone pages do not shift
   the pages they are reading, and no row is skipped or shown twice.
-- **Indexes** (migration 0017): (status, id), (department, id) and (owner_team, id) serve a
-  status, department or team filter in id order; number, order_id, rma_id and customer_id
+- **Indexes** (migration 0017): (status, id), (department, id), (owner_team, id) and
+  (sla_state, id) serve a status, department, team or breach filter in id order (0015 indexes
+  escalated_at); number, order_id, rma_id and customer_id
   already have one, and a phone goes through customer_phones.e164 (unique).
 
 Read-only: nothing here writes.
@@ -36,12 +39,21 @@ from core.errors import DomainError
 from core.models import Customer, CustomerPhone, Order, Rma
 from core.phones import to_e164
 from work_orders.models import WorkOrder, WorkOrderStatus
+from work_orders.sla import ClockState
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 #: The most rows one export writes (a filter narrows a bigger one).
 EXPORT_LIMIT = 20_000
-FIELDS = ("number", "phone", "order", "rma", "status", "department")
+FIELDS = ("number", "phone", "order", "rma", "status", "department", "breach")
+#: The breach states one may look for: the SLA snapshot's worst clock (`sla_state`, which the
+#: sweep writes: work_orders.sweep) or whether a breach escalated it (`escalated_at`).
+BREACH = {
+    "warning": "a clock past its warning share",
+    "breached": "a clock past its target",
+    "escalated": "escalated to the team lead (once, at the breach)",
+    "not_escalated": "never escalated",
+}
 
 
 class InvalidSearch(DomainError):
@@ -60,6 +72,7 @@ class Filters:
     rma: str | None = None
     status: WorkOrderStatus | None = None
     department: str | None = None
+    breach: str | None = None  # a key of BREACH
 
     def given(self) -> dict[str, str]:
         """The filters set, as text (for links to the next page and for the export's audit)."""
@@ -83,6 +96,12 @@ class Row:
     rma: str
     description: str
     owner_team: str
+    #: The SLA snapshot (work_orders.sweep): the worst clock's state, the due times, and
+    #: when a breach escalated it.
+    sla_state: str | None
+    feedback_due_at: datetime | None
+    resolution_due_at: datetime | None
+    escalated_at: datetime | None
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
@@ -117,6 +136,8 @@ def parse_filters(form: Mapping[str, Any], *, country_code: str) -> Filters:
         except ValueError:
             known = ", ".join(s.value for s in WorkOrderStatus)
             bad["status"] = f"unknown status {text['status']!r}; one of {known}"
+    if text["breach"] and text["breach"] not in BREACH:
+        bad["breach"] = f"unknown breach state {text['breach']!r}; one of {', '.join(BREACH)}"
     for name in ("number", "order", "rma", "department"):
         if len(text[name]) > 40:
             bad[name] = "at most 40 characters"
@@ -129,6 +150,7 @@ def parse_filters(form: Mapping[str, Any], *, country_code: str) -> Filters:
         rma=text["rma"] or None,
         status=status,
         department=text["department"] or None,
+        breach=text["breach"] or None,
     )
 
 
@@ -160,6 +182,12 @@ def query(filters: Filters, *, team: str | None = None) -> Select[WorkOrder]:
         stmt = stmt.where(WorkOrder.status == filters.status)
     if filters.department:
         stmt = stmt.where(WorkOrder.department == filters.department)
+    if filters.breach in (ClockState.WARNING, ClockState.BREACHED):
+        stmt = stmt.where(WorkOrder.sla_state == filters.breach)
+    elif filters.breach == "escalated":
+        stmt = stmt.where(WorkOrder.escalated_at.is_not(None))
+    elif filters.breach == "not_escalated":
+        stmt = stmt.where(WorkOrder.escalated_at.is_(None))
     if team is not None:
         stmt = stmt.where(or_(WorkOrder.department == team, WorkOrder.owner_team == team))
     return stmt.order_by(WorkOrder.id.desc())
@@ -225,6 +253,10 @@ def _row(wo: WorkOrder) -> Row:
         rma=wo.rma.number if wo.rma else "",
         description=wo.description,
         owner_team=wo.owner_team,
+        sla_state=wo.sla_state,
+        feedback_due_at=wo.feedback_due_at,
+        resolution_due_at=wo.resolution_due_at,
+        escalated_at=wo.escalated_at,
         created_at=wo.created_at,
         updated_at=wo.updated_at,
         closed_at=wo.closed_at,

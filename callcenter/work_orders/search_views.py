@@ -2,7 +2,8 @@
 its CSV export.
 
 /work-orders/search          GET  the search form and one page of results, newest first
-                                  (number, phone, order, rma, status, department; after, limit)
+                                  (number, phone, order, rma, status, department, breach:
+                                  warning|breached|escalated|not_escalated; after, limit)
 /work-orders/api/search      GET  the same as JSON: {"work_orders": [...], "next_after": id}
 /work-orders/export.csv      GET  every row the same filters find, as CSV (`export.customer_data`;
                                   masked unless the viewer also holds `customer.unmask`; each
@@ -42,6 +43,19 @@ STATUS_LABELS = {
     "answered": "待回电 Answered: callback due",
     "closed": "已关闭 Closed",
 }
+BREACH_LABELS = {
+    "warning": "即将超时 Warning",
+    "breached": "已超时 Breached",
+    "escalated": "已升级 Escalated",
+    "not_escalated": "未升级 Not escalated",
+}
+SLA_LABELS = {
+    "running": "计时中 running",
+    "paused": "暂停 paused",
+    "warning": "即将超时 warning",
+    "breached": "已超时 breached",
+    "met": "已达标 met",
+}
 EXPORT_COLUMNS = [
     "number",
     "status",
@@ -55,6 +69,10 @@ EXPORT_COLUMNS = [
     "rma",
     "owner_team",
     "description",
+    "sla_state",
+    "feedback_due_at",
+    "resolution_due_at",
+    "escalated_at",
     "created_at",
     "updated_at",
     "closed_at",
@@ -135,7 +153,14 @@ def _shown(rows: list[search.Row]) -> list[search.Row]:
 
 def _json(row: search.Row) -> dict[str, Any]:
     data = asdict(row)
-    for key in ("created_at", "updated_at", "closed_at"):
+    for key in (
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "feedback_due_at",
+        "resolution_due_at",
+        "escalated_at",
+    ):
         data[key] = data[key].isoformat() if data[key] else None
     return data
 
@@ -152,6 +177,8 @@ def _context(page: search.Page, *, errors: dict[str, Any]) -> dict[str, Any]:
         "errors": errors,
         "statuses": {s.value: STATUS_LABELS.get(s.value, s.value) for s in WorkOrderStatus},
         "team": _team(),
+        "breaches": BREACH_LABELS,
+        "sla_labels": SLA_LABELS,
         "can_export": access.allowed(g.staff, "export.customer_data"),
         "timezone": rt.settings.timezone,
     }

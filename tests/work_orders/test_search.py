@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Customer, CustomerPhone, Order, OrderStatus, Rma, RmaKind, RmaStatus
 from tests.conftest import NOW
-from work_orders import search, states, timeline
+from work_orders import search, states, sweep, timeline
 from work_orders.models import WorkOrder, WorkOrderStatus
 
 CC = "86"
@@ -201,3 +201,28 @@ def test_paging_arguments_fall_back_to_the_first_page_within_bounds() -> None:
     assert search.parse_paging({"after": "42", "limit": "10"}) == (42, 10)
     assert search.parse_paging({"after": "x", "limit": "100000"}) == (None, search.MAX_PAGE_SIZE)
     assert search.parse_paging({"limit": "0"}) == (None, 1)
+
+
+def test_by_breach_state_from_the_sla_sweeps_snapshot(session: Session) -> None:
+    """The real sweep (work_orders.sweep) writes the snapshot the breach filter reads: opened at
+    11:00, 11:25 and 12:00 on a Monday, swept at 13:00 and 13:02 (2 h target, warning at 80 %:
+    96 minutes)."""
+    from tests.work_orders.test_sweep import SLA
+
+    made = []
+    for minutes in (0, 25, 60):
+        wo = open_one(session, minutes)  # opened NOW + minutes
+        states.move(session, wo, "pass", author_id=None, author="li.na", now=wo.created_at)
+        made.append(wo.number)
+    late, warned, fresh = made
+    sweep.sweep(session, SLA, now=NOW + timedelta(hours=2))
+    sweep.sweep(session, SLA, now=NOW + timedelta(minutes=122))
+
+    assert find(session, breach="breached") == [late]
+    assert find(session, breach="escalated") == [late]
+    assert find(session, breach="warning") == [warned]
+    assert find(session, breach="not_escalated") == [fresh, warned]
+    assert find(session, breach="escalated", status="closed") == []
+    with pytest.raises(search.InvalidSearch) as refused:
+        find(session, breach="late")
+    assert set(refused.value.details) == {"breach"}

@@ -78,10 +78,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_work_orders_status_id", ["status", "id"], unique=False)
         batch_op.create_index("ix_work_orders_department_id", ["department", "id"], unique=False)
         batch_op.create_index("ix_work_orders_owner_team_id", ["owner_team", "id"], unique=False)
+        batch_op.create_index("ix_work_orders_sla_state_id", ["sla_state", "id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_work_orders_sla_state_id")
         batch_op.drop_index("ix_work_orders_owner_team_id")
         batch_op.drop_index("ix_work_orders_department_id")
         batch_op.drop_index("ix_work_orders_status_id")
