@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
 
+from config.hours import BusinessHours, parse_hours
 from core.models import Customer, CustomerPhone, Order, OrderStatus, Rma, RmaKind, RmaStatus
 from tests.conftest import NOW
 from work_orders import search, states, sweep, timeline
 from work_orders.models import WorkOrder, WorkOrderStatus
+from work_orders.sla_policy import SlaPolicies
 
 CC = "86"
 
@@ -207,16 +210,18 @@ def test_by_breach_state_from_the_sla_sweeps_snapshot(session: Session) -> None:
     """The real sweep (work_orders.sweep) writes the snapshot the breach filter reads: opened at
     11:00, 11:25 and 12:00 on a Monday, swept at 13:00 and 13:02 (2 h target, warning at 80 %:
     96 minutes)."""
-    from tests.work_orders.test_sweep import SLA
-
     made = []
     for minutes in (0, 25, 60):
         wo = open_one(session, minutes)  # opened NOW + minutes
         states.move(session, wo, "pass", author_id=None, author="li.na", now=wo.created_at)
         made.append(wo.number)
     late, warned, fresh = made
-    sweep.sweep(session, SLA, now=NOW + timedelta(hours=2))
-    sweep.sweep(session, SLA, now=NOW + timedelta(minutes=122))
+    sla = sweep.Sla(
+        SlaPolicies(),  # the defaults: 2 h first feedback, warning at 80 %
+        BusinessHours(parse_hours("mon-fri 09:00-18:00"), frozenset(), ZoneInfo("Asia/Shanghai")),
+    )
+    sweep.sweep(session, sla, now=NOW + timedelta(hours=2))
+    sweep.sweep(session, sla, now=NOW + timedelta(minutes=122))
 
     assert find(session, breach="breached") == [late]
     assert find(session, breach="escalated") == [late]
