@@ -13,8 +13,8 @@ from config.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """Build the app. A bad setting, menu, permission or return policy file raises here, so
-    start-up stops with the reason."""
+    """Build the app. A bad setting, menu, permission, return policy or work order rules file
+    raises here, so start-up stops with the reason."""
     if runtime is None:
         settings = settings or Settings.from_env(os.environ)
         runtime = Runtime.build(settings)
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
     from callcenter.work_orders.complaints_views import bp as complaints_bp
+    from callcenter.work_orders.knowledge_views import bp as knowledge_bp
+    from callcenter.work_orders.search_views import bp as work_order_search_bp
 
     app.register_blueprint(desk_bp)
     install_request_context(app, agent_key=AGENT_KEY)
@@ -71,6 +73,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(back_office_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(complaints_bp)
+    app.register_blueprint(work_order_search_bp)
+    app.register_blueprint(knowledge_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
+    runtime.sla_policies  # noqa: B018  (a bad SLA policy file stops start-up here)
+    runtime.work_order_rules  # noqa: B018  (a bad work order rules file stops start-up here)
     return app

@@ -15,6 +15,7 @@ import queues.models  # noqa: F401  (agents, their skills and presence log, queu
 import recordings.models  # noqa: F401  (recordings and their processing state)
 import supervision.models  # noqa: F401  (alerts, support pulls, monitoring)
 import work_orders.complaints  # noqa: F401  (complaints: severity, remedy, follow-up)
+import work_orders.knowledge_models  # noqa: F401  (the knowledge base: articles, versions)
 import work_orders.models  # noqa: F401  (work orders, their timeline, linked calls)
 from core.db import Base
 

@@ -13,7 +13,7 @@ caller can name them; everyone else comes from `random.Random(seed)`, so the sam
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -1188,3 +1188,150 @@ def _split_sku(sku: str) -> tuple[_Product, str | None]:
         base, size = sku.rsplit("-", 1)
         return _BY_SKU[base], size
     return _BY_SKU[sku], None
+
+
+# --- The knowledge base (work_orders.knowledge) ------------------------------------------------
+
+#: One demo article per category of config/work_orders.toml ("other" has none: it is what the
+#: rules say when nothing matched), in both languages, with the IVR nodes whose callers it
+#: answers. Slugs are stable: QC scorecards may name them.
+DEMO_ARTICLES: tuple[dict[str, str], ...] = (
+    {
+        "slug": "cracked-screen-on-arrival",
+        "category": "product_quality",
+        "title_zh": "收货时屏幕碎裂",
+        "title_en": "A screen cracked on arrival",
+        "answer_zh": "签收七天内发现屏幕碎裂，属质量问题："
+        "拍照上传后由售后A组换新，来回运费由我们承担。",
+        "answer_en": "A screen found cracked within 7 days of delivery is a quality problem: "
+        "after photos are uploaded, after-sales group A replaces the item; we pay shipping.",
+        "wording_zh": "非常抱歉给您带来不便。请您拍几张屏幕的照片发给我们，"
+        "我们会尽快为您换新，运费由我们承担。",
+        "wording_en": "I am very sorry about this. Please send us a few photos of the screen and "
+        "we will replace it for you as soon as possible, at our cost.",
+        "policy_links": "退换货政策 Return policy | /back/",
+        "ivr_nodes": "returns aftersales_agent",
+        "keywords": "碎屏 屏幕 裂 cracked broken screen",
+    },
+    {
+        "slug": "damaged-parcel",
+        "category": "damaged_in_transit",
+        "title_zh": "包裹运输途中损坏",
+        "title_en": "A parcel damaged in transit",
+        "answer_zh": "外包装破损或商品压坏：请客户保留包装并拍照，"
+        "我们向物流公司索赔，同时为客户补发或退款。",
+        "answer_en": "A crushed parcel or damaged item: the customer keeps the packaging and "
+        "takes photos; we claim from the carrier and resend or refund at once.",
+        "wording_zh": "很抱歉包裹在运输中受损。请保留外包装并拍照，"
+        "我们会马上为您补发或退款，不需要您等待物流理赔。",
+        "wording_en": "I am sorry your parcel was damaged on the way. Please keep the packaging "
+        "and take photos; we will resend or refund right away, without waiting for the carrier.",
+        "policy_links": "",
+        "ivr_nodes": "returns aftersales_agent",
+        "keywords": "压坏 破损 damaged crushed parcel",
+    },
+    {
+        "slug": "how-to-use-first-steps",
+        "category": "usage_question",
+        "title_zh": "商品使用入门",
+        "title_en": "Getting started with a product",
+        "answer_zh": "使用问题由售后B组解答：先确认型号，"
+        "再按说明书的入门步骤逐步引导；需要时发送视频教程链接。",
+        "answer_en": "After-sales group B answers usage questions: confirm the model, then walk "
+        "through the manual's first steps; send the video guide's link when it helps.",
+        "wording_zh": "我来一步一步帮您操作。请先告诉我商品型号，我们从第一步开始。",
+        "wording_en": "Let me take you through it step by step. Could you tell me the model "
+        "first? Then we start with step one.",
+        "policy_links": "",
+        "ivr_nodes": "presales_agent",
+        "keywords": "怎么用 如何使用 how do i use manual",
+    },
+    {
+        "slug": "delivery-late",
+        "category": "logistics_delay",
+        "title_zh": "物流延误",
+        "title_en": "A delivery running late",
+        "answer_zh": "超过预计送达时间48小时仍未签收：查询物流单号，"
+        "联系物流部催件；超过7天未到可全额退款。",
+        "answer_en": "Not delivered 48 hours after the expected date: look up the tracking "
+        "number and ask logistics to chase it; after 7 days the customer may have a full refund.",
+        "wording_zh": "我已经为您查询了物流信息，并通知物流部门加急处理，"
+        "今天之内会给您回电告知进展。",
+        "wording_en": "I have checked the tracking and asked our logistics team to chase it; "
+        "we will call you back today with an update.",
+        "policy_links": "",
+        "ivr_nodes": "order_status order_done orders_agent",
+        "keywords": "没收到 延误 催件 late delayed where is my order",
+    },
+    {
+        "slug": "invoice-request",
+        "category": "invoice",
+        "title_zh": "开具发票",
+        "title_en": "Asking for an invoice",
+        "answer_zh": "订单签收后可开具电子发票：核对抬头和税号，"
+        "由财务部在3个工作日内发送到客户邮箱。",
+        "answer_en": "An e-invoice can be issued once the order is delivered: check the title "
+        "and tax number; finance emails it within 3 working days.",
+        "wording_zh": "请您提供发票抬头和税号，我们会在3个工作日内把电子发票发到您的邮箱。",
+        "wording_en": "Please give me the invoice title and the tax number; the e-invoice "
+        "reaches your email within 3 working days.",
+        "policy_links": "",
+        "ivr_nodes": "agent",
+        "keywords": "发票 抬头 税号 invoice fapiao receipt",
+    },
+    {
+        "slug": "refund-timing",
+        "category": "refund",
+        "title_zh": "退款到账时间",
+        "title_en": "When a refund arrives",
+        "answer_zh": "退货审核通过后1个工作日内发起退款，原路退回："
+        "支付宝和微信1-3天，银行卡3-7个工作日。",
+        "answer_en": "A refund is started within 1 working day of the return's approval, to the "
+        "original payment: Alipay and WeChat 1-3 days, bank cards 3-7 working days.",
+        "wording_zh": "您的退款已经发起，会原路退回。支付宝或微信一般1到3天到账，"
+        "银行卡3到7个工作日。",
+        "wording_en": "Your refund has been started and goes back to how you paid: 1 to 3 days "
+        "for Alipay or WeChat, 3 to 7 working days for a bank card.",
+        "policy_links": "退换货政策 Return policy | /back/",
+        "ivr_nodes": "returns rma_status rma_done order_cancel",
+        "keywords": "退款 到账 refund money back",
+    },
+    {
+        "slug": "complaint-first-response",
+        "category": "complaint",
+        "title_zh": "投诉的首次回应",
+        "title_en": "The first answer to a complaint",
+        "answer_zh": "先倾听、致歉并复述问题；记录工单并告知处理时限（2小时内反馈、"
+        "24小时内解决）；不争辩、不推诿。",
+        "answer_en": "Listen, apologise and repeat the problem back; open a work order and give "
+        "the time limits (feedback within 2 hours, a resolution within 24); never argue.",
+        "wording_zh": "非常抱歉给您带来这样的体验。我已经记录下来，"
+        "两小时内会有专人联系您，二十四小时内给您解决方案。",
+        "wording_en": "I am truly sorry for this experience. I have recorded it; someone will "
+        "contact you within two hours, with a solution within twenty-four.",
+        "policy_links": "",
+        "ivr_nodes": "complaints_agent",
+        "keywords": "投诉 不满意 complain complaint unhappy",
+    },
+)
+
+
+def seed_knowledge_base(
+    session: Session, *, categories: Collection[str], menu_nodes: Collection[str], now: datetime
+) -> int:
+    """Add the demo knowledge base articles (`DEMO_ARTICLES`), each checked like a team
+    lead's form against the rules' `categories` and the menus' nodes; how many were created.
+    Idempotent: an article already there (by slug) is left as it is. Flushes, never commits."""
+    from work_orders import knowledge
+    from work_orders.knowledge_models import Article
+
+    created = 0
+    for spec in DEMO_ARTICLES:
+        if session.scalar(select(Article.id).where(Article.slug == spec["slug"])) is not None:
+            continue
+        given = knowledge.check(spec, categories=categories, menu_nodes=menu_nodes)
+        saved = knowledge.create_article(
+            session, spec["slug"], given, author_id=None, author="seed", now=now
+        )
+        created += saved.created
+    return created

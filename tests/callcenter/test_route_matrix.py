@@ -269,3 +269,34 @@ def test_complaints_are_recorded_by_the_front_desk_and_remedies_decided_by_leads
         for endpoint, method, url in routes:
             reached = not refused(call(client_of(post), method, url))
             assert reached == (post in may[endpoint]), (post, endpoint)
+
+
+def test_work_order_search_is_for_the_front_desk_team_leads_the_manager_and_departments(
+    app: Flask, client_of: Callable[[str], FlaskClient]
+) -> None:
+    found = [
+        (e, m, u)
+        for e, m, u in staff_requests(app)
+        if e.startswith("work_order_search.") and e != "work_order_search.export"
+    ]
+    assert {e for e, _, _ in found} == {
+        "work_order_search.search_page",
+        "work_order_search.api_search",
+    }
+    for post in POSTS:
+        reached = [not refused(call(client_of(post), m, u)) for _, m, u in found]
+        expected = post in {"front_desk", "team_lead", "manager", "department"}
+        assert reached == [expected] * len(found), post
+    assert access.permission_for("work_order_search.export") == "export.customer_data"
+
+
+def test_the_knowledge_base_is_read_at_every_desk_and_written_by_team_leads_and_the_manager(
+    app: Flask, client_of: Callable[[str], FlaskClient]
+) -> None:
+    kb = [(e, m, u) for e, m, u in staff_requests(app) if e.startswith("knowledge.")]
+    writes = {"knowledge.new_form", "knowledge.create", "knowledge.edit_form", "knowledge.save"}
+    assert writes < {e for e, _, _ in kb}
+    for post in POSTS:
+        for endpoint, method, url in kb:
+            expected = post in {"team_lead", "manager"} if endpoint in writes else True
+            assert (not refused(call(client_of(post), method, url))) == expected, (post, endpoint)
