@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from callcenter.jobs.work_orders import run_sweep
 from callcenter.runtime import Runtime
@@ -218,9 +218,9 @@ def test_two_sweeps_interleaved_record_and_escalate_once(
     fired: list[sweep.SweepRun] = []
     with live_session_factory() as first, live_session_factory() as second:
 
-        @event.listens_for(second, "before_flush")
-        def _first_sweeps_meanwhile(*_: object) -> None:
-            if not fired:
+        @event.listens_for(second, "do_orm_execute")
+        def _first_sweeps_meanwhile(state: ORMExecuteState) -> None:
+            if state.is_insert and not fired:  # the second is about to write its breach
                 fired.append(sweep.sweep(first, SLA, now=NOW + 3 * H))
                 first.commit()
 
