@@ -8,7 +8,10 @@ Two clocks run from the work order's "created" event:
 - **resolution** is met by the close. A reopen continues the clock where it stopped (the time
   it stood closed does not count).
 
-While the work order waits on the customer (`states.PAUSED`) neither clock runs. A policy with
+While the work order waits on the customer (`states.PAUSED`) neither clock runs. The callback
+that brings the department's answer writes "call" events (role "callback", `reached` true or
+false); under a policy whose `unreached_callback` is "pauses", one that did not reach the
+customer pauses the resolution clock until the work order's next event. A policy with
 `business_hours` counts only the centre's opening hours outside holidays
 (`config.hours.BusinessHours`), otherwise every hour.
 
@@ -139,11 +142,13 @@ def clocks(
         elif not on and spans and spans[-1][1] is None:
             spans[-1] = (spans[-1][0], at)
 
+    unreached = False  # the last event was a callback that did not reach the customer
+
     def settle(at: datetime) -> None:
         assert status is not None
         counting = status not in PAUSED and status not in FINAL
         set_running(FEEDBACK, counting and met[FEEDBACK] is None, at)
-        set_running(RESOLUTION, counting, at)
+        set_running(RESOLUTION, counting and not (unreached and policy.unreached_pauses), at)
 
     for event in events:
         at = event.at if last is None or event.at >= last else last
@@ -163,6 +168,9 @@ def clocks(
         if event.kind in ("sla_warning", "sla_breach") and data.get("clock") in CLOCKS:
             recorded[str(data["clock"])].add(event.kind)
             continue
+        unreached = (
+            event.kind == "call" and data.get("role") == "callback" and data.get("reached") is False
+        )
         feedback = event.kind in FEEDBACK_KINDS
         if event.kind == "status":
             after = str(data.get("after"))

@@ -21,7 +21,10 @@ from typing import Any
 from config.sourcemap import SourceMap
 
 HOURS_MODES = ("all", "business")
-_KEYS = ("first_feedback_hours", "resolution_hours", "hours", "warning_share")
+UNREACHED_MODES = ("counts", "pauses")
+_KEYS = ("first_feedback_hours", "resolution_hours", "hours", "warning_share", "unreached_callback")
+#: What [default] must give (unreached_callback is optional: "counts").
+_REQUIRED = ("first_feedback_hours", "resolution_hours", "hours", "warning_share")
 _TOP_KEYS = ("default", "priority", "category")
 #: The longest target a policy may set (a year): beyond it a target is surely a typo.
 MAX_HOURS = 24 * 366
@@ -43,6 +46,9 @@ class SlaPolicy:
     resolution: timedelta = timedelta(hours=24)
     business_hours: bool = False  # True: only the centre's opening hours count
     warning_share: float = 0.8  # the clock warns once this share of its target has passed
+    #: True: a callback that did not reach the customer pauses the resolution clock until the
+    #: work order's next event (a reached call, a move, a reply, ...).
+    unreached_pauses: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,8 @@ def _overrides(table: Mapping[str, Any]) -> dict[str, Any]:
         found["business_hours"] = table["hours"] == "business"
     if "warning_share" in table:
         found["warning_share"] = float(table["warning_share"])
+    if "unreached_callback" in table:
+        found["unreached_pauses"] = table["unreached_callback"] == "pauses"
     return found
 
 
@@ -122,7 +130,7 @@ def load_sla_policies(
         default = {}
     else:
         _check_table(src, ("default",), default)
-        for key in _KEYS:
+        for key in _REQUIRED:
             if key not in default:
                 src.refuse(("default",), f"[default] needs {key}")
     by_priority = _priorities(src, ("priority",), data.get("priority"))
@@ -192,6 +200,11 @@ def _check_table(src: _Source, at: tuple[str, ...], table: Mapping[str, Any]) ->
             src.refuse((*at, key), f"{key} must be more than 0 and at most {MAX_HOURS}")
     if "hours" in table and table["hours"] not in HOURS_MODES:
         src.refuse((*at, "hours"), f'hours must be "all" or "business", got {table["hours"]!r}')
+    if "unreached_callback" in table and table["unreached_callback"] not in UNREACHED_MODES:
+        src.refuse(
+            (*at, "unreached_callback"),
+            f'unreached_callback must be "counts" or "pauses", got {table["unreached_callback"]!r}',
+        )
     if "warning_share" in table:
         share = table["warning_share"]
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:

@@ -27,9 +27,9 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.hours import BusinessHours
-from work_orders import timeline
+from core.db import insert_ignoring_conflict
 from work_orders.models import WorkOrder, WorkOrderEvent
-from work_orders.sla import Clocks, ClockState, EventLike, clocks, next_check
+from work_orders.sla import Clocks, ClockState, Event, EventLike, clocks, next_check
 from work_orders.sla_policy import SlaPolicies
 from work_orders.states import FINAL
 
@@ -177,14 +177,11 @@ def _record(
             kind = "sla_warning"
         else:
             continue
-        event = timeline.add_event(
+        event = _once(
             session,
             work_order,
             kind,
-            author_id=None,
-            author=SYSTEM,
             now=now,
-            dedupe_key=f"{kind}:{clock.name}",
             clock=clock.name,
             due_at=clock.due_at.isoformat() if clock.due_at else None,
             target_s=int(clock.target.total_seconds()),
@@ -204,23 +201,33 @@ def _record(
     return added
 
 
-def escalate(
-    session: Session, work_order: WorkOrder, *, clock: str, now: datetime
-) -> WorkOrderEvent | None:
+def _once(
+    session: Session, work_order: WorkOrder, kind: str, *, now: datetime, **data: object
+) -> Event | None:
+    """Append the system's `kind` event for `data["clock"]` to the timeline, once (one INSERT
+    ... ON CONFLICT DO NOTHING on the timeline's unique dedupe key, no savepoint); the event,
+    or None if it was there already."""
+    inserted = insert_ignoring_conflict(
+        session,
+        WorkOrderEvent,
+        {
+            "work_order_id": work_order.id,
+            "kind": kind,
+            "at": now,
+            "author": SYSTEM,
+            "dedupe_key": f"{kind}:{data['clock']}",
+            "data": data,
+        },
+        ["work_order_id", "dedupe_key"],
+    )
+    return Event(kind, now, data) if inserted else None
+
+
+def escalate(session: Session, work_order: WorkOrder, *, clock: str, now: datetime) -> Event | None:
     """Escalate a breach of `clock` once: an "escalated" event, and the work order on the
     team lead's list (`escalated_at`, set by its first escalation: a compare-and-set). The
     event, or None if this breach had escalated already. Flushes."""
-    event = timeline.add_event(
-        session,
-        work_order,
-        "escalated",
-        author_id=None,
-        author=SYSTEM,
-        now=now,
-        dedupe_key=f"escalated:{clock}",
-        clock=clock,
-        to="team_lead",
-    )
+    event = _once(session, work_order, "escalated", now=now, clock=clock, to="team_lead")
     if event is None:
         return None
     session.execute(
@@ -229,7 +236,7 @@ def escalate(
         .values(escalated_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(work_order)
+    session.expire(work_order, ["escalated_at"])
     return event
 
 

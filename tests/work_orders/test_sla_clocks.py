@@ -164,6 +164,33 @@ def test_the_close_meets_resolution_and_a_reopen_continues_it() -> None:
     assert reopened.resolution.due_at == T0 + 31 * H
 
 
+def callback(at: datetime, *, reached: bool) -> Event:
+    return Event("call", at, {"role": "callback", "reached": reached})
+
+
+@pytest.mark.parametrize(
+    ("policy", "elapsed"), [(ALL, 6 * H), (SlaPolicy(unreached_pauses=True), 3 * H)]
+)
+def test_an_unreached_callback_counts_or_pauses_as_the_policy_says(
+    policy: SlaPolicy, elapsed: timedelta
+) -> None:
+    """Answered at 1 h, the callback misses the customer at 2 h and reaches them at 5 h: the
+    3 h between count under "counts", not under "pauses"."""
+    events = [
+        created(T0),
+        passed(T0),
+        moved("reply", "with_department", "answered", T0 + H),
+        callback(T0 + 2 * H, reached=False),
+        callback(T0 + 5 * H, reached=True),
+    ]
+
+    clock = clocks(events, policy, HOURS, now=T0 + 6 * H).resolution
+
+    assert clock.elapsed == elapsed and clock.state is ClockState.RUNNING
+    missed = clocks(events, policy, HOURS, now=T0 + 4 * H).resolution
+    assert missed.state is (ClockState.PAUSED if policy.unreached_pauses else ClockState.RUNNING)
+
+
 def test_a_work_order_resolved_on_the_call_has_met_both_clocks() -> None:
     """Opened closed: nothing runs, nothing is ever due."""
     c = clocks([created(T0, "closed")], ALL, HOURS, now=T0 + 30 * H)
@@ -329,6 +356,7 @@ first_feedback_hours = -1
 hours = "weekdays"
 warning_share = 1.5
 colour = "red"
+unreached_callback = "sometimes"
 [category.gadgets]
 resolution_hours = 1
 [extra]
@@ -345,9 +373,10 @@ resolution_hours = 1
         '9: hours must be "all" or "business", got \'weekdays\'',
         "10: warning_share must be a share between 0 and 1 (0.8: at 80 %), got 1.5",
         "11: unknown key 'colour' in [category.refund] (expected first_feedback_hours, "
-        "resolution_hours, hours, warning_share)",
-        "12: unknown category 'gadgets' (known: refund, invoice)",
-        "14: unknown table 'extra' (expected [default], [priority.N], [category.NAME] and "
+        "resolution_hours, hours, warning_share, unreached_callback)",
+        "12: unreached_callback must be \"counts\" or \"pauses\", got 'sometimes'",
+        "13: unknown category 'gadgets' (known: refund, invoice)",
+        "15: unknown table 'extra' (expected [default], [priority.N], [category.NAME] and "
         "[category.NAME.priority.N])",
     ]
 

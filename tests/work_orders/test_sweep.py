@@ -6,19 +6,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from callcenter.app import create_app
 from callcenter.jobs.work_orders import run_sweep
 from callcenter.runtime import Runtime
 from config.hours import BusinessHours, parse_hours
 from tests.conftest import NOW
 from work_orders import states, sweep, timeline
 from work_orders.models import WorkOrder, WorkOrderEvent
-from work_orders.sla_policy import SlaPolicies
+from work_orders.sla_policy import SlaPolicies, SlaPolicyError
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -218,9 +220,9 @@ def test_two_sweeps_interleaved_record_and_escalate_once(
     fired: list[sweep.SweepRun] = []
     with live_session_factory() as first, live_session_factory() as second:
 
-        @event.listens_for(second, "before_flush")
-        def _first_sweeps_meanwhile(*_: object) -> None:
-            if not fired:
+        @event.listens_for(second, "do_orm_execute")
+        def _first_sweeps_meanwhile(state: ORMExecuteState) -> None:
+            if state.is_insert and not fired:  # the second is about to write its breach
                 fired.append(sweep.sweep(first, SLA, now=NOW + 3 * H))
                 first.commit()
 
@@ -277,3 +279,16 @@ def test_holidays_reach_the_sweep_through_the_calendar(session: Session) -> None
     sweep.sweep(session, sweep.Sla(policies, hours), now=NOW)
 
     assert wo.feedback_due_at == NOW + 24 * H  # Tuesday 11:00 (opens 09:00, 2 h counted)
+
+
+def test_a_bad_policy_file_stops_start_up_naming_the_line(
+    make_runtime: Callable[..., Runtime], session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """create_app reads the SLA policies: a wrong file stops it with the file, line, reason."""
+    bad = tmp_path / "sla.toml"
+    bad.write_text('[default]\nfirst_feedback_hours = 2\nhours = "weekdays"\n', encoding="utf-8")
+
+    with pytest.raises(SlaPolicyError) as refused:
+        create_app(runtime=make_runtime(session_factory, sla_policy_path=bad))
+
+    assert f'{bad}:3: hours must be "all" or "business"' in str(refused.value)
