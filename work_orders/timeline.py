@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,7 +147,24 @@ def add_event(
         if dedupe_key is None:
             raise
         return None  # a copy of the same submission won
+    _due_for_a_check(session, work_order, now)
     return event
+
+
+def _due_for_a_check(session: Session, work_order: WorkOrder, now: datetime) -> None:
+    """Every new event makes the work order due for the SLA sweep's next run (its snapshot of
+    the clocks may have changed: a pause ended, a reply met a clock), whatever service added
+    it; a service that recomputes the snapshot itself (`sweep.refresh_clocks`) overwrites this.
+    Never moves a check that is due sooner later."""
+    session.execute(
+        update(WorkOrder)
+        .where(
+            WorkOrder.id == work_order.id,
+            or_(WorkOrder.next_check_at.is_(None), WorkOrder.next_check_at > now),
+        )
+        .values(next_check_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def link_call(

@@ -109,3 +109,21 @@ def test_an_event_with_a_dedupe_key_is_written_once(session: Session) -> None:
         )  # fmt: skip
     replies = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.kind == "reply"))
     assert len(list(replies)) == 1
+
+
+def test_every_new_event_makes_the_work_order_due_for_the_sla_sweep(session: Session) -> None:
+    """Whatever service adds an event (a customer's answer ending a pause, a reopen, a
+    complaint's step), the sweep looks at the work order on its next run; a check due sooner
+    stays sooner."""
+    wo = opened(session).work_order
+    far, soon = NOW + timedelta(days=3), NOW + timedelta(minutes=1)
+    for planned, expected in ((far, LATER), (None, LATER), (soon, soon)):
+        session.execute(
+            update(WorkOrder)
+            .where(WorkOrder.id == wo.id)
+            .values(next_check_at=planned)
+            .execution_options(synchronize_session=False)
+        )
+        timeline.add_event(session, wo, "note", author_id=None, author="li.na", now=LATER)
+        session.refresh(wo)
+        assert wo.next_check_at == expected, planned
