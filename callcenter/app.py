@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.supervisor.views import bp as supervisor_bp
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
+    from callcenter.work_orders.api import bp as work_order_api_bp
+    from callcenter.work_orders.console import bp as work_orders_bp
 
     app.register_blueprint(desk_bp)
     install_request_context(app, agent_key=AGENT_KEY)
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(rma_api_bp)
     app.register_blueprint(back_office_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(work_orders_bp)
+    app.register_blueprint(work_order_api_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
     return app
