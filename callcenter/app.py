@@ -75,4 +75,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(work_order_api_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
+    runtime.sla_policies  # noqa: B018  (a bad SLA policy file stops start-up here)
     return app

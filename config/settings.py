@@ -22,6 +22,7 @@ DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
 DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
 DEFAULT_PERMISSIONS = ROOT / "config" / "permissions.toml"
 DEFAULT_RETURN_POLICY = ROOT / "config" / "return_policy.toml"
+DEFAULT_SLA_POLICY = ROOT / "config" / "sla.toml"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -333,6 +334,12 @@ class Settings:
         "RETURN_POLICY_PATH",
         "The return policy (TOML): windows per category, non-returnable categories",
         default=DEFAULT_RETURN_POLICY,
+    )
+    sla_policy_path: Path = _setting(
+        "SLA_POLICY_PATH",
+        "The work orders' SLA policies (TOML): first feedback and resolution targets per "
+        "category and priority, business or all hours, warning share",
+        default=DEFAULT_SLA_POLICY,
     )
     recordings_retention_days: int = _setting(
         "RECORDINGS_RETENTION_DAYS",
