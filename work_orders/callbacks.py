@@ -35,7 +35,7 @@ from outbound.policy import Policy
 from outbound.scheduling import Candidate, choose_assignee
 from outbound.tasks import candidates, create_task
 from queues.models import Agent, AgentState, Post
-from work_orders import states, timeline
+from work_orders import states, sweep, timeline
 from work_orders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
 #: The skill the callback is matched on: every front-desk agent has it.
@@ -77,6 +77,7 @@ class CallbackSubject(NoSubject):
             task_id=task.id,
             attempt_id=attempt.id,
         )
+        sweep.refresh_clocks(session, work_order, now=now)
 
     def attempt_over(
         self, session: Session, task: OutboundTask, attempt: OutboundAttempt | None, now: datetime
@@ -101,6 +102,7 @@ class CallbackSubject(NoSubject):
             task_status=task.status.value,
             attempts=task.attempts,
         )
+        sweep.refresh_clocks(session, work_order, now=now)
 
 
 #: Worked by the front desk (the owner or their group) by click-to-call.
@@ -316,6 +318,7 @@ def conclude(
             dedupe_key=key,
             note=verdict.notes or "customer not satisfied",
         )
+    sweep.refresh_clocks(session, work_order, now=now)
     return work_order.status
 
 

@@ -10,8 +10,9 @@ A reply to a closed work order is an `IllegalMove` (HTTP 409), which names its s
 Idempotent by a client key where the client sends one (a retried API call, a double-clicked
 form): the action's event carries `"<action>:<key>"` as its dedupe key, and the same key again
 returns the first result (`Done.replayed`) without a second move; a copy racing the first
-loses the compare-and-set, finds the winner's event and returns it too. Services flush and
-never commit.
+loses the compare-and-set, finds the winner's event and returns it too. Each action marks the
+work order due for the SLA sweep's next look (`sweep.refresh_clocks`), so its clocks and
+lists follow at once. Services flush and never commit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import DomainError
 from outbound.policy import Policy
-from work_orders import callbacks, states, timeline
+from work_orders import callbacks, states, sweep, timeline
 from work_orders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
 #: Longest reply, question, answer or note kept (characters).
@@ -189,6 +190,7 @@ def _act(
         replay = _replayed(session, work_order, dedupe)
         assert replay is not None
         return replay
+    sweep.refresh_clocks(session, work_order, now=now)  # the sweep recomputes its clocks next
     return Done(work_order, action, written.id, False)
 
 

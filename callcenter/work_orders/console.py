@@ -8,6 +8,8 @@ work order's page with its actions, and the front desk's callbacks.
 /work-orders/<id>                      GET   one work order: facts, timeline, the actions
 /work-orders/<id>/<action>             POST  claim, reply, ask, answer, resolve, note
                                              (`work_orders.answer`; once per client key)
+/work-orders/escalated                 GET   the team lead's list: escalated by an SLA breach,
+                                             not closed (`work_orders.escalated`)
 /work-orders/callbacks                 GET   the front desk's work-order callbacks with the
                                              department's answer (`work_orders.callback`)
 /work-orders/callbacks/<task>/call     POST  click-to-call (the outbound engine)
@@ -37,6 +39,7 @@ bp = Blueprint("work_orders", __name__, template_folder="templates")
 access.require(bp, "work_orders.inbox")
 access.require(bp, "work_orders.answer", "act")
 access.require(bp, "work_orders.callback", "callbacks", "call", "outcome")
+access.require(bp, "work_orders.escalated", "escalated")
 
 ACTIONS = ",".join(services.ACTIONS)
 
@@ -51,6 +54,8 @@ def _labels() -> dict[str, Any]:
         "csrf": auth.csrf_token(),
         "timezone": runtime().settings.timezone,
         "local": lambda moment: services.event_time(moment, runtime().settings.timezone),
+        "time_left": services.time_left,
+        "sla_classes": services.SLA_CLASSES,
     }
 
 
@@ -90,6 +95,14 @@ def act(work_order_id: int, action: str) -> ResponseReturnValue:
         url_for(".work_order", work_order_id=work_order_id),
         **body,
     )
+
+
+@bp.get("/work-orders/escalated")
+def escalated() -> str:
+    rt = runtime()
+    with rt.session_factory() as db:
+        page = services.escalated_page(db, rt)
+        return render_template("work_orders/escalated.html", staff=g.staff, **page)
 
 
 @bp.get("/work-orders/callbacks")

@@ -21,7 +21,7 @@ from core.errors import DomainError
 from outbound import outcomes
 from outbound.models import OutboundTask
 from outbound.policy import Policy
-from work_orders import callbacks, department, states, timeline
+from work_orders import callbacks, department, states, sweep, timeline
 from work_orders.department import Actor, Done
 from work_orders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
@@ -276,8 +276,28 @@ def explain(exc: DomainError, timezone: str) -> str:
     return exc.message
 
 
-def event_time(moment: datetime, timezone: str) -> str:
+def event_time(moment: datetime | None, timezone: str) -> str:
     return local(moment, timezone)
+
+
+def time_left(due: datetime | None, now: datetime) -> str:
+    """What a list shows of a deadline (pure): "1 h 05 min" left, "-0 h 20 min" when past,
+    "" without one (paused or met)."""
+    if due is None:
+        return ""
+    seconds = int((due - now).total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    return f"{sign}{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+#: The colour class of each SLA state (the lists' time-left cells).
+SLA_CLASSES = {"warning": "sla-warning", "breached": "sla-breached", "paused": "sla-paused"}
+
+
+def escalated_page(db: Session, rt: Runtime) -> dict[str, Any]:
+    """The team lead's list: escalated work orders not closed yet, earliest first
+    (`sweep.escalated`), with their clocks' snapshot."""
+    return {"rows": sweep.escalated(db), "now": rt.clock()}
 
 
 # --- the departments' systems' API ------------------------------------------------------------

@@ -204,3 +204,25 @@ def test_a_front_desk_agent_away_has_the_callback_go_to_their_team(
     assert "ok" in wang and number(session_factory, ids["a"]) in wang
     with session_factory() as s:
         assert s.scalars(select(OutboundTask.agent_id)).one() == mate_id
+
+
+def test_time_left_and_the_team_leads_list_of_escalated_work_orders(
+    rt: Runtime, ids: dict[str, int], session_factory: sessionmaker[Session]
+) -> None:
+    from datetime import timedelta
+
+    from callcenter.jobs.work_orders import run_sweep
+    from tests.conftest import NOW
+
+    run_sweep(rt)  # the new work orders' clocks: first feedback due in 2 h
+    inbox = signed_in(rt, "gao.yan").get("/work-orders/").get_data(as_text=True)
+    assert "2 h 00 min" in inbox and 'data-sla="running"' in inbox
+    rt.clock = lambda: NOW + timedelta(hours=2, seconds=1)
+    assert number(session_factory, ids["a"]) in run_sweep(rt).escalated
+    lead = signed_in(rt, "he.jing")
+    listing = lead.get("/work-orders/escalated").get_data(as_text=True)
+    assert f'data-work-order="{number(session_factory, ids["a"])}"' in listing
+    assert "升级工单" in listing and "sla-breached" in listing and "-0 h 00 min" in listing
+    assert signed_in(rt, "gao.yan").get("/work-orders/escalated").status_code == 403
+    inbox = signed_in(rt, "gao.yan").get("/work-orders/").get_data(as_text=True)
+    assert 'class="sla sla-breached"' in inbox
