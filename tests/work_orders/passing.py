@@ -3,6 +3,7 @@ number, the owning front-desk agent in their team, and the department's user."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import count
 
 from sqlalchemy import select, update
@@ -61,6 +62,7 @@ def passed(
     department: str = "aftersales-a",
     who: Customer | None = None,
     key: str | None = None,
+    now: datetime = NOW,
 ) -> WorkOrder:
     """A work order opened by `owner` and passed to `department` (the customer's number on file)."""
     opened = timeline.open_work_order(
@@ -70,7 +72,7 @@ def passed(
         description="屏幕碎了 the screen is cracked",
         author_id=owner.id if owner else None,
         author=owner.login if owner else "system",
-        now=NOW,
+        now=now,
         customer_id=(who or customer(session)).id,
         department=department,
         priority=2,
@@ -78,5 +80,12 @@ def passed(
         owner_team=owner.team if owner else "",
     )
     wo = opened.work_order
-    states.move(session, wo, "pass", author_id=wo.owner_id, author="li.na", now=NOW)
+    states.move(
+        session,
+        wo,
+        "pass",
+        author_id=wo.owner_id,
+        author=owner.login if owner else "system",
+        now=now,
+    )
     return wo
