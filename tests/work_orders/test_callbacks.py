@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outbound import kinds, outcomes
@@ -15,7 +16,7 @@ from outbound import tasks as outbound_tasks
 from outbound.models import AttemptStatus, OutboundAttempt, OutboundTask, TaskStatus
 from outbound.policy import Policy
 from outbound.scheduling import Candidate
-from queues.models import AgentState, Post
+from queues.models import Agent, AgentState, Post
 from tests.conftest import NOW
 from tests.work_orders.passing import actor_of, agent, customer, department_user, passed
 from work_orders import callbacks, department, timeline
@@ -227,3 +228,38 @@ def test_the_callback_list_shows_the_departments_answer(session: Session) -> Non
         (task.id, wo.id, "已补发 a new screen is on its way")
     ]
     assert callbacks.callback_rows(session, None, "front-b") == []
+
+
+def test_a_reopened_work_order_answered_again_gets_a_second_callback(session: Session) -> None:
+    owner = agent(session, "li.na", "front-a")
+    wo = passed(session, owner)
+    first = replied(session, wo)
+    reach(session, first, owner.id)
+    outcomes.record_outcome(
+        session,
+        first.id,
+        agent_id=owner.id,
+        actor="li.na",
+        outcome="reached_resolved",
+        notes="",
+        now=LATER,
+        policy=Policy(),
+    )
+    unhappy = callbacks.parse_verdict(
+        {"outcome": "reached_resolved", "satisfied": "no", "notes": "还是不行 still broken"}
+    )
+    callbacks.conclude(session, first, unhappy, agent_id=owner.id, author="li.na", now=LATER)
+    assert wo.status is WorkOrderStatus.WITH_DEPARTMENT
+    gao = actor_of(session.scalars(select(Agent).where(Agent.login == "gao.yan")).one())
+
+    department.reply(session, wo, "再换一台 another unit", who=gao, now=LATER, calling=Policy())
+
+    tasks = session.scalars(select(OutboundTask).order_by(OutboundTask.id)).all()
+    assert [(t.id == first.id, t.status) for t in tasks] == [
+        (True, TaskStatus.DONE),
+        (False, TaskStatus.PENDING),
+    ]
+    rows = callbacks.callback_rows(session, owner.id)
+    assert [a.data["text"] for _, _, a in rows if a] == ["再换一台 another unit"]
+    reopen = [e for e in timeline.timeline_of(session, wo) if e.kind == "status"][-2]
+    assert (reopen.data["event"], reopen.data["note"]) == ("reopen", "还是不行 still broken")
