@@ -5,11 +5,12 @@ client key, and only within the department's own group."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.models import OutboundTask
 from outbound.policy import Policy
@@ -17,7 +18,7 @@ from tests.conftest import NOW
 from tests.work_orders.passing import actor_of, agent, department_user, passed
 from work_orders import department, states, timeline
 from work_orders.department import Actor
-from work_orders.models import WorkOrderStatus
+from work_orders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
 LATER = NOW + timedelta(minutes=20)
 S = WorkOrderStatus
@@ -149,3 +150,43 @@ def test_an_external_system_acts_without_an_agent(session: Session) -> None:
 
     assert wo.status is S.IN_PROGRESS and wo.assignee_id is None
     assert events(session, wo)[-1] == ("claim", "api:aftersales-a")
+
+
+def test_two_copies_of_one_reply_at_once_answer_once(
+    live_session_factory: sessionmaker[Session],
+) -> None:
+    """A retried API call racing the first: one moves the work order, the other returns the
+    same event (replayed); one reply, one callback."""
+    with live_session_factory.begin() as s:
+        wo_id = passed(s, agent(s, "li.na", "front-a")).id
+        gao = actor_of(department_user(s))
+    start = threading.Barrier(2)
+    results: list[object] = []
+
+    def reply() -> None:
+        start.wait()
+        try:
+            with live_session_factory.begin() as s:
+                wo = s.get(WorkOrder, wo_id)
+                assert wo is not None
+                done = department.reply(
+                    s, wo, "answer", who=gao, now=LATER, calling=Policy(), key="retry-1"
+                )
+                results.append((done.event_id, done.replayed))
+        except Exception as exc:  # noqa: BLE001  (the test reports whatever the loser got)
+            results.append(exc)
+
+    threads = [threading.Thread(target=reply) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 2 and all(isinstance(r, tuple) for r in results), results
+    (first_id, first_replayed), (second_id, second_replayed) = results  # type: ignore[misc]
+    assert first_id == second_id and {first_replayed, second_replayed} == {True, False}
+    with live_session_factory() as s:
+        kinds = s.scalars(
+            select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo_id)
+        ).all()
+        assert kinds.count("reply") == 1
+        assert s.scalar(select(func.count()).select_from(OutboundTask)) == 1
