@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from callcenter.supervisor.views import bp as supervisor_bp
     from callcenter.voice import connect_views  # noqa: F401  (its routes join the voice blueprint)
     from callcenter.voice.views import bp as voice_bp
+    from callcenter.work_orders.api import bp as work_order_api_bp
     from callcenter.work_orders.complaints_views import bp as complaints_bp
+    from callcenter.work_orders.console import bp as work_orders_bp
     from callcenter.work_orders.knowledge_views import bp as knowledge_bp
     from callcenter.work_orders.search_views import bp as work_order_search_bp
 
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(complaints_bp)
     app.register_blueprint(work_order_search_bp)
     app.register_blueprint(knowledge_bp)
+    app.register_blueprint(work_orders_bp)
+    app.register_blueprint(work_order_api_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
     runtime.sla_policies  # noqa: B018  (a bad SLA policy file stops start-up here)

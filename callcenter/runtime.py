@@ -26,6 +26,7 @@ import back_office.notices  # noqa: F401  (registers the RMA notice's task kind)
 import back_office.status_calls  # noqa: F401  (registers the RMA status call's task kind)
 import middle_office.review_calls  # noqa: F401  (registers the order review's task kind)
 import queue_callbacks.entries  # noqa: F401  (registers the queue callback's task kind)
+import work_orders.callbacks  # noqa: F401  (registers the work-order callback's task kind)
 import work_orders.complaints  # noqa: F401  (registers the complaint follow-up's task kind)
 from config.hours import BusinessHours
 from config.settings import Settings

@@ -30,7 +30,9 @@ from callcenter.desk import auth
 from config.settings import Settings
 
 #: Blueprints whose every request is authenticated otherwise than by the console's cookie.
-SIGNED_ELSEWHERE = frozenset({"voice", "outbound_calls", "order_api", "rma_api"})
+SIGNED_ELSEWHERE = frozenset(
+    {"voice", "outbound_calls", "order_api", "rma_api", "work_order_api"}
+)
 #: Endpoints a browser without a session may POST to (with the login page's CSRF token).
 PUBLIC = frozenset({"desk.log_in"})
 #: Responses that may be cached: static files, and the hold music Twilio fetches.

@@ -297,6 +297,13 @@ class Settings:
         secret=True,
         default="",
     )
+    work_order_api_token: str = _setting(
+        "WORK_ORDER_API_TOKEN",
+        "Bearer token the departments' own systems send to /api/work-orders (read, reply, ask, "
+        "resolve); empty refuses every request",
+        secret=True,
+        default="",
+    )
     finance_webhook_url: str = _setting(
         "FINANCE_WEBHOOK_URL",
         "Where approved refunds are POSTed (signed); empty: use `rma export finance`",

@@ -9,4 +9,7 @@ Modules, each importing only those above it in this list:
     models     tables: work orders, their timeline of events, the calls linked to them
     timeline   opening a work order (once per client key) and writing its timeline
     states     the state machine, written down once, and `move` (compare-and-set)
+    callbacks  the callback task kind: planned on a department's reply, assigned to the owner
+               or their group, its reaches in the timeline, its outcome closes or reopens
+    department the departments' inbox and actions: claim, reply, ask, resolve, notes
 """

@@ -155,6 +155,9 @@ STAFF_PAGES = (
     ("/recordings/", "录音 Recordings", "recordings.replay"),
     ("/middle/", "中台工单 Work list", "middle.work"),
     ("/back/", "后台退换货 RMA review", "back.work"),
+    ("/work-orders/", "部门工单 Work orders", "work_orders.inbox"),
+    ("/work-orders/callbacks", "工单回电 Callbacks", "work_orders.callback"),
+    ("/work-orders/escalated", "升级工单 Escalated work orders", "work_orders.escalated"),
 )
 
 

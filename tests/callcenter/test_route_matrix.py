@@ -38,7 +38,8 @@ PUBLIC = frozenset(
 #: Twilio's webhooks: no session, a valid X-Twilio-Signature instead (403 without one).
 WEBHOOK_BLUEPRINTS = ("voice.", "outbound_calls.")
 #: The partner systems' APIs (orders, RMAs, inspections, the catalogue, finance's and
-#: logistics' confirmations): a bearer token instead of a session (401 without one).
+#: logistics' confirmations, the departments' work orders): a bearer token instead of a
+#: session (401 without one).
 MACHINE_APIS = frozenset(
     {
         "order_api.orders",
@@ -47,6 +48,9 @@ MACHINE_APIS = frozenset(
         "rma_api.catalogue_items",
         "rma_api.refunded",
         "rma_api.shipped",
+        "work_order_api.work_orders",
+        "work_order_api.work_order",
+        "work_order_api.act",
     }
 )
 #: Prometheus' scrape: loopback or CALLCENTER_METRICS_TOKEN, no session (403 from elsewhere).

@@ -333,10 +333,11 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
     def hrefs(agent: Agent) -> list[str]:
         return [href for href, _ in staff_links(agent, table)]
 
-    assert hrefs(account((Post.FRONT_DESK,), ())) == []
+    assert hrefs(account((Post.FRONT_DESK,), ())) == ["/work-orders/callbacks"]
     assert hrefs(account((Post.MIDDLE_OFFICE,), ())) == ["/middle/"]
     rotating = account((Post.MIDDLE_OFFICE, Post.FRONT_DESK), ())
-    assert hrefs(rotating) == []  # works the front desk (the first held) until switched
+    # works the front desk (the first held) until switched: its work-order callbacks
+    assert hrefs(rotating) == ["/work-orders/callbacks"]
     rotating.current_post = Post.MIDDLE_OFFICE
     assert hrefs(rotating) == ["/middle/"]
     assert hrefs(account((), (Role.QC,))) == ["/recordings/"]
@@ -344,6 +345,8 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
         "/supervisor/",
         "/reports/",
         "/recordings/",
+        "/work-orders/callbacks",
+        "/work-orders/escalated",
     ]
     assert hrefs(account((), (Role.MANAGER,))) == [
         "/supervisor/",
@@ -351,8 +354,12 @@ def test_the_desk_links_to_the_staff_pages_the_account_may_open() -> None:
         "/recordings/",
         "/middle/",
         "/back/",
+        "/work-orders/",
+        "/work-orders/callbacks",
+        "/work-orders/escalated",
     ]
     assert hrefs(account((Post.BACK_OFFICE,), ())) == ["/back/"]
+    assert hrefs(account((), (Role.DEPARTMENT,))) == ["/work-orders/"]
 
 
 def test_an_outbound_call_rings_and_talks_on_the_desk(desk: Desk) -> None:
