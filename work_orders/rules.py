@@ -440,12 +440,15 @@ class _Source:
             text = self.text_lines[number - 1]
             if number == start:
                 text = text.split("=", 1)[-1]
-            elif "=" in _code(text):
+            elif "=" in _QUOTED.sub("", _code(text)):
                 break  # the array ended: the next key starts
-            seen += len(re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', _code(text)))
+            seen += len(_QUOTED.findall(_code(text)))
             if seen >= index:
                 return number
         return start
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
 
 
 def _code(line: str) -> str:
