@@ -287,11 +287,15 @@ class Miss:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """How a test set fared: cases, those classified right, and each miss in file order."""
+    """How a test set fared: cases, those classified right, and each miss in file order; and,
+    of the cases the rules recognised (suggested a category other than the fallback), how many
+    they got right: a suggestion shown to an agent is worth that much."""
 
     total: int
     right: int
     misses: tuple[Miss, ...]
+    recognised: int = 0
+    recognised_right: int = 0
 
     @property
     def share(self) -> float:
@@ -301,16 +305,25 @@ class Evaluation:
 
 def evaluate(cases: Iterable[Case], rules: WorkOrderRules) -> Evaluation:
     """Classify every case and count those whose suggested category is the expected one. Pure."""
-    total = right = 0
+    total = right = recognised = recognised_right = 0
     misses: list[Miss] = []
     for case in cases:
         total += 1
         suggestion = suggest(case.description, rules)
-        if suggestion.category == case.expected:
-            right += 1
-        else:
+        hit = suggestion.category == case.expected
+        right += hit
+        if suggestion.score:
+            recognised += 1
+            recognised_right += hit
+        if not hit:
             misses.append(Miss(case, suggestion))
-    return Evaluation(total=total, right=right, misses=tuple(misses))
+    return Evaluation(
+        total=total,
+        right=right,
+        misses=tuple(misses),
+        recognised=recognised,
+        recognised_right=recognised_right,
+    )
 
 
 def read_cases(path: Path | str, rules: WorkOrderRules) -> list[Case]:
@@ -427,12 +440,15 @@ class _Source:
             text = self.text_lines[number - 1]
             if number == start:
                 text = text.split("=", 1)[-1]
-            elif "=" in _code(text):
+            elif "=" in _QUOTED.sub("", _code(text)):
                 break  # the array ended: the next key starts
-            seen += len(re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', _code(text)))
+            seen += len(_QUOTED.findall(_code(text)))
             if seen >= index:
                 return number
         return start
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
 
 
 def _code(line: str) -> str:

@@ -120,7 +120,12 @@ def work_orders_evaluate(path: Path, rules_path: Path | None, minimum: float | N
         found = ", ".join(f'"{kw}"' for kw in miss.suggestion.matched) or "no keyword"
         click.echo(
             f"{path}:{miss.case.line}: expected {miss.case.expected}, suggested "
-            f"{miss.suggestion.category} ({found}): {miss.case.description}"
+            f"{miss.suggestion.category} ({found}): {' '.join(miss.case.description.split())}"
+        )
+    if result.recognised:
+        click.echo(
+            f"recognised (a rule matched): {result.recognised} of {result.total}, right for "
+            f"{result.recognised_right} ({100 * result.recognised_right / result.recognised:.1f} %)"
         )
     percent = 100 * result.share
     click.echo(f"classified right: {result.right} of {result.total} ({percent:.1f} %)")

@@ -388,3 +388,14 @@ def test_unknown_top_level_tables_are_refused(tmp_path: Path) -> None:
         f"{path}:{line_of(text, '[rules.extra]')}: unknown key 'rules' (expected "
         "[department.<name>], [category.<name>] and [rule.<name>])"
     ]
+
+
+def test_a_keyword_problem_names_its_own_line_in_a_multi_line_list(tmp_path: Path) -> None:
+    text = SMALL + (
+        '\n[rule.long]\nkeywords = [  # a comment with "quotes" = and *\n'
+        '    "a = b", "ok",\n    "fine",  # "x*y" in a comment is no keyword\n'
+        '    "x*y",\n]\ncategory = "usage"\n'
+    )
+    path, problems = problems_of(tmp_path, text)
+    bad = line_of(text, '    "x*y",')
+    assert problems == [f"{path}:{bad}: keyword 'x*y': * may only end a term"]
