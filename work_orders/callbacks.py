@@ -36,6 +36,7 @@ from outbound.scheduling import Candidate, choose_assignee
 from outbound.tasks import candidates, create_task
 from queues.models import Agent, AgentState, Post
 from work_orders import states, sweep, timeline
+from work_orders.complaints import FOLLOW_UP_CALL, Complaint
 from work_orders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
 #: The skill the callback is matched on: every front-desk agent has it.
@@ -325,21 +326,27 @@ def conclude(
 def callback_rows(
     session: Session, agent_id: int | None, team: str | None = None
 ) -> list[tuple[OutboundTask, WorkOrder, WorkOrderEvent | None]]:
-    """The open callback tasks (an agent's, or a team's, or all), each with its work order and
-    the department's answer, in work order: priority, then arrival. Read-only."""
-    query = (
+    """The front desk's open calls about work orders (an agent's, or a team's, or all): the
+    callbacks with the department's answer, and the complaints' follow-up calls (their work
+    order found through the complaint), in work order: priority, then arrival. Read-only."""
+    open_ = OutboundTask.status.in_((TaskStatus.PENDING, TaskStatus.CALLING))
+    callbacks = (
         select(OutboundTask, WorkOrder)
         .join(WorkOrder, WorkOrder.id == OutboundTask.subject_id)
-        .where(
-            OutboundTask.kind == WORK_ORDER_CALLBACK.name,
-            OutboundTask.status.in_((TaskStatus.PENDING, TaskStatus.CALLING)),
-        )
+        .where(OutboundTask.kind == WORK_ORDER_CALLBACK.name, open_)
     )
-    if agent_id is not None:
-        query = query.where(OutboundTask.agent_id == agent_id)
-    if team is not None:
-        query = query.where(WorkOrder.owner_team == team)
-    rows = session.execute(
-        query.order_by(OutboundTask.priority.desc(), OutboundTask.queued_at, OutboundTask.id)
-    ).all()
+    follow_ups = (
+        select(OutboundTask, WorkOrder)
+        .join(Complaint, Complaint.id == OutboundTask.subject_id)
+        .join(WorkOrder, WorkOrder.id == Complaint.work_order_id)
+        .where(OutboundTask.kind == FOLLOW_UP_CALL.name, open_)
+    )
+    rows: list[tuple[OutboundTask, WorkOrder]] = []
+    for query in (callbacks, follow_ups):
+        if agent_id is not None:
+            query = query.where(OutboundTask.agent_id == agent_id)
+        if team is not None:
+            query = query.where(WorkOrder.owner_team == team)
+        rows.extend((task, wo) for task, wo in session.execute(query))
+    rows.sort(key=lambda row: (-row[0].priority, row[0].queued_at, row[0].id))
     return [(task, wo, answer_of(session, wo)) for task, wo in rows]

@@ -141,6 +141,23 @@ def test_a_coupon_carried_out_and_closed_plans_the_follow_up_days_later(session:
     assert kinds_of(session, c.work_order)[-2:] == ["complaint_remedy_carried_out", "status"]
 
 
+def test_the_follow_up_call_is_on_the_front_desks_list_of_calls_about_work_orders(
+    session: Session,
+) -> None:
+    """Front-desk agents work their calls about work orders at /work-orders/callbacks: the
+    follow-up is listed there with its work order, beside the departments' callbacks."""
+    from work_orders.callbacks import callback_rows
+
+    c = decided(session)
+    complaints.carry_out(session, c, by=DESK, now=LATER, reference="CPN-88")
+    task = complaints.close(session, c, by=DESK, now=LATER, follow_up_days=3, policy=Policy())
+    assert task is not None
+
+    rows = callback_rows(session, None)
+    assert [(t.id, wo.id) for t, wo, _ in rows] == [(task.id, c.work_order_id)]
+    assert callback_rows(session, None, team="nobody's") == []
+
+
 def test_the_follow_up_kind_is_worked_by_the_front_desk() -> None:
     kind = kinds.kind_of("complaint_follow_up")
     assert (kind.post, kind.routed, kind.subject_type) == (Post.FRONT_DESK, False, "complaint")
