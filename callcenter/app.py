@@ -13,8 +13,8 @@ from config.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """Build the app. A bad setting, menu, permission or return policy file raises here, so
-    start-up stops with the reason."""
+    """Build the app. A bad setting, menu, permission, return policy or work order rules file
+    raises here, so start-up stops with the reason."""
     if runtime is None:
         settings = settings or Settings.from_env(os.environ)
         runtime = Runtime.build(settings)
@@ -71,4 +71,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(reports_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
+    runtime.work_order_rules  # noqa: B018  (a bad work order rules file stops start-up here)
     return app

@@ -12,6 +12,7 @@ from back_office.policy import PolicyError
 from config.permissions import PermissionsError
 from config.settings import SettingsError
 from ivr_menus.loader import MenuError
+from work_orders.rules import RulesError
 
 
 def _create_app() -> Flask:
@@ -44,6 +45,7 @@ def _register() -> None:
     from callcenter.commands.return_policy import return_policy_group
     from callcenter.commands.seed import seed_demo_command
     from callcenter.commands.settings import settings_command
+    from callcenter.commands.work_orders import work_orders_group
     from callcenter.stack import cron_command, run_command, worker_command
 
     for command in (
@@ -66,6 +68,7 @@ def _register() -> None:
         access_group,
         return_policy_group,
         rma_group,
+        work_orders_group,
     ):
         cli.add_command(command)
 
@@ -74,7 +77,8 @@ def main() -> None:
     _register()
     try:
         cli.main(prog_name="callcenter")
-    except (SettingsError, MenuError, PermissionsError, PolicyError) as exc:
-        # Raised building the app: a bad setting, menu, permission or return policy file.
+    except (SettingsError, MenuError, PermissionsError, PolicyError, RulesError) as exc:
+        # Raised building the app: a bad setting, menu, permission, return policy or work
+        # order rules file.
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ivr_menus.model import MenuSet
     from queues.config import QueueSet
     from queues.waiting import WaitingList
+    from work_orders.rules import WorkOrderRules
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,15 @@ class Runtime:
         from back_office.policy import load_policy
 
         return load_policy(self.settings.return_policy_path)
+
+    @cached_property
+    def work_order_rules(self) -> WorkOrderRules:
+        """Work order categories, departments and keyword rules (config/work_orders.toml), read
+        once; create_app reads them at start-up, so a bad file stops the app with the file,
+        line and reason."""
+        from work_orders.rules import load_rules
+
+        return load_rules(self.settings.work_order_rules_path)
 
     @cached_property
     def waiting_list(self) -> WaitingList:

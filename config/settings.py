@@ -22,6 +22,7 @@ DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
 DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
 DEFAULT_PERMISSIONS = ROOT / "config" / "permissions.toml"
 DEFAULT_RETURN_POLICY = ROOT / "config" / "return_policy.toml"
+DEFAULT_WORK_ORDER_RULES = ROOT / "config" / "work_orders.toml"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -326,6 +327,11 @@ class Settings:
         "RETURN_POLICY_PATH",
         "The return policy (TOML): windows per category, non-returnable categories",
         default=DEFAULT_RETURN_POLICY,
+    )
+    work_order_rules_path: Path = _setting(
+        "WORK_ORDER_RULES_PATH",
+        "Work order categories, departments and keyword rules (TOML)",
+        default=DEFAULT_WORK_ORDER_RULES,
     )
     recordings_retention_days: int = _setting(
         "RECORDINGS_RETENTION_DAYS",
