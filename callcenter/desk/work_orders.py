@@ -194,11 +194,14 @@ def article_view(
         "answer": {"zh": version.answer_zh, "en": version.answer_en},
         "wording": {"zh": version.wording_zh, "en": version.wording_en},
         "links": list(version.policy_links or []),
-        "reasons": [reason_label(r) for r in reasons],
+        "reasons": [reason_label(rules, r) for r in reasons],
     }
 
 
-def reason_label(reason: str) -> str:
-    """Why an article is suggested, for people: "rules:refund" → 关键词 keywords."""
+def reason_label(rules: WorkOrderRules, reason: str) -> str:
+    """Why an article is suggested, for people: "rules:refund" → 关键词 keywords: 退款 Refund,
+    "ivr:returns" → 语音导航 IVR: returns."""
     kind, _, what = reason.partition(":")
-    return f"关键词 keywords: {what}" if kind == "rules" else f"语音导航 IVR: {what}"
+    if kind == "rules":
+        return f"关键词 keywords: {category_label(rules, what)}"
+    return f"语音导航 IVR: {what}"

@@ -14,6 +14,7 @@ from core.models import Call, CallDirection, CallStatus, Customer
 from queues.models import QueuedCall
 from tests.conftest import NOW
 from tests.desk.conftest import CALLER, Desk, vip_call
+from work_orders import knowledge
 from work_orders.models import WorkOrder, WorkOrderCall, WorkOrderStatus
 
 CRACKED = "手机碎屏了，要求维修"
@@ -227,3 +228,61 @@ def test_an_earlier_contact_needs_a_caller_in_hand(desk: Desk) -> None:
     status, answer = desk.post("/desk/api/work-orders", {**work_order(), "contact": 1})
 
     assert status == 409 and answer["error"]["code"] == "no-caller-in-hand"
+
+
+# --- the knowledge base beside the form ---------------------------------------------------------
+
+
+def add_articles(desk: Desk) -> None:
+    """A refund article, and a cracked-screen one that names the IVR's "agent" node (the VIP
+    caller of `vip_call` went language → identify, main → agent)."""
+    with desk.factory.begin() as s:
+        for slug, category, nodes in (
+            ("refund-7-days", "refund", ()),
+            ("cracked-screen", "product_quality", ("agent",)),
+        ):
+            given = knowledge.ArticleIn(
+                category=category,
+                ivr_nodes=nodes,
+                policy_links=(knowledge.Link("退货政策 Returns", "/policy/returns"),),
+                **{
+                    f"{name}_{lang}": f"{name} {lang} {slug}"
+                    for name in ("title", "answer", "wording")
+                    for lang in ("zh", "en")
+                },
+            )
+            knowledge.create_article(s, slug, given, author_id=None, author="zhou.lead", now=NOW)
+
+
+def articles(desk: Desk, path: str, **query: str) -> list[dict]:
+    response = desk.client.get(f"/desk/api/knowledge/{path}", query_string=query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["articles"]
+
+
+def test_articles_are_suggested_by_the_ivr_path_and_by_the_description(desk: Desk) -> None:
+    desk.sign_in()
+    vip_call(desk.factory, desk.agent_id, answered=True, ended=True)
+    add_articles(desk)
+
+    by_ivr = articles(desk, "suggest", text="")
+    by_both = articles(desk, "suggest", text="我要退款")
+
+    assert [a["slug"] for a in by_ivr] == ["cracked-screen"]
+    assert by_ivr[0]["reasons"] == ["语音导航 IVR: agent"]
+    assert by_ivr[0]["wording"] == {
+        "zh": "wording zh cracked-screen",
+        "en": "wording en cracked-screen",
+    }
+    assert by_ivr[0]["links"] == [{"title": "退货政策 Returns", "url": "/policy/returns"}]
+    assert [a["slug"] for a in by_both] == ["cracked-screen", "refund-7-days"]
+    assert by_both[1]["reasons"] == ["关键词 keywords: 退款 Refund"]
+
+
+def test_articles_are_searched(desk: Desk) -> None:
+    desk.sign_in()
+    add_articles(desk)
+
+    assert [a["slug"] for a in articles(desk, "search", q="ANSWER refund-7")] == ["refund-7-days"]
+    assert articles(desk, "search", q="nothing-like-this") == []
+    assert len(articles(desk, "search", q="")) == 2

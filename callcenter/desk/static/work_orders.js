@@ -142,7 +142,7 @@
       var tr = document.createElement('tr');
       tr.dataset.number = w.number;
       [[w.number, 'mono'], [w.category_label], [w.department_label], [w.status_label, 'wo-status'],
-       [w.age, 'mono']].forEach(function (cell) {
+       [w.age, 'wo-age']].forEach(function (cell) {
         var td = document.createElement('td');
         td.textContent = cell[0];
         if (cell[1]) td.className = cell[1];
