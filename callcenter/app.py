@@ -71,5 +71,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(reports_bp)
     check_declared(app, runtime.permissions)  # a bad permission file stops start-up here
     runtime.return_policy  # noqa: B018  (a bad return policy file stops start-up here)
+    runtime.sla_policies  # noqa: B018  (a bad SLA policy file stops start-up here)
     runtime.work_order_rules  # noqa: B018  (a bad work order rules file stops start-up here)
     return app

@@ -13,6 +13,7 @@ from config.permissions import PermissionsError
 from config.settings import SettingsError
 from ivr_menus.loader import MenuError
 from work_orders.rules import RulesError
+from work_orders.sla_policy import SlaPolicyError
 
 
 def _create_app() -> Flask:
@@ -45,6 +46,7 @@ def _register() -> None:
     from callcenter.commands.return_policy import return_policy_group
     from callcenter.commands.seed import seed_demo_command
     from callcenter.commands.settings import settings_command
+    from callcenter.commands.sla import sla_check
     from callcenter.commands.work_orders import work_orders_group
     from callcenter.stack import cron_command, run_command, worker_command
 
@@ -71,14 +73,17 @@ def _register() -> None:
         work_orders_group,
     ):
         cli.add_command(command)
+    work_orders_group.add_command(sla_check)  # `callcenter work-orders sla-check [PATH]`
 
 
 def main() -> None:
     _register()
     try:
         cli.main(prog_name="callcenter")
-    except (SettingsError, MenuError, PermissionsError, PolicyError, RulesError) as exc:
-        # Raised building the app: a bad setting, menu, permission, return policy or work
-        # order rules file.
+    except (
+        SettingsError, MenuError, PermissionsError, PolicyError, RulesError, SlaPolicyError
+    ) as exc:
+        # Raised building the app: a bad setting, menu, permission, return policy, work
+        # order rules or SLA policy file.
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from queues.config import QueueSet
     from queues.waiting import WaitingList
     from work_orders.rules import WorkOrderRules
+    from work_orders.sla_policy import SlaPolicies
+    from work_orders.sweep import Sla
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,23 @@ class Runtime:
         from back_office.policy import load_policy
 
         return load_policy(self.settings.return_policy_path)
+
+    @cached_property
+    def sla_policies(self) -> SlaPolicies:
+        """The work orders' SLA policies (config/sla.toml), read once; create_app reads them
+        at start-up, so a bad file stops the app with the file, line and reason; its
+        categories must be the work-order rules' (config/work_orders.toml)."""
+        from work_orders.sla_policy import load_sla_policies
+
+        known = self.work_order_rules.categories
+        return load_sla_policies(self.settings.sla_policy_path, known_categories=known)
+
+    @property
+    def sla(self) -> Sla:
+        """What the SLA clocks need besides a timeline: the policies and the calendar."""
+        from work_orders.sweep import Sla
+
+        return Sla(self.sla_policies, self.hours)
 
     @cached_property
     def work_order_rules(self) -> WorkOrderRules:

@@ -118,6 +118,7 @@ DUTIES = (
     Duty("recordings-stuck", 60, "callcenter.jobs.recordings:requeue_stuck"),
     Duty("recordings-retention", 3600, "callcenter.jobs.recordings:purge_expired"),
     Duty("calls-retention", 3600, "callcenter.jobs.retention:purge_expired_calls"),
+    Duty("work-order-sla", 15, "callcenter.jobs.work_orders:sweep_sla"),
 )
 
 

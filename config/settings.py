@@ -22,6 +22,7 @@ DEFAULT_QUEUES = ROOT / "config" / "queues.toml"
 DEFAULT_SCORECARDS = ROOT / "config" / "scorecards"
 DEFAULT_PERMISSIONS = ROOT / "config" / "permissions.toml"
 DEFAULT_RETURN_POLICY = ROOT / "config" / "return_policy.toml"
+DEFAULT_SLA_POLICY = ROOT / "config" / "sla.toml"
 DEFAULT_WORK_ORDER_RULES = ROOT / "config" / "work_orders.toml"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -327,6 +328,12 @@ class Settings:
         "RETURN_POLICY_PATH",
         "The return policy (TOML): windows per category, non-returnable categories",
         default=DEFAULT_RETURN_POLICY,
+    )
+    sla_policy_path: Path = _setting(
+        "SLA_POLICY_PATH",
+        "The work orders' SLA policies (TOML): first feedback and resolution targets per "
+        "category and priority, business or all hours, warning share",
+        default=DEFAULT_SLA_POLICY,
     )
     work_order_rules_path: Path = _setting(
         "WORK_ORDER_RULES_PATH",

@@ -18,6 +18,7 @@ from queues.models import Agent, AgentState
 from supervision import support
 from supervision.figures import RECENT, waiting_by_queue, window_stats
 from supervision.models import Alert, AlertKind
+from work_orders.sweep import escalated
 
 QUEUE_KINDS = (AlertKind.LONGEST_WAIT, AlertKind.VIP_WAIT, AlertKind.SERVICE_LEVEL)
 
@@ -119,6 +120,29 @@ def conditions(
                 str(agent.id),
                 f"{agent.display_name} on break ({agent.state_reason or '-'}) for {minutes} min",
                 {"agent_id": agent.id, "reason": agent.state_reason, "minutes": minutes},
+            )
+        )
+    found.extend(_escalations(session))
+    return found
+
+
+def _escalations(session: Session) -> list[Condition]:
+    """Work orders whose SLA breach escalated them and that are not closed: the floor
+    supervisor sees each until it is closed (the sweep escalates each breach once)."""
+    found: list[Condition] = []
+    for work_order in escalated(session):
+        assert work_order.escalated_at is not None
+        found.append(
+            Condition(
+                AlertKind.WORK_ORDER_ESCALATED,
+                work_order.number,
+                f"工单超时已升级 work order {work_order.number} ({work_order.category}, "
+                f"{work_order.department or 'front desk'}) breached its SLA: escalated",
+                {
+                    "work_order": work_order.number,
+                    "department": work_order.department,
+                    "escalated_at": work_order.escalated_at.isoformat(),
+                },
             )
         )
     return found
@@ -246,4 +270,3 @@ def shown(session: Session) -> list[dict[str, Any]]:
             select(Alert).where(Alert.acknowledged_at.is_(None)).order_by(Alert.id.desc())
         )
     ]
-

@@ -18,6 +18,8 @@ class AlertKind(enum.StrEnum):
     VIP_WAIT = "vip_wait"  # a VIP caller waits longer than the threshold (subject: queue)
     SERVICE_LEVEL = "service_level"  # the last 30 minutes are below the queue's target
     AGENT_AWAY = "agent_away"  # an agent on break (or "missed") too long (subject: agent id)
+    #: A work order's SLA breach escalated it and it is not closed yet (subject: its number)
+    WORK_ORDER_ESCALATED = "work_order_escalated"
 
 
 class Alert(Base):

@@ -25,6 +25,12 @@ class WorkOrderStatus(enum.StrEnum):
     CLOSED = "closed"  # resolved (with a resolution code)
 
 
+def _opened_at(context: Any) -> datetime | None:
+    """A new work order is due for its first SLA check when it is opened."""
+    value = context.get_current_parameters().get("created_at")
+    return value if isinstance(value, datetime) else None
+
+
 class WorkOrder(Base):
     """One contact's work order: what the customer asked, who has it, and where it stands."""
 
@@ -32,6 +38,8 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_status_department", "status", "department"),
         Index("ix_work_orders_customer_created", "customer_id", "created_at"),
+        Index("ix_work_orders_next_check_at", "next_check_at"),
+        Index("ix_work_orders_escalated_at", "escalated_at"),
         # Search (work_orders.search): a status or department filter, newest (id) first.
         Index("ix_work_orders_status_id", "status", "id"),
         Index("ix_work_orders_department_id", "department", "id"),
@@ -67,6 +75,17 @@ class WorkOrder(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    #: The SLA clocks' snapshot (`work_orders.sweep.refresh_clocks` writes it from the
+    #: timeline): when first feedback and resolution are due, the worst clock's state
+    #: (running, paused, warning, breached, met), and when the sweep must look next (a new work
+    #: order: at once). Lists and search read these; the sweep reads only rows whose check is due.
+    feedback_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    sla_state: Mapped[str | None] = mapped_column(String(12))
+    next_check_at: Mapped[datetime | None] = mapped_column(default=_opened_at)
+    clocks_at: Mapped[datetime | None]  # when the snapshot was computed (None: never)
+    #: When a breach escalated it (the team lead's list; once, however often the sweep runs).
+    escalated_at: Mapped[datetime | None]
 
     customer: Mapped[Customer | None] = relationship()
     order: Mapped[Order | None] = relationship()

@@ -1,7 +1,7 @@
 """knowledge base: articles and their versions; work order search indexes
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 22:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"  # chained after 0015 (work-order SLA) in wo-sla's merge
 branch_labels = None
 depends_on = None
 
