@@ -29,6 +29,7 @@ from queues import connect, presence
 from queues.connect import Followup, ring_address
 from queues.models import Actor, Agent, AgentState, Post, QueuedCallStatus
 from work_orders import desk as work_desk
+from work_orders import sweep
 from work_orders.models import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -206,13 +207,14 @@ class NoCallerInHand(DeskError):
 
 def save_wrap_up(uow: UnitOfWork, rt: Runtime, agent: Agent, form: WrapUpForm) -> Followup:
     """Save the wrap-up of the agent's call with its work order (`work_orders.desk.
-    open_for_call`, once per queue entry), and leave wrap-up; the router follows after the
-    commit. A bad work order (InvalidWorkOrder, 422) saves nothing of the wrap-up."""
+    open_for_call`, once per queue entry; its SLA clocks computed at once), and leave wrap-up;
+    the router follows after the commit. A bad work order (InvalidWorkOrder, 422) saves
+    nothing of the wrap-up."""
     check_wrap_up(uow.session, agent)
     entry = current_entry(uow.session, agent)
     assert entry is not None  # checked by check_wrap_up
     now = rt.clock()
-    work_desk.open_for_call(
+    opened = work_desk.open_for_call(
         uow.session,
         rt.work_order_rules,
         form.work_order,
@@ -221,6 +223,8 @@ def save_wrap_up(uow: UnitOfWork, rt: Runtime, agent: Agent, form: WrapUpForm) -
         disposition=form.disposition,
         now=now,
     )
+    if opened.created:
+        sweep.refresh_clocks(uow.session, opened.work_order, now=now, sla=rt.sla)
     _entry, follow = connect.wrap_up(
         uow.session,
         agent.id,
@@ -242,6 +246,7 @@ def open_for_contact(
     if call is None:
         raise NoCallerInHand("open a caller's work orders while their call is in hand")
     customer = uow.session.get(Customer, call.customer_id) if call.customer_id else None
+    now = rt.clock()
     opened = work_desk.open_for_contact(
         uow.session,
         rt.work_order_rules,
@@ -250,6 +255,8 @@ def open_for_contact(
         customer=customer,
         current_call_id=call.id,
         agent=agent,
-        now=rt.clock(),
+        now=now,
     )
+    if opened.created:
+        sweep.refresh_clocks(uow.session, opened.work_order, now=now, sla=rt.sla)
     return opened.work_order

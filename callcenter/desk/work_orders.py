@@ -8,7 +8,7 @@ second: the pop adds two indexed selects (the caller's work orders, their earlie
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,7 +128,8 @@ def desk_part(
 def row_view(
     work_order: WorkOrder, rules: WorkOrderRules, *, now: datetime, tz: ZoneInfo
 ) -> dict[str, Any]:
-    """One line of the pop's work orders: number, category, department, status, age."""
+    """One line of the pop's work orders: number, category, department, status, age, and the
+    time left on its SLA."""
     return {
         "number": work_order.number,
         "category": work_order.category,
@@ -139,10 +140,43 @@ def row_view(
         "status_label": STATUS_LABELS[work_order.status.value],
         "opened": work_order.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "age": age(now - work_order.created_at),
+        "sla": sla_view(work_order, now=now),
     }
 
 
-def age(elapsed: Any) -> str:
+SLA_LABELS = {
+    "running": "进行中 running",
+    "warning": "将超时 due soon",
+    "breached": "已超时 breached",
+    "paused": "已暂停 paused",
+    "met": "已达成 met",
+}
+
+
+def sla_view(work_order: WorkOrder, *, now: datetime) -> dict[str, Any] | None:
+    """The SLA snapshot the sweep keeps on the row (`work_orders.sweep`): its state (the worse
+    clock) and the time left to the nearer deadline; None before its first computation."""
+    if work_order.sla_state is None:
+        return None
+    dues = [d for d in (work_order.feedback_due_at, work_order.resolution_due_at) if d]
+    due = min(dues) if dues else None
+    left = None
+    if due is not None:
+        remaining = due - now
+        left = (
+            f"剩 {age(remaining)} left"
+            if remaining.total_seconds() >= 0
+            else f"超 {age(-remaining)} over"
+        )
+    return {
+        "state": work_order.sla_state,
+        "label": SLA_LABELS.get(work_order.sla_state, work_order.sla_state),
+        "due_at": due.isoformat() if due else None,
+        "left": left,
+    }
+
+
+def age(elapsed: timedelta) -> str:
     """A duration for people: 5 分钟 5 min, 3 小时 3 h, 2 天 2 d."""
     minutes = max(0, int(elapsed.total_seconds() // 60))
     if minutes < 60:

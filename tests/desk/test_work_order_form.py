@@ -195,6 +195,7 @@ def test_the_pop_lists_the_callers_work_orders_and_opens_one_for_an_earlier_cont
     (row,) = part["caller"]
     assert row["number"] == opened["number"] and row["status"] == "with_department"
     assert row["category"] == "product_quality" and row["department"] == "aftersales-a"
+    assert row["sla"]["state"] == "running" and row["sla"]["left"].endswith("left")  # computed
     assert part["contacts"] == []
     (wo,) = work_orders(desk)
     assert not wo.resolved_on_contact

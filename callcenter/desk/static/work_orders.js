@@ -134,7 +134,7 @@
     tbody.replaceChildren();
     if (!part.caller.length) {
       var tr = document.createElement('tr'), td = document.createElement('td');
-      td.colSpan = 5; td.className = 'muted';
+      td.colSpan = 6; td.className = 'muted';
       td.textContent = call && call.customer.known ? '无工单 None' : '未识别客户 Caller not identified';
       tr.appendChild(td); tbody.appendChild(tr);
     }
@@ -142,11 +142,13 @@
       var tr = document.createElement('tr');
       tr.dataset.number = w.number;
       [[w.number, 'mono'], [w.category_label], [w.department_label], [w.status_label, 'wo-status'],
-       [w.age, 'wo-age']].forEach(function (cell) {
+       [w.age, 'wo-age'], [w.sla ? (w.status === 'closed' ? w.sla.label : w.sla.left || w.sla.label) : '—', 'wo-sla']
+      ].forEach(function (cell) {
         var td = document.createElement('td');
         td.textContent = cell[0];
         if (cell[1]) td.className = cell[1];
         if (cell[1] === 'wo-status') td.dataset.status = w.status;
+        if (cell[1] === 'wo-sla' && w.sla) { td.dataset.sla = w.sla.state; td.title = w.sla.label; }
         tr.appendChild(td);
       });
       tbody.appendChild(tr);
