@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import DEFAULT_WORK_ORDER_RULES
 from core.models import (
@@ -432,3 +432,44 @@ def test_the_pop_lists_open_work_orders_then_recent_closed_ones(
 
 def earlier_contacts(session: Session, customer: Customer, entry: QueuedCall) -> list[Call]:
     return desk.earlier_contacts(session, customer.id, current_call_id=entry.call_id, now=LATER)
+
+
+def test_a_double_clicked_wrap_up_racing_itself_opens_one_work_order(
+    live_session_factory: sessionmaker[Session], engine: Engine, rules: WorkOrderRules
+) -> None:
+    """Two copies of the same wrap-up: the second has looked for the work order (none yet)
+    when the first commits it; the second's insert then finds the first's, moves nothing and
+    writes no second wrap-up event."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race cannot happen")
+    with live_session_factory.begin() as s:
+        agent = add_agent(s, "li.na", team="front-a")
+        customer = Customer(name="王芳", account_number="60000001", tier=Tier.VIP)
+        s.add(customer)
+        s.flush()
+        entry_id, agent_id = handled_call(s, agent, customer).id, agent.id
+    won: list[timeline.Opened] = []
+
+    def wrap_up(s: Session) -> timeline.Opened:
+        entry, by = s.get(QueuedCall, entry_id), s.get(Agent, agent_id)
+        assert entry is not None and by is not None
+        return desk.open_for_call(
+            s, rules, form(), entry=entry, agent=by, disposition="follow_up", now=LATER
+        )
+
+    with live_session_factory() as first, live_session_factory() as second:
+
+        @event.listens_for(second, "before_flush")
+        def _the_first_copy_commits_meanwhile(*_: object) -> None:
+            if not won:
+                won.append(wrap_up(first))
+                first.commit()
+
+        late = wrap_up(second)
+        second.commit()
+
+    assert won[0].created and not late.created
+    with live_session_factory() as s:
+        (wo,) = s.scalars(select(WorkOrder)).all()
+        assert wo.status is WorkOrderStatus.WITH_DEPARTMENT
+        assert [e.kind for e in timeline.timeline_of(s, wo)] == ["created", "status", "wrap_up"]
