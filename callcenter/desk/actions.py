@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
+from callcenter.desk.forms import ContactWorkOrderForm, WrapUpForm
 from callcenter.desk.screen import current_entry, current_outbound
 from callcenter.jobs import router as jobs
 from callcenter.jobs.router import set_agent_state
@@ -20,12 +21,16 @@ from callcenter.runtime import Runtime
 from config.settings import Settings
 from core.db import UnitOfWork
 from core.errors import DomainError
+from core.models import Call, Customer
 from core.telephony import TelephonyUnavailable
 from phone_network.parties import Answering
 from phone_network.remote import RemoteError, RemoteNetwork
-from queues import presence
+from queues import connect, presence
 from queues.connect import Followup, ring_address
 from queues.models import Actor, Agent, AgentState, Post, QueuedCallStatus
+from work_orders import desk as work_desk
+from work_orders import sweep
+from work_orders.models import WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +196,67 @@ def voice_token(settings: Settings, identity: str) -> str:
     )
     token.add_grant(VoiceGrant(incoming_allow=True))
     return str(token.to_jwt())
+
+
+# --- work orders (issue 16): the wrap-up's, and the screen pop's for an earlier contact -----
+
+
+class NoCallerInHand(DeskError):
+    code = "no-caller-in-hand"
+
+
+def save_wrap_up(uow: UnitOfWork, rt: Runtime, agent: Agent, form: WrapUpForm) -> Followup:
+    """Save the wrap-up of the agent's call with its work order (`work_orders.desk.
+    open_for_call`, once per queue entry; its SLA clocks computed at once), and leave wrap-up;
+    the router follows after the commit. A bad work order (InvalidWorkOrder, 422) saves
+    nothing of the wrap-up."""
+    check_wrap_up(uow.session, agent)
+    entry = current_entry(uow.session, agent)
+    assert entry is not None  # checked by check_wrap_up
+    now = rt.clock()
+    opened = work_desk.open_for_call(
+        uow.session,
+        rt.work_order_rules,
+        form.work_order,
+        entry=entry,
+        agent=agent,
+        disposition=form.disposition,
+        now=now,
+    )
+    if opened.created:
+        sweep.refresh_clocks(uow.session, opened.work_order, now=now, sla=rt.sla)
+    _entry, follow = connect.wrap_up(
+        uow.session,
+        agent.id,
+        disposition=form.disposition,
+        notes=form.notes,
+        now=now,
+        presence=rt.queues.presence,
+    )
+    return follow
+
+
+def open_for_contact(
+    uow: UnitOfWork, rt: Runtime, agent: Agent, form: ContactWorkOrderForm
+) -> WorkOrder:
+    """Open a work order for an earlier contact of the caller in hand (not tied to this call);
+    NoCallerInHand (409) without one."""
+    entry = current_entry(uow.session, agent)
+    call = uow.session.get(Call, entry.call_id) if entry is not None else None
+    if call is None:
+        raise NoCallerInHand("open a caller's work orders while their call is in hand")
+    customer = uow.session.get(Customer, call.customer_id) if call.customer_id else None
+    now = rt.clock()
+    opened = work_desk.open_for_contact(
+        uow.session,
+        rt.work_order_rules,
+        form.work_order,
+        call_id=form.contact,
+        customer=customer,
+        current_call_id=call.id,
+        agent=agent,
+        now=now,
+    )
+    if opened.created:
+        sweep.refresh_clocks(uow.session, opened.work_order, now=now, sla=rt.sla)
+    return opened.work_order

@@ -31,17 +31,26 @@ from callcenter import access
 from callcenter.back_office import cancellations
 from callcenter.back_office.errors import domain_error
 from callcenter.desk import actions, auth
-from callcenter.desk.forms import Invalid, LoginForm, PostForm, StateForm, WrapUpForm
+from callcenter.desk import work_orders as work_order_screen
+from callcenter.desk.forms import (
+    ContactWorkOrderForm,
+    Invalid,
+    LoginForm,
+    PostForm,
+    StateForm,
+    WrapUpForm,
+)
 from callcenter.desk.screen import desk_view
 from callcenter.jobs import router as jobs
 from callcenter.runtime import Runtime, runtime
 from config.permissions import Permissions
 from core.errors import DomainError
 from core.telephony import TelephonyUnavailable
-from queues import connect, signin
+from queues import signin
 from queues.models import Agent, AgentState
 from queues.presence import PresenceError
 from supervision.monitor import monitoring_of
+from work_orders.desk import DESCRIPTION_MAX, InvalidWorkOrder
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -80,6 +89,11 @@ def _invalid(exc: Invalid) -> tuple[Response, int]:
 @bp.errorhandler(actions.DeskError)
 def _refused(exc: DomainError) -> tuple[Response, int]:
     return jsonify(error=exc.as_dict()), 409
+
+
+@bp.errorhandler(InvalidWorkOrder)
+def _invalid_work_order(exc: InvalidWorkOrder) -> tuple[Response, int]:
+    return jsonify(error=exc.as_dict()), 422
 
 
 @bp.errorhandler(CancellationError)
@@ -223,17 +237,44 @@ def wrap_up() -> Response:
     rt = runtime()
     form = WrapUpForm.from_json(_body(), rt.queues.presence.dispositions)
     with rt.unit_of_work() as uow:
-        actions.check_wrap_up(uow.session, _agent(uow.session))
-        _entry, follow = connect.wrap_up(
-            uow.session,
-            g.desk_agent_id,
-            disposition=form.disposition,
-            notes=form.notes,
-            now=rt.clock(),
-            presence=rt.queues.presence,
-        )
+        follow = actions.save_wrap_up(uow, rt, _agent(uow.session), form)
         jobs.after_commit(uow, rt, follow)
     return _state_response(rt)
+
+
+# --- work orders (issue 16): the keyword suggestion, and a work order for an earlier contact
+
+
+@bp.get("/api/work-orders/suggest")
+def suggest_work_order() -> Response:
+    text = request.args.get("text", "")[:DESCRIPTION_MAX]
+    return jsonify(work_order_screen.suggestion_view(runtime().work_order_rules, text))
+
+
+@bp.get("/api/knowledge/suggest")
+def suggest_articles() -> Response:
+    rt, text = runtime(), request.args.get("text", "")[:DESCRIPTION_MAX]
+    with rt.session_factory() as db:
+        found = work_order_screen.knowledge_suggestions(db, _agent(db), rt.work_order_rules, text)
+    return jsonify(articles=found)
+
+
+@bp.get("/api/knowledge/search")
+def search_articles() -> Response:
+    rt, query = runtime(), request.args.get("q", "")[:200]
+    with rt.session_factory() as db:
+        found = work_order_screen.knowledge_search(db, rt.work_order_rules, query)
+    return jsonify(articles=found)
+
+
+@bp.post("/api/work-orders")
+def open_work_order() -> Response:
+    rt = runtime()
+    form = ContactWorkOrderForm.from_json(_body())
+    with rt.unit_of_work() as uow:
+        work_order = actions.open_for_contact(uow, rt, _agent(uow.session), form)
+        view = work_order_screen.opened_view(work_order, rt.work_order_rules)
+    return jsonify(view)
 
 
 @bp.post("/api/orders/<number>/cancel")
@@ -304,6 +345,9 @@ def _state_response(rt: Runtime) -> Response:
         )
         view["may_cancel_orders"] = rt.permissions.allows(
             "orders.cancel_unshipped", agent.held_posts()
+        )
+        view["work_orders"] = work_order_screen.desk_part(
+            db, agent, rt.work_order_rules, now=rt.clock(), tz=ZoneInfo(rt.settings.timezone)
         )
     return jsonify(view)
 

@@ -96,6 +96,8 @@ def test_an_agent_takes_a_vip_call_at_the_desk(
     expect(page.locator("#go-available")).to_be_disabled()  # wrap-up ends by saving it
     page.select_option("#disposition", "follow_up")
     page.fill("#notes", "客户询问物流进度，已告知预计明天送达。")
+    page.fill("#wo-description", "客户询问物流进度，已告知预计明天送达。")  # the call's work order
+    expect(page.locator("#wo-category")).to_have_value("logistics_delay", timeout=WAIT_MS)
     shots(page, "06-wrap-up")
 
     page.click("#save-wrap-up")

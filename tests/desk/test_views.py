@@ -18,6 +18,13 @@ from queues.models import AgentEvent, AgentState, QueuedCall
 from tests.conftest import NOW
 from tests.desk.conftest import CALLER, Desk, csrf_of, vip_call
 
+#: The call's work order, which every wrap-up carries (tests/desk/test_work_order_form.py).
+WORK_ORDER = {
+    "description": "客户要求明天回电",
+    "category": "logistics_delay",
+    "department": "logistics",
+    "outcome": "pass",
+}
 API_KEY = "SK" + "0123456789abcdef" * 2
 API_SECRET = "fake-api-secret-" + "x" * 16
 
@@ -206,7 +213,9 @@ def test_a_wrap_up_the_desk_cannot_use_is_422(desk: Desk, body: dict, field: str
 
 def test_wrap_up_without_a_call_is_409(desk: Desk) -> None:
     desk.sign_in()
-    status, answer = desk.post("/desk/api/wrap-up", {"disposition": "resolved", "notes": ""})
+    status, answer = desk.post(
+        "/desk/api/wrap-up", {"disposition": "resolved", "notes": "", "work_order": WORK_ORDER}
+    )
     assert status == 409 and answer["error"]["code"] == "nothing-to-wrap-up"
 
 
@@ -214,7 +223,9 @@ def test_wrap_up_is_refused_while_still_talking(desk: Desk) -> None:
     desk.sign_in()
     vip_call(desk.factory, desk.agent_id, answered=True, ended=False)
     assert desk.state()["call"]["phase"] == "talking"
-    status, answer = desk.post("/desk/api/wrap-up", {"disposition": "resolved", "notes": ""})
+    status, answer = desk.post(
+        "/desk/api/wrap-up", {"disposition": "resolved", "notes": "", "work_order": WORK_ORDER}
+    )
     assert status == 409 and answer["error"]["code"] == "nothing-to-wrap-up"
 
 
@@ -222,7 +233,7 @@ def test_wrap_up_saves_disposition_and_notes_and_frees_the_agent(desk: Desk) -> 
     desk.sign_in()
     entry_id = vip_call(desk.factory, desk.agent_id, answered=True, ended=True)
     assert desk.state()["call"]["phase"] == "wrap_up"
-    body = {"disposition": "follow_up", "notes": "  客户要求明天回电  "}
+    body = {"disposition": "follow_up", "notes": "  客户要求明天回电  ", "work_order": WORK_ORDER}
     status, view = desk.post("/desk/api/wrap-up", body)
     assert status == 200 and view["agent"]["state"] == "available" and view["call"] is None
     with desk.factory() as s:

@@ -185,6 +185,7 @@
       setText($('monitored-by'), watched.supervisor + ' · ' + (modes[watched.mode] || watched.mode));
     }
     tick();
+    document.dispatchEvent(new CustomEvent('desk:state', { detail: view }));  // work_orders.js
     return view;
   }
 
@@ -256,8 +257,16 @@
 
   $('wrap-up').addEventListener('submit', function (e) {
     e.preventDefault();
-    act('POST', '/wrap-up', { disposition: $('disposition').value, notes: $('notes').value });
+    var save = $('save-wrap-up');
+    if (save.disabled) return;  // a double click sends one wrap-up
+    save.disabled = true;
+    var body = { disposition: $('disposition').value, notes: $('notes').value };
+    if (window.deskWorkOrders) body.work_order = window.deskWorkOrders.read('wo');
+    act('POST', '/wrap-up', body).then(function () { save.disabled = false; });
   });
+
+  // For work_orders.js: the same API calls and error line.
+  window.desk = { api: api, showError: showError };
 
   // --- Twilio Voice SDK (Twilio mode) -----------------------------------------------------
 
