@@ -19,4 +19,6 @@ Modules, each importing only those above it in this list:
     callbacks      the callback task kind: planned on a department's reply, assigned to the
                    owner or their group; its outcome closes or reopens the work order
     department     the departments' inbox and actions: claim, reply, ask, resolve, notes
+    desk           the front desk's work order of every call (the wrap-up), earlier contacts,
+                   the caller's work orders on the screen pop
 """
