@@ -231,7 +231,7 @@ def test_the_pop_in_an_english_browser(centre: Centre, tmp_path: Path) -> None:
             shots(page, "05-earlier-contact-form-en")
             page.click("#hangup")
             expect(page.locator("#wrap-up")).to_be_visible(timeout=WAIT_MS)
-            page.fill("#wo-description", "cracked screen on arrival")
+            page.fill("#wo-description", "The screen is cracked and it will not turn on")
             expect(page.locator("#wo-category")).to_have_value("product_quality", timeout=WAIT_MS)
             shots(page, "06-wrap-up-en")
         finally:
