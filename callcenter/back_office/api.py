@@ -11,7 +11,6 @@ An empty token refuses every request of its caller. Errors are the JSON shape of
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 
 from flask import Blueprint, Response, jsonify, request
@@ -19,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 from back_office import catalogue, fields, inspections, intake
 from callcenter.back_office import partners
 from callcenter.back_office.errors import domain_error
-from callcenter.middle_office.errors import error
+from callcenter.middle_office.errors import refuse_without_bearer
 from callcenter.runtime import runtime
 from core.errors import DomainError
 from outbound.policy import Policy
@@ -41,10 +40,7 @@ TOKENS = {
 def _require_token() -> tuple[Response, int] | None:
     setting = TOKENS.get(request.endpoint or "")
     token: str = getattr(runtime().settings, setting) if setting else ""
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
-        return error("unauthorised", "a valid Bearer token is required", 401)
-    return None
+    return refuse_without_bearer(token)
 
 
 @bp.post("/api/rmas")

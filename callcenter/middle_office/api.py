@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 
 from flask import Blueprint, Response, jsonify, request
 
-from callcenter.middle_office.errors import domain_error, error
+from callcenter.middle_office.errors import domain_error, refuse_without_bearer
 from callcenter.runtime import runtime
 from core.errors import DomainError
 from middle_office import intake
@@ -20,10 +19,7 @@ bp.register_error_handler(DomainError, domain_error)
 @bp.before_request
 def _require_token() -> tuple[Response, int] | None:
     token = runtime().settings.order_api_token
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
-        return error("unauthorised", "a valid Bearer token is required", 401)
-    return None
+    return refuse_without_bearer(token)
 
 
 @bp.post("/api/orders")

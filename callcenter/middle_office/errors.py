@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from core.errors import DomainError
 
@@ -35,3 +36,12 @@ def error(code: str, message: str, status: int, **details: Any) -> tuple[Respons
 def domain_error(exc: DomainError) -> tuple[Response, int]:
     """A refused domain operation as JSON, with the status of its code (400 if unlisted)."""
     return jsonify(error=exc.as_dict()), STATUS.get(exc.code, 400)
+
+
+def refuse_without_bearer(token: str) -> tuple[Response, int] | None:
+    """A 401 unless the request's `Authorization: Bearer` is `token` (compared in constant
+    time); an empty `token` refuses every request. Every partner API's `before_request`."""
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+        return error("unauthorised", "a valid Bearer token is required", 401)
+    return None

@@ -18,11 +18,9 @@ order whose state does not allow it (a closed one).
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Response, jsonify, request
 
-from callcenter.middle_office.errors import error
+from callcenter.middle_office.errors import refuse_without_bearer
 from callcenter.runtime import runtime
 from callcenter.work_orders import services
 from callcenter.work_orders.errors import domain_error
@@ -39,10 +37,7 @@ API_ACTIONS = "reply,ask,resolve"
 @bp.before_request
 def _require_token() -> tuple[Response, int] | None:
     token: str = runtime().settings.work_order_api_token
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
-        return error("unauthorised", "a valid Bearer token is required", 401)
-    return None
+    return refuse_without_bearer(token)
 
 
 @bp.get("/api/work-orders")
